@@ -1,0 +1,25 @@
+"""The Dagster code location: every SQLMesh model as an asset, executed once per run."""
+
+import os
+from pathlib import Path
+
+from dagster import Definitions, in_process_executor, multiprocess_executor
+
+from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets
+
+SQLMESH_PROJECT_DIR = Path(
+    os.environ.get("SQLMESH_PROJECT_DIR", Path(__file__).resolve().parents[2] / "sqlmesh_project")
+)
+
+# Both executors are correct; in-process is the default because it loads the
+# SQLMesh project once per run instead of once per step (docs/adr/0002 has
+# the measurements). Set DAGSTER_EXECUTOR=multiprocess to run steps apart.
+EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+
+sqlmesh = SQLMeshResource(project_dir=str(SQLMESH_PROJECT_DIR))
+
+defs = Definitions(
+    assets=sqlmesh_assets(sqlmesh),
+    resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
+    executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
+)

@@ -1,0 +1,23 @@
+"""Dagster integration for SQLMesh, vendored into this project so you own it.
+
+- :mod:`.translator`: how SQLMesh names become Dagster names;
+- :mod:`.factory`: one asset per model, audits as asset checks;
+- :mod:`.resource`: loading and executing the SQLMesh project;
+- :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
+- :mod:`.event_capture`: what SQLMesh reports while it executes;
+- :mod:`.outcomes`: the per-model results that cross process boundaries.
+"""
+
+from .factory import sqlmesh_assets
+from .resource import MaterializeMode, SQLMeshResource
+from .run_results import MODE_TAG, SQLMeshRunResults
+from .translator import SQLMeshTranslator
+
+__all__ = [
+    "MODE_TAG",
+    "MaterializeMode",
+    "SQLMeshResource",
+    "SQLMeshRunResults",
+    "SQLMeshTranslator",
+    "sqlmesh_assets",
+]

@@ -1,0 +1,188 @@
+"""Capture what SQLMesh reports while it executes, model by model.
+
+SQLMesh's Python API reports progress through a *console* and audit failures
+through *notification targets*. Both are called from SQLMesh's worker threads.
+The :class:`ExecutionRecorder` gathers those calls for one execution, and
+forwards a readable line for each to a callback, so the Dagster run log tells
+the story as it happens.
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmesh.core.console import NoopConsole
+from sqlmesh.core.notification_target import (
+    GenericNotificationTarget,
+    NotificationEvent,
+    NotificationStatus,
+)
+from sqlmesh.core.snapshot import Snapshot
+from sqlmesh.utils.date import to_datetime
+from sqlmesh.utils.concurrency import NodeExecutionFailedError
+from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
+
+from .translator import audit_args_key
+
+
+@dataclass
+class AuditFailure:
+    audit_name: str
+    args_key: str
+    failing_rows: int
+
+
+@dataclass
+class ModelEvents:
+    """Everything SQLMesh said about one model during one execution."""
+
+    evaluated_batches: int = 0
+    failed_batches: int = 0
+    duration_ms: int = 0
+    intervals: list[tuple[str, str]] = field(default_factory=list)
+    audits_ran: bool = False
+    audit_failures: list[AuditFailure] = field(default_factory=list)
+    error: str | None = None
+    blocking_audit_failed: bool = False
+    skipped: bool = False
+
+
+class ExecutionRecorder:
+    """Collects the events of one SQLMesh execution; safe to call from any thread."""
+
+    def __init__(self, on_message: Callable[[str], None] = lambda _: None) -> None:
+        self._lock = threading.Lock()
+        self._on_message = on_message
+        self.models: dict[str, ModelEvents] = {}
+
+    def _events(self, fqn: str) -> ModelEvents:
+        return self.models.setdefault(fqn, ModelEvents())
+
+    def model_started(self, snapshot: Snapshot) -> None:
+        self._on_message(f"SQLMesh: evaluating {snapshot.name}")
+
+    def batch_finished(
+        self,
+        snapshot: Snapshot,
+        interval: tuple[int, int],
+        duration_ms: int | None,
+        audits_passed: int,
+        audits_failed: int,
+    ) -> None:
+        start, end = (_iso(ts) for ts in interval)
+        with self._lock:
+            events = self._events(snapshot.name)
+            if duration_ms is None:
+                events.failed_batches += 1
+                return
+            events.evaluated_batches += 1
+            events.duration_ms += duration_ms
+            events.intervals.append((start, end))
+            events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
+        audits = f", audits passed {audits_passed}, failed {audits_failed}" if audits_passed or audits_failed else ""
+        self._on_message(
+            f"SQLMesh: evaluated {snapshot.name} [{start} .. {end}] in {duration_ms / 1000:.2f}s{audits}"
+        )
+
+    def models_failed(self, errors: list[NodeExecutionFailedError]) -> None:
+        for error in errors:
+            fqn = getattr(error.node, "snapshot_name", None)
+            if fqn is None:
+                continue
+            cause = error.__cause__ or error
+            with self._lock:
+                events = self._events(fqn)
+                events.error = str(cause).strip()
+                if isinstance(cause, NodeAuditsErrors):
+                    events.blocking_audit_failed = True
+                    events.audits_ran = True
+            self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}")
+
+    def models_skipped(self, fqns: set[str]) -> None:
+        with self._lock:
+            for fqn in fqns:
+                self._events(fqn).skipped = True
+        for fqn in sorted(fqns):
+            self._on_message(f"SQLMesh: skipped {fqn} because a model upstream of it failed")
+
+    def audit_failed(self, error: AuditError) -> None:
+        if error.model is None:
+            return
+        failure = AuditFailure(error.audit_name, audit_args_key(error.audit_args), error.count)
+        with self._lock:
+            self._events(error.model.fqn).audit_failures.append(failure)
+        self._on_message(f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)")
+
+
+def _iso(timestamp_ms: int) -> str:
+    return to_datetime(timestamp_ms).isoformat()
+
+
+class RecordingConsole(NoopConsole):
+    """A silent SQLMesh console that hands per-model progress to a recorder."""
+
+    def __init__(self, recorder: ExecutionRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def start_snapshot_evaluation_progress(self, snapshot: Snapshot, audit_only: bool = False) -> None:
+        self.recorder.model_started(snapshot)
+
+    def update_snapshot_evaluation_progress(
+        self,
+        snapshot: Snapshot,
+        interval: tuple[int, int],
+        batch_idx: int,
+        duration_ms: int | None,
+        num_audits_passed: int,
+        num_audits_failed: int,
+        audit_only: bool = False,
+        execution_stats: Any = None,
+        auto_restatement_triggers: Any = None,
+    ) -> None:
+        self.recorder.batch_finished(snapshot, interval, duration_ms, num_audits_passed, num_audits_failed)
+
+    def log_failed_models(self, errors: list[NodeExecutionFailedError]) -> None:
+        self.recorder.models_failed(errors)
+
+    def log_skipped_models(self, snapshot_names: set[str]) -> None:
+        self.recorder.models_skipped(snapshot_names)
+
+
+_active_recorder: ExecutionRecorder | None = None
+
+
+class AuditFailureTarget(GenericNotificationTarget):
+    """Receives every failed audit, blocking or not, with its failing row count.
+
+    SQLMesh builds its notification targets once per context, so this target
+    forwards to whichever recorder is active in this process.
+    """
+
+    notify_on: frozenset[NotificationEvent] = frozenset({NotificationEvent.AUDIT_FAILURE})
+
+    def send(
+        self,
+        notification_status: NotificationStatus,
+        msg: str,
+        audit_error: AuditError | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if audit_error is not None and _active_recorder is not None:
+            _active_recorder.audit_failed(audit_error)
+
+
+@contextmanager
+def recording(sqlmesh_context: Any, recorder: ExecutionRecorder) -> Iterator[ExecutionRecorder]:
+    """Route SQLMesh's events for ``sqlmesh_context`` to ``recorder`` while inside the block."""
+    global _active_recorder
+    previous_console = sqlmesh_context.console
+    sqlmesh_context.console = RecordingConsole(recorder)
+    _active_recorder = recorder
+    try:
+        yield recorder
+    finally:
+        sqlmesh_context.console = previous_console
+        _active_recorder = None

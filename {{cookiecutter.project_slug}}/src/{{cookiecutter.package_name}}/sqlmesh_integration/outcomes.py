@@ -1,0 +1,96 @@
+"""What one SQLMesh execution did to each model, in a form that crosses processes.
+
+Dagster's default executor runs every asset step in its own process, so the
+step that executes SQLMesh hands its results to the others through a file.
+Everything here is plain data that round-trips through JSON.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ModelStatus(str, Enum):
+    """The outcome of one model in one SQLMesh execution."""
+
+    EVALUATED = "evaluated"
+    """SQLMesh evaluated the model and every blocking audit passed."""
+
+    FAILED = "failed"
+    """The evaluation raised (bad SQL, a database error): nothing was written."""
+
+    AUDIT_FAILED = "audit_failed"
+    """The rows were written, but a blocking audit failed, so SQLMesh withheld the interval."""
+
+    SKIPPED = "skipped"
+    """SQLMesh did not evaluate the model because something upstream of it failed."""
+
+    UP_TO_DATE = "up_to_date"
+    """Every interval was already complete: there was nothing to evaluate."""
+
+    NOT_EVALUATED = "not_evaluated"
+    """Intervals are still missing but SQLMesh did not evaluate them (for example a cron
+    interval that has not elapsed for a new model): never reported as a success."""
+
+
+@dataclass
+class AuditOutcome:
+    """One audit use of a model, as it ran in this execution."""
+
+    check_name: str
+    audit_name: str
+    blocking: bool
+    passed: bool
+    failing_rows: int = 0
+
+
+@dataclass
+class ModelOutcome:
+    """What happened to one model, with the facts its Dagster asset reports."""
+
+    model: str
+    status: ModelStatus
+    error: str | None = None
+    duration_ms: int = 0
+    intervals: list[tuple[str, str]] = field(default_factory=list)
+    audits: list[AuditOutcome] = field(default_factory=list)
+    row_count: int | None = None
+    snapshot_version: str | None = None
+    physical_table: str | None = None
+    covered_until: str | None = None
+
+    @property
+    def wrote_rows(self) -> bool:
+        return self.status in (ModelStatus.EVALUATED, ModelStatus.AUDIT_FAILED)
+
+
+@dataclass
+class ExecutionResults:
+    """The results of the single SQLMesh execution of one Dagster run."""
+
+    run_id: str
+    mode: str
+    models: dict[str, ModelOutcome]
+    plan_applied: bool = False
+    error: str | None = None
+    """Set when SQLMesh could not execute at all (for example a locked warehouse)."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExecutionResults":
+        data: dict[str, Any] = json.loads(text)
+        models = {
+            name: ModelOutcome(
+                **{
+                    **outcome,
+                    "status": ModelStatus(outcome["status"]),
+                    "intervals": [tuple(i) for i in outcome["intervals"]],
+                    "audits": [AuditOutcome(**a) for a in outcome["audits"]],
+                }
+            )
+            for name, outcome in data.pop("models").items()
+        }
+        return cls(models=models, **data)
