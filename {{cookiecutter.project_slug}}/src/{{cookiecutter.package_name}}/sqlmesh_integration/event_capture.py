@@ -60,6 +60,9 @@ class ExecutionRecorder:
     def _events(self, fqn: str) -> ModelEvents:
         return self.models.setdefault(fqn, ModelEvents())
 
+    def message(self, text: str) -> None:
+        self._on_message(text)
+
     def model_started(self, snapshot: Snapshot) -> None:
         self._on_message(f"SQLMesh: evaluating {snapshot.name}")
 
@@ -149,6 +152,17 @@ class RecordingConsole(NoopConsole):
 
     def log_skipped_models(self, snapshot_names: set[str]) -> None:
         self.recorder.models_skipped(snapshot_names)
+
+    def log_warning(self, short_message: str, long_message: str | None = None) -> None:
+        # Audit failures arrive through AuditFailureTarget with their row counts, and
+        # the warning about skipping the backfill of prod is about what the
+        # integration does on purpose (it plans, then `run` backfills).
+        if "audit error" in short_message or "Skipping the backfill stage" in short_message:
+            return
+        self.recorder.message(f"SQLMesh warning: {short_message.strip()}")
+
+    def log_error(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.recorder.message(f"SQLMesh error: {message.strip()}")
 
 
 _active_recorder: ExecutionRecorder | None = None

@@ -86,7 +86,7 @@ class SQLMeshRunResults(ConfigurableResource):
         models = models_in_run(context)
         context.log.info(
             f"SQLMesh execution for run {run_id}: {len(models)} model(s), mode '{mode.value}', "
-            f"executed by step '{context.op_handle}' and shared with every step of the run"
+            f"executed by step '{context.op_execution_context.op_handle}' and shared with every step of the run"
         )
         try:
             outcomes, plan_applied = _run_logging_as_it_goes(

@@ -1,0 +1,42 @@
+# The template's two commands: `make demo` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+DEMO_DIR := build/demo
+DEMO_PROJECT := $(DEMO_DIR)/shop-analytics
+HOST ?= 127.0.0.1
+PORT ?= 3000
+# The project's Makefile finds uv (installed below) on PATH and uses it.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help demo test lint clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+demo: $(VENV)/.installed ## Bake the default project into build/demo, run every asset once, open the UI
+	@if [ -d $(DEMO_PROJECT) ]; then \
+		echo "Using the project already baked in $(DEMO_PROJECT) (make clean to bake it again)"; \
+	else \
+		$(BIN)/cookiecutter --no-input . --output-dir $(DEMO_DIR); \
+	fi
+	@$(MAKE) --no-print-directory -C $(DEMO_PROJECT) run \
+		|| echo ">>> The run failed where the demo fails on purpose (group failure_demo): see docs/tutorial.md"
+	@$(MAKE) --no-print-directory -C $(DEMO_PROJECT) dev HOST=$(HOST) PORT=$(PORT)
+
+test: $(VENV)/.installed ## Run every test of the template (bakes, installs and runs real projects)
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed ## Check the template's own code with ruff
+	$(BIN)/ruff check hooks tests
+
+clean: ## Delete build/ (the demo project) and the template's .venv
+	rm -rf build $(VENV)

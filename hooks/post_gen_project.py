@@ -1,0 +1,91 @@
+"""Finish the generated project: prune unused samples, record answers, say what's next.
+
+Cookiecutter renders this file with Jinja, then runs it with its own Python
+interpreter (standard library only) with the generated project as the working
+directory. It has no other side effect: no network, no install, no ``git init``.
+Running it again on the same project changes nothing (``cruft update`` re-runs
+hooks). The answers are read as data, as in ``pre_gen_project.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+# What the "starter" sample leaves out: the models that fail on purpose, their
+# audits and SQLMesh tests, and any docs page that only describes them. These
+# are ``Path.glob`` patterns relative to the project root.
+STARTER_PRUNED = (
+    "sqlmesh_project/models/failure_demo",
+    "sqlmesh_project/audits/failure_demo_*",
+    "sqlmesh_project/tests/test_failure_demo*",
+    "docs/**/*failure_demo*",
+)
+
+# The answers are recorded here, in the format ``cookiecutter --replay-file`` reads.
+ANSWERS_FILE = ".cookiecutter.json"
+
+
+def prune(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+    """Delete every file or folder under ``root`` matching ``patterns``; return them."""
+    removed = []
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern)):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:  # already gone with a folder matched earlier
+                continue
+            removed.append(path)
+    return removed
+
+
+def answers_json(context: dict[str, object]) -> str:
+    """Serialise the user's answers: public keys only, sorted, stable formatting.
+
+    Keys starting with ``_`` are left out: they are template internals (version
+    pins, ``_copy_without_render``) or machine-specific paths (``_output_dir``,
+    ``_repo_dir``, ``_template``, ``_checkout``) that must not land in the project.
+    """
+    answers = {key: context[key] for key in sorted(context) if not key.startswith("_")}
+    return json.dumps({"cookiecutter": answers}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def next_steps(slug: str) -> str:
+    """Return the message printed once the project is generated."""
+    return "\n".join(
+        [
+            f"Created {slug}. Next steps:",
+            f"  cd {slug}",
+            "  make dev    # install into .venv, then start the Dagster UI on http://127.0.0.1:3000",
+            "  make test   # run the project's tests",
+        ]
+    )
+
+
+def finish(root: Path, context: dict[str, object]) -> None:
+    """Apply the answers to the generated project at ``root``."""
+    if context.get("sample_pipeline") == "starter":
+        prune(root, STARTER_PRUNED)
+    (root / ANSWERS_FILE).write_text(answers_json(context), encoding="utf-8", newline="\n")
+
+
+def rendered_context() -> dict[str, object]:
+    """Return the context Cookiecutter rendered into this file."""
+    # tojson escapes every ' so no answer can end this string; keep the quotes as they are.
+    return json.loads(r'''{{ cookiecutter | tojson }}''')  # fmt: skip
+
+
+def main() -> int:
+    """Finish the project in the working directory and print the next steps."""
+    context = rendered_context()
+    finish(Path.cwd(), context)
+    print(next_steps(str(context["project_slug"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Shared fixtures for baking the template once per set of answers per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+Bake = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Point HOME and the temp folder at session-private folders; return that environment.
+
+    Cookiecutter resolves ``~/.cookiecutter_replay`` when it is imported, so a
+    changed HOME only reaches subprocesses; in-process bakes use ``cookiecutter_config``
+    instead. The temp folder matters because Cookiecutter never deletes the
+    rendered hook scripts it writes there.
+    """
+    home = tmp_path_factory.mktemp("home")
+    tmp = tmp_path_factory.mktemp("tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("TMPDIR", str(tmp))
+        patch.setattr(tempfile, "tempdir", str(tmp))
+        yield dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Cookiecutter user config keeping replay files and clones out of the real HOME.
+
+    ``default_config=True`` is not enough: it still writes ``~/.cookiecutter_replay/``.
+    """
+    root = tmp_path_factory.mktemp("cookiecutter-user")
+    config = root / "config.yaml"
+    settings = {"cookiecutters_dir": str(root / "clones"), "replay_dir": str(root / "replay")}
+    config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is valid YAML
+    return config
+
+
+@pytest.fixture(scope="session")
+def bake(
+    tmp_path_factory: pytest.TempPathFactory,
+    isolated_env: dict[str, str],
+    cookiecutter_config: Path,
+) -> Bake:
+    """Return ``bake(answers=None, fresh=False) -> project path``.
+
+    The same answers are baked once per session unless ``fresh`` asks for a new copy.
+    """
+    cache: dict[tuple[tuple[str, str], ...], Path] = {}
+
+    def _bake(answers: Mapping[str, str] | None = None, fresh: bool = False) -> Path:
+        key = tuple(sorted((answers or {}).items()))
+        if fresh or key not in cache:
+            project = cookiecutter(
+                str(TEMPLATE_DIR),
+                no_input=True,
+                extra_context=dict(key),
+                output_dir=str(tmp_path_factory.mktemp("bake")),
+                config_file=str(cookiecutter_config),
+            )
+            if fresh:
+                return Path(project)
+            cache[key] = Path(project)
+        return cache[key]
+
+    return _bake

@@ -1,0 +1,114 @@
+"""A baked project installed in its own virtual environment, and ways to run it for real.
+
+The project is baked and installed once per session (``make install``, as its
+README says, with uv from the template's environment on PATH). Each test gets
+a scratch warehouse and a scratch Dagster instance through environment
+variables, so tests never share state unless they mean to.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PROBE = Path(__file__).with_name("dagster_probe.py")
+TEMPLATE_BIN = Path(sys.executable).parent
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command, failing the test with its output if it exits non-zero."""
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@dataclass
+class Scratch:
+    """A warehouse file and Dagster instance of one test, and the project it runs."""
+
+    project: "InstalledProject"
+    root: Path
+    sqlmesh_project: Path
+    executor: str = "in_process"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+            "WAREHOUSE_PATH": str(self.warehouse),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "SQLMESH_PROJECT_DIR": str(self.sqlmesh_project),
+            "DAGSTER_EXECUTOR": self.executor,
+            **self.extra_env,
+        }
+
+    def materialize(self, *, select: list[str] | None = None, tags: dict[str, str] | None = None,
+                    reexecute_from_failure: str | None = None) -> dict:
+        """Run a real Dagster job of the project; return what happened (see dagster_probe.py)."""
+        command = [str(self.project.python), str(PROBE), self.project.package]
+        if select:
+            command += ["--select", ",".join(select)]
+        for key, value in (tags or {}).items():
+            command += ["--tag", f"{key}={value}"]
+        if reexecute_from_failure:
+            command += ["--reexecute-from-failure", reexecute_from_failure]
+        result = subprocess.run(command, cwd=self.project.root, env=self.env(), capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
+        return json.loads(result.stdout)
+
+    def query(self, sql: str) -> list:
+        """Read the warehouse with DuckDB from the project's environment (no run may be going on)."""
+        code = (
+            "import duckdb, json, sys; "
+            f"print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall(), default=str))"
+        )
+        result = run([str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env())
+        return json.loads(result.stdout)
+
+
+@dataclass
+class InstalledProject:
+    root: Path
+    package: str
+
+    @property
+    def python(self) -> Path:
+        return self.root / ".venv" / "bin" / "python"
+
+    def scratch(self, root: Path, executor: str = "in_process", copy_sqlmesh_project: bool = False) -> Scratch:
+        """A fresh warehouse and instance; optionally a private copy of the SQLMesh project to edit."""
+        sqlmesh_project = self.root / "sqlmesh_project"
+        if copy_sqlmesh_project:
+            sqlmesh_project = root / "sqlmesh_project"
+            shutil.copytree(self.root / "sqlmesh_project", sqlmesh_project, ignore=shutil.ignore_patterns(".cache"))
+        (root / "dagster_home").mkdir(parents=True)
+        shutil.copy(self.root / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+        return Scratch(project=self, root=root, sqlmesh_project=sqlmesh_project, executor=executor)
+
+
+def install(project_root: Path) -> None:
+    env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    run(["make", "install"], cwd=project_root, env=env)
+
+
+@pytest.fixture(scope="session")
+def demo_project(bake) -> InstalledProject:
+    """The default bake (demo sample), installed."""
+    root = bake(fresh=True)
+    install(root)
+    return InstalledProject(root=root, package="shop_analytics")

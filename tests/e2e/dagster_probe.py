@@ -1,0 +1,98 @@
+"""Run a real Dagster job of a baked project and print what happened, as JSON.
+
+Runs inside the baked project's own virtual environment (the template's test
+environment has neither Dagster nor SQLMesh), against the Dagster instance in
+DAGSTER_HOME. Usage:
+
+    python dagster_probe.py PACKAGE [--select a/b,c/d] [--tag KEY=VALUE ...]
+                                    [--reexecute-from-failure RUN_ID]
+"""
+
+import argparse
+import json
+import os
+from collections import Counter
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ReexecutionOptions, execute_job
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+EXECUTION_MESSAGE = "SQLMesh execution for run"
+EVALUATED_PREFIX = "SQLMesh: evaluated "
+
+
+def summarize(instance: DagsterInstance, run_id: str) -> dict:
+    run = instance.get_run_by_id(run_id)
+    steps: dict[str, str] = {}
+    materialized: dict[str, dict] = {}
+    checks: dict[str, dict] = {}
+    evaluated: Counter[str] = Counter()
+    executions = 0
+    lock_errors = 0
+    for record in instance.all_logs(run_id):
+        message = record.user_message or ""
+        lock_errors += "Could not set lock" in message
+        event = record.dagster_event
+        if event is None:
+            executions += message.startswith(EXECUTION_MESSAGE)
+            if message.startswith(EVALUATED_PREFIX):
+                evaluated[message[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
+            continue
+        kind = event.event_type
+        if kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS,
+                    DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+            steps[event.step_key] = kind.value
+            if kind == DagsterEventType.STEP_FAILURE:
+                lock_errors += "Could not set lock" in str(event.event_specific_data.error)
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            materialized[materialization.asset_key.to_user_string()] = {
+                key: value.value for key, value in materialization.metadata.items()
+                if isinstance(value.value, (str, int, float, bool))
+            }
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.asset_check_evaluation_data
+            checks[f"{data.asset_key.to_user_string()}:{data.check_name}"] = {
+                "passed": data.passed,
+                "severity": data.severity.value,
+                "failing_rows": data.metadata["failing_rows"].value if "failing_rows" in data.metadata else None,
+            }
+    failures = {
+        record.dagster_event.step_key: str(record.dagster_event.event_specific_data.error.message)
+        for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    }
+    return {
+        "run_id": run_id,
+        "status": run.status.value,
+        "steps": steps,
+        "failures": failures,
+        "materialized": materialized,
+        "checks": checks,
+        "executions": executions,
+        "evaluated": dict(evaluated),
+        "lock_errors": lock_errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("package")
+    parser.add_argument("--select", default="")
+    parser.add_argument("--tag", action="append", default=[])
+    parser.add_argument("--reexecute-from-failure", default=None)
+    args = parser.parse_args()
+    tags = dict(tag.split("=", 1) for tag in args.tag)
+    with DagsterInstance.get() as instance:
+        # The job every step process can load again: the project's implicit asset job.
+        repository = ReconstructableRepository.for_module(f"{args.package}.definitions", "defs")
+        job = repository.get_reconstructable_job("__ASSET_JOB")
+        if args.reexecute_from_failure:
+            options = ReexecutionOptions.from_failure(args.reexecute_from_failure, instance)
+            result = execute_job(job, instance=instance, reexecution_options=options, tags=tags)
+        else:
+            selection = [AssetKey.from_user_string(key) for key in args.select.split(",") if key]
+            result = execute_job(job, instance=instance, asset_selection=selection or None, tags=tags)
+        print(json.dumps(summarize(instance, result.run_id), indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The Dagster definitions load, and mirror the SQLMesh project exactly."""
+
+from dagster import AssetKey, Definitions
+
+from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
+
+translator = SQLMeshTranslator()
+
+
+def _sqlmesh_models():
+    context = sqlmesh.load_context()
+    return {
+        translator.get_asset_key(model.fqn): model
+        for model in context.models.values()
+        if not (model.kind.is_external or model.kind.is_embedded)
+    }
+
+
+def test_definitions_load():
+    Definitions.validate_loadable(defs)
+
+
+def test_one_asset_per_sqlmesh_model():
+    graph = defs.resolve_asset_graph()
+    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models())
+
+
+def test_asset_dependencies_are_sqlmesh_lineage():
+    graph = defs.resolve_asset_graph()
+    for key, model in _sqlmesh_models().items():
+        expected = {translator.get_asset_key(fqn) for fqn in model.depends_on}
+        assert set(graph.get(key).parent_keys) == expected, key
+
+
+def test_audits_are_asset_checks():
+    graph = defs.resolve_asset_graph()
+    for key, model in _sqlmesh_models().items():
+        expected = {use.check_name for use in translator.get_audit_uses(model)}
+        assert {check.name for check in graph.get(key).check_keys} == expected, key
+
+
+def test_assets_carry_sqlmesh_metadata():
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    for key, model in _sqlmesh_models().items():
+        spec = specs[key]
+        assert spec.code_version == model.data_hash
+        assert spec.group_name == key.path[0]
+        assert {"sqlmesh", "duckdb"} <= set(spec.kinds)
+        assert spec.metadata["sqlmesh/model_name"] == model.name
+
+
+def test_asset_key_convention():
+    assert translator.get_asset_key('"warehouse"."marts"."orders"') == AssetKey(["marts", "orders"])
