@@ -20,9 +20,13 @@ PROBE = Path(__file__).with_name("dagster_probe.py")
 TEMPLATE_BIN = Path(sys.executable).parent
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run a command, failing the test with its output if it exits non-zero."""
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{command} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -56,8 +60,13 @@ class Scratch:
             **self.extra_env,
         }
 
-    def materialize(self, *, select: list[str] | None = None, tags: dict[str, str] | None = None,
-                    reexecute_from_failure: str | None = None) -> dict:
+    def materialize(
+        self,
+        *,
+        select: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        reexecute_from_failure: str | None = None,
+    ) -> dict:
         """Run a real Dagster job of the project; return what happened (see dagster_probe.py)."""
         command = [str(self.project.python), str(PROBE), self.project.package]
         if select:
@@ -66,8 +75,15 @@ class Scratch:
             command += ["--tag", f"{key}={value}"]
         if reexecute_from_failure:
             command += ["--reexecute-from-failure", reexecute_from_failure]
-        result = subprocess.run(command, cwd=self.project.root, env=self.env(), capture_output=True,
-                                text=True, timeout=600)
+        result = subprocess.run(
+            command,
+            check=False,
+            cwd=self.project.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
         return json.loads(result.stdout)
 
@@ -75,9 +91,11 @@ class Scratch:
         """Read the warehouse with DuckDB from the project's environment (no run may be going on)."""
         code = (
             "import duckdb, json, sys; "
-            f"print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall(), default=str))"
+            "print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall(), default=str))"
         )
-        result = run([str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env())
+        result = run(
+            [str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env()
+        )
         return json.loads(result.stdout)
 
 
@@ -90,12 +108,16 @@ class InstalledProject:
     def python(self) -> Path:
         return self.root / ".venv" / "bin" / "python"
 
-    def scratch(self, root: Path, executor: str = "in_process", copy_sqlmesh_project: bool = False) -> Scratch:
+    def scratch(
+        self, root: Path, executor: str = "in_process", copy_sqlmesh_project: bool = False
+    ) -> Scratch:
         """A fresh warehouse and instance; optionally a private copy of the SQLMesh project to edit."""
         sqlmesh_project = self.root / "sqlmesh_project"
         if copy_sqlmesh_project:
             sqlmesh_project = root / "sqlmesh_project"
-            shutil.copytree(self.root / "sqlmesh_project", sqlmesh_project, ignore=shutil.ignore_patterns(".cache"))
+            shutil.copytree(
+                self.root / "sqlmesh_project", sqlmesh_project, ignore=shutil.ignore_patterns(".cache")
+            )
         (root / "dagster_home").mkdir(parents=True)
         shutil.copy(self.root / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
         return Scratch(project=self, root=root, sqlmesh_project=sqlmesh_project, executor=executor)

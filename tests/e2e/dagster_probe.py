@@ -10,7 +10,6 @@ DAGSTER_HOME. Usage:
 
 import argparse
 import json
-import os
 from collections import Counter
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, ReexecutionOptions, execute_job
@@ -38,15 +37,20 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
                 evaluated[message[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
             continue
         kind = event.event_type
-        if kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS,
-                    DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+        if kind in (
+            DagsterEventType.STEP_START,
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.STEP_SKIPPED,
+        ):
             steps[event.step_key] = kind.value
             if kind == DagsterEventType.STEP_FAILURE:
                 lock_errors += "Could not set lock" in str(event.event_specific_data.error)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             materialized[materialization.asset_key.to_user_string()] = {
-                key: value.value for key, value in materialization.metadata.items()
+                key: value.value
+                for key, value in materialization.metadata.items()
                 if isinstance(value.value, (str, int, float, bool))
             }
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -54,7 +58,9 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
             checks[f"{data.asset_key.to_user_string()}:{data.check_name}"] = {
                 "passed": data.passed,
                 "severity": data.severity.value,
-                "failing_rows": data.metadata["failing_rows"].value if "failing_rows" in data.metadata else None,
+                "failing_rows": data.metadata["failing_rows"].value
+                if "failing_rows" in data.metadata
+                else None,
             }
     failures = {
         record.dagster_event.step_key: str(record.dagster_event.event_specific_data.error.message)

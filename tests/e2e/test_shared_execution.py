@@ -71,7 +71,8 @@ def test_full_materialization_of_the_demo(demo_project, tmp_path, executor):
 
     # Checks: one result per audit that ran, failing exactly where the sample fails.
     expected_checks = {
-        model: audits for model, audits in AUDITS_BY_MODEL.items()
+        model: audits
+        for model, audits in AUDITS_BY_MODEL.items()
         if model not in EXPECTED_SKIPPED and model != BAD_CAST
     }
     assert sorted(c.rsplit(":", 1)[0] for c in result["checks"]) == sorted(
@@ -99,7 +100,10 @@ def test_full_materialization_of_the_demo(demo_project, tmp_path, executor):
         healthy = EXPECTED_EVALUATED_DEMO
         assert {key(m) for m in healthy} <= set(second["materialized"])
         for model in healthy:
-            assert second["materialized"][key(model)]["sqlmesh/status"] == "up to date, not evaluated in this run"
+            assert (
+                second["materialized"][key(model)]["sqlmesh/status"]
+                == "up to date, not evaluated in this run"
+            )
     assert {s for s, status in second["steps"].items() if status == "STEP_FAILURE"} == {
         step(model) for model in EXPECTED_FAILED
     }
@@ -131,7 +135,9 @@ def test_reexecution_from_failure_runs_only_what_failed(demo_project, tmp_path, 
 
     # Fix the model that fails at execution, then re-execute from failure.
     model_file = scratch.sqlmesh_project / "models" / "failure_demo" / "orders_with_bad_cast.sql"
-    model_file.write_text(model_file.read_text().replace("CAST(status AS INTEGER)", "TRY_CAST(status AS INTEGER)"))
+    model_file.write_text(
+        model_file.read_text().replace("CAST(status AS INTEGER)", "TRY_CAST(status AS INTEGER)")
+    )
     retry = scratch.materialize(reexecute_from_failure=failed_run["run_id"])
 
     assert retry["executions"] == 1

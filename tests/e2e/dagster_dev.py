@@ -1,0 +1,90 @@
+"""Start a `dagster dev` (through make, as a user would), talk to it, stop it cleanly."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def processes_in_session(session_id: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == session_id:
+                    pids.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return pids
+
+
+def _default_signals() -> None:
+    # A shell started in the background ignores SIGINT; dagster dev must not inherit that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeout: float) -> Iterator[str]:
+    """Run ``command`` until it answers /server_info on ``port``; yield its output file's path.
+
+    On exit the whole process group gets SIGTERM, and the test fails if any
+    process of it is still alive 30 seconds later.
+    """
+    log = cwd / f".serve-{port}.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,  # noqa: PLW1509 (the tests start no threads)
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, f"{command} exited:\n{log.read_text()[-5000:]}"
+                assert time.monotonic() < deadline, (
+                    f"no answer within {timeout} s:\n{log.read_text()[-5000:]}"
+                )
+                time.sleep(1)
+        yield str(log)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            raise
+    deadline = time.monotonic() + 30
+    while processes_in_session(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_in_session(server.pid) == [], f"{command} left processes behind"
