@@ -81,6 +81,7 @@ FAILING_AUDIT_ROW_COUNTS = {
 # A non-blocking audit on a healthy model; it passes.
 PASSING_NON_BLOCKING_AUDITS = {
     ("marts.orders", "accepted_range_non_blocking"),
+    ("marts.daily_revenue", "accepted_range"),  # built-in, made non-blocking with `blocking := false`
 }
 
 # --- Audits -------------------------------------------------------------------
@@ -102,7 +103,7 @@ AUDITS_BY_MODEL = {
     ],
     "marts.customers": ["unique_values", "not_null", "not_null", "accepted_range"],
     "marts.orders": ["unique_values", "not_null", "accepted_range_non_blocking"],
-    "marts.daily_revenue": ["unique_values", "not_null", "forall"],
+    "marts.daily_revenue": ["unique_values", "not_null", "forall", "accepted_range"],
     "marts.customer_segments": ["not_null"],
     "failure_demo.orders_with_bad_cast": [],
     "failure_demo.bad_cast_summary": [],

@@ -52,3 +52,22 @@ def test_assets_carry_sqlmesh_metadata():
 
 def test_asset_key_convention():
     assert translator.get_asset_key('"warehouse"."marts"."orders"') == AssetKey(["marts", "orders"])
+
+
+def test_checks_block_exactly_when_sqlmesh_blocks():
+    blocking = {
+        (check.key.asset_key.to_user_string(), check.key.name): check.blocking
+        for assets_def in defs.assets
+        for check in assets_def.check_specs
+    }
+    assert blocking[("marts/orders", "unique_values")] is True
+    assert blocking[("marts/orders", "accepted_range_non_blocking")] is False  # a _non_blocking built-in
+    assert blocking[("marts/daily_revenue", "accepted_range")] is False  # `blocking := false` on the model
+    assert blocking[("marts/customers", "not_null_2")] is True  # the same audit used twice
+
+
+def test_schedule_runs_every_model_at_the_most_frequent_cron():
+    schedule = defs.resolve_schedule_def("sqlmesh_run_schedule")
+    assert schedule.cron_schedule == "@daily"
+    job = defs.resolve_job_def("sqlmesh_run")
+    assert job.asset_layer.selected_asset_keys == set(defs.resolve_asset_graph().materializable_asset_keys)

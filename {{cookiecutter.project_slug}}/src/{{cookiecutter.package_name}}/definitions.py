@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
-from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets
+from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets, sqlmesh_schedule
 
 SQLMESH_PROJECT_DIR = Path(
     os.environ.get("SQLMESH_PROJECT_DIR", Path(__file__).resolve().parents[2] / "sqlmesh_project")
@@ -17,9 +17,12 @@ SQLMESH_PROJECT_DIR = Path(
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 
 sqlmesh = SQLMeshResource(project_dir=str(SQLMESH_PROJECT_DIR))
+assets = sqlmesh_assets(sqlmesh)
 
 defs = Definitions(
-    assets=sqlmesh_assets(sqlmesh),
+    assets=assets,
+    # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
+    schedules=[sqlmesh_schedule(sqlmesh, assets)],
     resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
     executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
 )

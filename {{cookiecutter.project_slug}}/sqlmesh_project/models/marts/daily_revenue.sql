@@ -18,7 +18,10 @@ MODEL (
   audits (
     unique_values(columns := (order_date)),
     not_null(columns := (order_date, orders_placed, gross_revenue, net_revenue)),
-    forall(criteria := (net_revenue >= 0, net_revenue <= gross_revenue))
+    forall(criteria := (net_revenue >= 0, net_revenue <= gross_revenue)),
+    -- A day with more returns than orders is worth a look, not worth stopping
+    -- the pipeline for: `blocking := false` makes this audit warn instead.
+    accepted_range(column := orders_returned, min_v := 0, max_v := 10, blocking := false)
   )
 );
 

@@ -4,6 +4,7 @@
 - :mod:`.factory`: one asset per model, audits as asset checks;
 - :mod:`.resource`: loading and executing the SQLMesh project;
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
+- :mod:`.schedules`: a schedule derived from the models' crons;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
 - :mod:`.outcomes`: the per-model results that cross process boundaries.
 """
@@ -11,6 +12,7 @@
 from .factory import sqlmesh_assets
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG, SQLMeshRunResults
+from .schedules import sqlmesh_schedule
 from .translator import SQLMeshTranslator
 
 __all__ = [
@@ -20,4 +22,5 @@ __all__ = [
     "SQLMeshRunResults",
     "SQLMeshTranslator",
     "sqlmesh_assets",
+    "sqlmesh_schedule",
 ]

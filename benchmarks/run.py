@@ -1,0 +1,655 @@
+"""Benchmark the generated project's Dagster integration against bare SQLMesh.
+
+Usage (from the template's root, after ``make test`` or ``make demo`` created .venv):
+
+    .venv/bin/python benchmarks/run.py --models 10 50 200 500 --repeat 3
+
+What it does, once per invocation:
+
+1. bakes the template with ``sample_pipeline=starter`` into ``<workdir>/bake``
+   and installs it with ``make install`` (uv from this interpreter's folder);
+2. for every N, writes a synthetic SQLMesh project (one SEED model, N-1 FULL
+   models in layers) next to a copy of the baked ``config.py``;
+3. runs every contestant ``--repeat`` times, interleaved, each run on a fresh
+   DuckDB file and a fresh Dagster instance, and checks that every table was
+   built before it counts the run;
+4. prints the table and writes ``<workdir>/results.json``.
+
+Linux only: memory is read from ``/proc``. See benchmarks/README.md for what
+each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_BIN = Path(sys.executable).parent
+MODELS_PER_LAYER = 10
+SEED_ROWS = 1000
+# Replaced by the benchmark's own models; config.py and macros/ are kept as baked.
+SAMPLE_FOLDERS = ("models", "seeds", "tests", "audits")
+SAMPLE_INTERVAL_S = 0.05
+
+# The contestants, in the order the table lists them. "Builders" build every table
+# and are compared with "bare"; the two load contestants are compared with each other.
+BUILDERS = ("bare", "default", "multiprocess")
+LOADERS = ("defs-load", "bare-load")
+CONTESTANTS = BUILDERS + LOADERS
+BASELINE = {"bare": "bare", "default": "bare", "multiprocess": "bare",
+            "defs-load": "bare-load", "bare-load": "bare-load"}
+
+# The floor: what SQLMesh alone needs to build every model in a fresh process.
+BARE_PLAN = """
+import sys
+from sqlmesh import Context
+context = Context(paths=sys.argv[1])
+context.plan("prod", auto_apply=True, no_prompts=True)
+context.close()
+"""
+
+# A fresh process that only parses the project, as the code location has to.
+BARE_LOAD = """
+import json, sys, time
+start = time.perf_counter()
+from sqlmesh import Context
+imported = time.perf_counter()
+context = Context(paths=sys.argv[1])
+loaded = time.perf_counter()
+print(json.dumps({"count": len(context.models), "import_s": imported - start, "load_s": loaded - imported}))
+"""
+
+# What a code server does before it serves the code location: import the module
+# (which builds Definitions and loads SQLMesh) and resolve the repository.
+DEFS_LOAD = """
+import importlib, json, sys, time
+start = time.perf_counter()
+import dagster
+imported = time.perf_counter()
+module = importlib.import_module(sys.argv[1])
+built = time.perf_counter()
+dagster.Definitions.validate_loadable(module.defs)
+resolved = time.perf_counter()
+print(json.dumps({"count": len(module.defs.resolve_all_asset_keys()), "import_dagster_s": imported - start,
+                  "import_definitions_s": built - imported, "resolve_s": resolved - built}))
+"""
+
+# Run with the project's interpreter: which of the expected views are missing or empty.
+VERIFY = """
+import json, sys
+import duckdb
+expected = json.loads(sys.stdin.read())
+connection = duckdb.connect(sys.argv[1], read_only=True)
+missing, empty = [], []
+for name in expected:
+    try:
+        (count,) = connection.execute(f"SELECT COUNT(*) FROM {name}").fetchone()
+    except duckdb.Error:
+        missing.append(name)
+        continue
+    if count == 0:
+        empty.append(name)
+print(json.dumps({"missing": missing, "empty": empty}))
+"""
+
+
+# ---------------------------------------------------------------- the baked project
+
+
+@dataclass(frozen=True)
+class BakedProject:
+    """The template baked once, installed in its own .venv."""
+
+    root: Path
+    package: str
+
+    @property
+    def python(self) -> Path:
+        return self.root / ".venv" / "bin" / "python"
+
+    @property
+    def dagster(self) -> Path:
+        return self.root / ".venv" / "bin" / "dagster"
+
+
+def bake(workdir: Path) -> BakedProject:
+    """Bake the starter sample with the Cookiecutter CLI and a private config.
+
+    A private config and TMPDIR keep the replay file and rendered hook scripts
+    inside ``workdir`` instead of the user's HOME and /tmp.
+    """
+    bake_dir = workdir / "bake"
+    shutil.rmtree(bake_dir, ignore_errors=True)
+    (bake_dir / "tmp").mkdir(parents=True)
+    config = bake_dir / "cookiecutter-config.yaml"
+    # JSON is valid YAML.
+    config.write_text(json.dumps({"cookiecutters_dir": str(bake_dir / "clones"),
+                                  "replay_dir": str(bake_dir / "replay")}))
+    env = {**os.environ, "TMPDIR": str(bake_dir / "tmp")}
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", str(config),
+         "--output-dir", str(bake_dir), str(TEMPLATE_DIR), "sample_pipeline=starter"],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )
+    (root,) = [p for p in bake_dir.iterdir() if (p / ".cookiecutter.json").exists()]
+    answers = json.loads((root / ".cookiecutter.json").read_text())["cookiecutter"]
+    return BakedProject(root=root, package=answers["package_name"])
+
+
+def install(project: BakedProject) -> None:
+    """``make install`` as a user would, with uv (next to this interpreter) on PATH."""
+    env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["make", "-C", str(project.root), "install"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def versions(project: BakedProject) -> dict[str, str]:
+    """The versions the numbers were measured with."""
+    code = ("import json, importlib.metadata as m; "
+            "print(json.dumps({p: m.version(p) for p in ('dagster', 'sqlmesh', 'duckdb', 'sqlglot')}))")
+    output = subprocess.run([str(project.python), "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(output.stdout)
+
+
+# ---------------------------------------------------------------- the synthetic project
+
+
+def layer_of(index: int) -> int:
+    """Model 0 is the seed (layer 0); then MODELS_PER_LAYER models per layer."""
+    return 0 if index == 0 else (index - 1) // MODELS_PER_LAYER + 1
+
+
+def model_name(index: int) -> str:
+    return f"layer_{layer_of(index)}.model_{index}"
+
+
+def parents_of(index: int) -> list[int]:
+    """One or two models of the layer above, chosen from the model's own index.
+
+    Seeding with the index alone keeps model i identical for every N, so a
+    larger project is the smaller one plus more models.
+    """
+    layer = layer_of(index)
+    if layer == 1:
+        return [0]
+    above = range((layer - 2) * MODELS_PER_LAYER + 1, (layer - 1) * MODELS_PER_LAYER + 1)
+    rng = random.Random(index)
+    return sorted(rng.sample(above, 1 if rng.random() < 0.5 else 2))
+
+
+def seed_csv() -> str:
+    rows = ["id,grp,amount,label"]
+    rows += [f"{i},{i % 10},{(i * 37) % 1000 / 10:.1f},item-{i}" for i in range(1, SEED_ROWS + 1)]
+    return "\n".join(rows) + "\n"
+
+
+def seed_model_sql() -> str:
+    return f"""MODEL (
+  name {model_name(0)},
+  kind SEED (
+    path '../../seeds/rows.csv'
+  ),
+  columns (
+    id INTEGER,
+    grp INTEGER,
+    amount DOUBLE,
+    label TEXT
+  )
+);
+"""
+
+
+def full_model_sql(index: int) -> str:
+    """A FULL model reading its parents, joined on id so every table keeps SEED_ROWS rows."""
+    parents = parents_of(index)
+    amount = "p0.amount" if len(parents) == 1 else "(p0.amount + p1.amount) / 2"
+    joins = "".join(f"\nJOIN {model_name(p)} AS p{k} ON p0.id = p{k}.id" for k, p in enumerate(parents[1:], 1))
+    return f"""MODEL (
+  name {model_name(index)},
+  kind FULL
+);
+
+SELECT
+  p0.id,
+  p0.grp,
+  {amount} + {index % 7} AS amount,
+  p0.label
+FROM {model_name(parents[0])} AS p0{joins}
+"""
+
+
+def generate_project(project: BakedProject, target: Path, models: int) -> list[str]:
+    """Write a SQLMesh project of ``models`` models at ``target``; return the model names.
+
+    The baked ``sqlmesh_project`` is copied without its sample folders, so the
+    shipped ``config.py`` (gateway, WAREHOUSE_PATH, defaults) is what runs.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(project.root / "sqlmesh_project", target,
+                    ignore=shutil.ignore_patterns(*SAMPLE_FOLDERS, ".cache", "logs", "__pycache__"))
+    (target / "seeds").mkdir()
+    (target / "seeds" / "rows.csv").write_text(seed_csv())
+    for index in range(models):
+        path = target / "models" / f"layer_{layer_of(index)}" / f"model_{index}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(seed_model_sql() if index == 0 else full_model_sql(index))
+    return [model_name(index) for index in range(models)]
+
+
+# ---------------------------------------------------------------- one measured process
+
+
+@dataclass
+class Measurement:
+    """One timed process: wall time and memory of its whole process tree."""
+
+    wall_s: float
+    returncode: int
+    tree_rss_peak_mb: float
+    """Highest sum of RSS over the process and all its descendants, sampled every SAMPLE_INTERVAL_S."""
+    tree_pss_peak_mb: float
+    """Same with PSS (shared pages divided among the processes sharing them): no double counting."""
+    largest_process_rss_mb: float
+    """Exact peak RSS of the largest single process of the tree (ru_maxrss from wait4)."""
+    stdout: str = ""
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and every live descendant, from the parent pids in /proc/*/stat."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                # The command name is in parentheses and may hold spaces: split after it.
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def _rss_pss_kb(pid: int) -> tuple[int, int]:
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                key, _, rest = line.partition(" ")
+                if key in values:
+                    values[key] = int(rest.split()[0])
+    except (OSError, ValueError):
+        pass  # the process ended between listing and reading
+    return values["Rss:"], values["Pss:"]
+
+
+def measure(command: list[str], cwd: Path, env: dict[str, str], log: Path,
+            stdin: str | None = None, timeout_s: float = 1800) -> Measurement:
+    """Run ``command`` to completion; time it exactly and sample its tree's memory.
+
+    The main thread blocks in ``wait4`` so the wall time ends when the process
+    does (not at the next sample), and ``wait4`` also returns the exact peak RSS
+    of the largest process of the tree. A sampler thread sums RSS and PSS over
+    the whole tree, which ``ru_maxrss`` cannot do.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peaks = {"rss": 0, "pss": 0}
+    done = threading.Event()
+    with open(log, "w") as log_file, tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=log_file,
+                                   stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                   text=True, start_new_session=True)
+
+        def sample() -> None:
+            while not done.wait(SAMPLE_INTERVAL_S):
+                if time.perf_counter() - start > timeout_s:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    return
+                totals = [_rss_pss_kb(pid) for pid in _process_tree(process.pid)]
+                peaks["rss"] = max(peaks["rss"], sum(r for r, _ in totals))
+                peaks["pss"] = max(peaks["pss"], sum(p for _, p in totals))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        if stdin is not None:
+            process.stdin.write(stdin)
+            process.stdin.close()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped above, not by Popen
+        out.seek(0)
+        stdout = out.read()
+    return Measurement(wall_s=wall, returncode=process.returncode,
+                       tree_rss_peak_mb=peaks["rss"] / 1024, tree_pss_peak_mb=peaks["pss"] / 1024,
+                       largest_process_rss_mb=usage.ru_maxrss / 1024, stdout=stdout)
+
+
+# ---------------------------------------------------------------- contestants and runs
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything one N runs against: its SQLMesh project, warehouse and Dagster home.
+
+    The warehouse and Dagster home keep the same paths across runs (they are
+    emptied, not moved): SQLMesh's cache keys include the config's fingerprint,
+    so a new path per run would turn every run into a cold one.
+    """
+
+    project: BakedProject
+    root: Path
+    models: list[str]
+
+    @property
+    def sqlmesh_project(self) -> Path:
+        return self.root / "sqlmesh_project"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "state" / "warehouse.duckdb"  # catalog "warehouse": the file's stem
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "state" / "dagster_home"
+
+    def reset_state(self) -> None:
+        """A fresh, empty warehouse and Dagster instance; the SQLMesh .cache stays."""
+        shutil.rmtree(self.root / "state", ignore_errors=True)
+        self.dagster_home.mkdir(parents=True)
+        shutil.copy(self.project.root / "dagster_home" / "dagster.yaml", self.dagster_home)
+
+    def env(self, executor: str | None = None) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if key != "DAGSTER_EXECUTOR"}
+        env.update(
+            WAREHOUSE_PATH=str(self.warehouse),
+            DAGSTER_HOME=str(self.dagster_home),
+            SQLMESH_PROJECT_DIR=str(self.sqlmesh_project),
+            SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="true",
+            PYTHONDONTWRITEBYTECODE="1",  # the .venv is compiled at install; keep runs read-only
+        )
+        if executor:
+            env["DAGSTER_EXECUTOR"] = executor
+        return env
+
+
+def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one contestant."""
+    python, project = str(space.project.python), str(space.sqlmesh_project)
+    materialize = [str(space.project.dagster), "asset", "materialize",
+                   "-m", f"{space.project.package}.definitions", "--select", "*"]
+    return {
+        "bare": ([python, "-c", BARE_PLAN, project], space.env()),
+        "default": (materialize, space.env()),
+        "multiprocess": (materialize, space.env("multiprocess")),
+        "defs-load": ([python, "-c", DEFS_LOAD, f"{space.project.package}.definitions"], space.env()),
+        "bare-load": ([python, "-c", BARE_LOAD, project], space.env()),
+    }[contestant]
+
+
+def verify_tables(space: Workspace) -> str | None:
+    """None when every model's view has rows; otherwise why the run does not count."""
+    if not space.warehouse.exists():
+        return "no warehouse file"
+    result = subprocess.run([str(space.project.python), "-c", VERIFY, str(space.warehouse)],
+                            input=json.dumps(space.models), capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"verification failed: {result.stderr.strip()[-500:]}"
+    found = json.loads(result.stdout)
+    if found["missing"] or found["empty"]:
+        return f"{len(found['missing'])} missing, {len(found['empty'])} empty, e.g. {(found['missing'] + found['empty'])[:3]}"
+    return None
+
+
+@dataclass
+class Run:
+    contestant: str
+    repetition: int
+    measurement: Measurement | None
+    failure: str | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+def run_once(contestant: str, space: Workspace, log: Path) -> Run:
+    """One timed run on fresh state, checked: tables for builders, model count for loaders."""
+    space.reset_state()
+    command, env = command_for(contestant, space)
+    measurement = measure(command, space.project.root, env, log)
+    run = Run(contestant=contestant, repetition=-1, measurement=measurement)
+    if measurement.returncode != 0:
+        run.failure = f"exit code {measurement.returncode} (see {log})"
+    elif contestant in BUILDERS:
+        run.failure = verify_tables(space)
+    else:
+        run.detail = json.loads(measurement.stdout.strip().splitlines()[-1])
+        if run.detail.get("count") != len(space.models):
+            run.failure = f"loaded {run.detail.get('count')} models/assets, expected {len(space.models)}"
+    return run
+
+
+# ---------------------------------------------------------------- statistics and report
+
+
+@dataclass
+class Summary:
+    contestant: str
+    runs: int
+    failed: int
+    median_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    tree_rss_peak_mb: float | None = None
+    tree_pss_peak_mb: float | None = None
+    largest_process_rss_mb: float | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+def summarize(contestant: str, runs: list[Run]) -> Summary:
+    """Median and range over the runs that built everything; failed runs are only counted."""
+    good = [r.measurement for r in runs if r.failure is None and r.measurement]
+    summary = Summary(contestant=contestant, runs=len(runs), failed=len(runs) - len(good),
+                      failures=[r.failure for r in runs if r.failure])
+    if good:
+        walls = [m.wall_s for m in good]
+        summary.median_s, summary.min_s, summary.max_s = statistics.median(walls), min(walls), max(walls)
+        summary.tree_rss_peak_mb = max(m.tree_rss_peak_mb for m in good)
+        summary.tree_pss_peak_mb = max(m.tree_pss_peak_mb for m in good)
+        summary.largest_process_rss_mb = max(m.largest_process_rss_mb for m in good)
+    return summary
+
+
+def ratio(summaries: dict[str, Summary], contestant: str) -> float | None:
+    base = summaries.get(BASELINE[contestant])
+    mine = summaries[contestant]
+    if base is None or base.median_s is None or mine.median_s is None:
+        return None
+    return mine.median_s / base.median_s
+
+
+def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -> str:
+    header = (f"{'contestant':<13} {'median':>8} {'min-max':>15} {'ratio':>16} "
+              f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8}")
+    lines = [f"N = {models} models", header, "-" * len(header)]
+    for contestant, s in summaries.items():
+        if s.median_s is None:
+            lines.append(f"{contestant:<13} FAILED {s.failed}/{s.runs}: {s.failures[0]}")
+            continue
+        r = ratio(summaries, contestant)
+        ratio_text = "-" if r is None else f"{r:.2f}x {BASELINE[contestant]}"
+        failed = f"  ({s.failed}/{s.runs} FAILED, not timed)" if s.failed else ""
+        lines.append(
+            f"{contestant:<13} {s.median_s:>7.2f}s {s.min_s:>6.2f}-{s.max_s:>6.2f}s {ratio_text:>16} "
+            f"{s.tree_rss_peak_mb:>7.0f}MB {s.tree_pss_peak_mb:>7.0f}MB {s.largest_process_rss_mb:>6.0f}MB{failed}"
+        )
+    lines += [f"  note: {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def marginal_costs(results: dict[int, dict[str, Summary]], pairs: list[tuple[int, int]]) -> list[dict]:
+    """Seconds per extra model between two sizes, per builder, and each builder's ratio to bare's."""
+    rows = []
+    for low, high in pairs:
+        per_model: dict[str, float] = {}
+        for contestant in BUILDERS:
+            a, b = results[low].get(contestant), results[high].get(contestant)
+            if a and b and a.median_s is not None and b.median_s is not None:
+                per_model[contestant] = (b.median_s - a.median_s) / (high - low)
+        for contestant, cost in per_model.items():
+            bare = per_model.get("bare")
+            rows.append({"from": low, "to": high, "contestant": contestant, "ms_per_model": cost * 1000,
+                         "ratio_to_bare": cost / bare if bare else None})
+    return rows
+
+
+def format_marginal(rows: list[dict]) -> str:
+    lines = ["Cost per extra model (difference of medians / difference of N)"]
+    for row in rows:
+        r = row["ratio_to_bare"]
+        lines.append(f"  N {row['from']:>4} -> {row['to']:<4} {row['contestant']:<13} "
+                     f"{row['ms_per_model']:>7.1f} ms/model" + ("" if r is None else f"   {r:.2f}x bare"))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def contestants_for(models: int, chosen: list[str], multiprocess_max: int) -> tuple[list[str], list[str]]:
+    """The contestants run at this N, and a note for any skipped."""
+    notes = []
+    names = [c for c in CONTESTANTS if c in chosen]
+    if "multiprocess" in names and models > multiprocess_max:
+        names.remove("multiprocess")
+        notes.append(f"multiprocess skipped above N={multiprocess_max} (--multiprocess-max)")
+    return names, notes
+
+
+def benchmark_size(project: BakedProject, workdir: Path, models: int, contestants: list[str],
+                   repeat: int, say: Callable[[str], None]) -> dict[str, list[Run]]:
+    """All runs for one N: one untimed warm-up, then ``repeat`` interleaved rounds.
+
+    The warm-up (a default-executor run) fills SQLMesh's .cache and the OS file
+    cache, so every timed run is warm, as a user's second run is. The order of
+    contestants rotates every round so none always runs first or last.
+    """
+    space = Workspace(project=project, root=workdir / f"n{models}", models=[])
+    space = Workspace(project=project, root=space.root,
+                      models=generate_project(project, space.sqlmesh_project, models))
+    logs = space.root / "logs"
+    warm_up = run_once("default", space, logs / "warm-up.log")
+    say(f"N={models}: warm-up {warm_up.measurement.wall_s:.1f}s"
+        + (f" FAILED: {warm_up.failure}" if warm_up.failure else ""))
+    runs: dict[str, list[Run]] = {c: [] for c in contestants}
+    for repetition in range(repeat):
+        shift = repetition % len(contestants)
+        for contestant in contestants[shift:] + contestants[:shift]:
+            run = run_once(contestant, space, logs / f"{contestant}-{repetition}.log")
+            run.repetition = repetition
+            runs[contestant].append(run)
+            say(f"N={models} round {repetition + 1}/{repeat} {contestant:<13} "
+                f"{run.measurement.wall_s:7.2f}s" + (f"  FAILED: {run.failure}" if run.failure else ""))
+    return runs
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=int, nargs="+", default=[10, 50, 200],
+                        help="project sizes N (models, the seed included); default 10 50 200")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per contestant and N (default 3)")
+    parser.add_argument("--contestants", nargs="+", choices=CONTESTANTS, default=list(CONTESTANTS),
+                        help="which contestants to run (default all)")
+    parser.add_argument("--multiprocess-max", type=int, default=100,
+                        help="skip the multiprocess executor above this N (default 100; ~2.5 s per step)")
+    parser.add_argument("--marginal", type=int, nargs=2, default=[50, 200], metavar=("LOW", "HIGH"),
+                        help="sizes between which to report the cost per extra model (default 50 200)")
+    parser.add_argument("--workdir", type=Path, default=TEMPLATE_DIR / "build" / "bench",
+                        help="where the bake, projects, logs and results.json go (default build/bench)")
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.models) or args.repeat < 1:
+        parser.error("--models and --repeat must be positive")
+    args.models = sorted(set(args.models))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir: Path = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    say(f"Baking and installing the template into {workdir / 'bake'} ...")
+    project = bake(workdir)
+    install(project)
+    meta = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "argv": sys.argv[1:], "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "versions": versions(project),
+            "cache": "warm (one untimed default run per N fills SQLMesh's .cache; it is kept between runs)",
+            "memory": {"tree_rss_peak_mb": Measurement.__dataclass_fields__ and
+                       "peak of the sum of RSS over the process tree, sampled every "
+                       f"{SAMPLE_INTERVAL_S}s (counts shared pages once per process)",
+                       "tree_pss_peak_mb": "same with PSS (shared pages split among sharers)",
+                       "largest_process_rss_mb": "exact ru_maxrss of the largest single process (wait4)"}}
+    say(f"versions: {meta['versions']}")
+
+    results: dict[int, dict[str, Summary]] = {}
+    raw: dict[int, dict[str, list[Run]]] = {}
+    notes: dict[int, list[str]] = {}
+    for models in args.models:
+        contestants, notes[models] = contestants_for(models, args.contestants, args.multiprocess_max)
+        raw[models] = benchmark_size(project, workdir, models, contestants, args.repeat, say)
+        results[models] = {c: summarize(c, runs) for c, runs in raw[models].items()}
+
+    ns = args.models
+    pairs = list(zip(ns, ns[1:]))
+    low, high = args.marginal
+    if low in results and high in results and (low, high) not in pairs:
+        pairs.append((low, high))
+    marginal = marginal_costs(results, pairs)
+
+    print(f"\nWall time (warm SQLMesh cache, fresh warehouse and Dagster instance per run), "
+          f"{args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}")
+    print("ratio: median / median of the baseline named. Memory: peak over the runs of the process tree "
+          "(sum of RSS, sum of PSS) and of its largest process.\n")
+    for models in ns:
+        print(format_table(models, results[models], notes[models]) + "\n")
+    print(format_marginal(marginal))
+
+    output = workdir / "results.json"
+    output.write_text(json.dumps({
+        "meta": meta,
+        "sizes": {str(n): {"notes": notes[n],
+                           "summary": {c: asdict(s) for c, s in results[n].items()},
+                           "runs": {c: [asdict(r) for r in runs] for c, runs in raw[n].items()}}
+                  for n in ns},
+        "marginal": marginal,
+    }, indent=1, default=str))
+    print(f"\nResults: {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""A schedule derived from the SQLMesh models' crons.
+
+SQLMesh decides on its own which models are due: its ``run`` evaluates each
+model's elapsed cron intervals and nothing else. So one schedule is enough: it
+fires at the most frequent cron of the project and materializes every model
+in "run" mode, which is one SQLMesh execution that evaluates what is due and
+reports every other model as up to date.
+"""
+
+from dagster import (
+    AssetSelection,
+    AssetsDefinition,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+)
+
+from .resource import MaterializeMode, SQLMeshResource
+from .run_results import MODE_TAG
+
+RUN_JOB_NAME = "sqlmesh_run"
+
+
+def sqlmesh_schedule(
+    sqlmesh: SQLMeshResource,
+    assets: list[AssetsDefinition],
+    default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
+) -> ScheduleDefinition:
+    """Materialize every SQLMesh asset at the most frequent model cron, in "run" mode.
+
+    Stopped by default: locally you start it from the UI (Automation) when you
+    want it; a deployment passes ``DefaultScheduleStatus.RUNNING``.
+    """
+    models = [m for m in sqlmesh.load_context().models.values() if not m.kind.is_external]
+    most_frequent = min(models, key=lambda model: model.interval_unit.seconds)
+    job = define_asset_job(
+        RUN_JOB_NAME,
+        selection=AssetSelection.assets(*assets),
+        tags={MODE_TAG: MaterializeMode.RUN.value},
+        description="Every SQLMesh model, with SQLMesh's run semantics: only missing intervals.",
+    )
+    return ScheduleDefinition(
+        name=f"{RUN_JOB_NAME}_schedule",
+        job=job,
+        cron_schedule=most_frequent.cron,
+        execution_timezone=str(most_frequent.cron_tz or "UTC"),
+        default_status=default_status,
+        description=f"At the most frequent model cron ({most_frequent.cron}, from {most_frequent.name}).",
+    )
