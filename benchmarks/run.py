@@ -31,7 +31,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -316,7 +315,7 @@ def measure(command: list[str], cwd: Path, env: dict[str, str], log: Path,
     log.parent.mkdir(parents=True, exist_ok=True)
     peaks = {"rss": 0, "pss": 0}
     done = threading.Event()
-    with open(log, "w") as log_file, tempfile.TemporaryFile("w+") as out:
+    with open(log, "w") as log_file, open(log.with_suffix(".out"), "w+") as out:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=log_file,
                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -389,7 +388,6 @@ class Workspace:
             DAGSTER_HOME=str(self.dagster_home),
             SQLMESH_PROJECT_DIR=str(self.sqlmesh_project),
             SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="true",
-            PYTHONDONTWRITEBYTECODE="1",  # the .venv is compiled at install; keep runs read-only
         )
         if executor:
             env["DAGSTER_EXECUTOR"] = executor
@@ -554,9 +552,9 @@ def benchmark_size(project: BakedProject, workdir: Path, models: int, contestant
     cache, so every timed run is warm, as a user's second run is. The order of
     contestants rotates every round so none always runs first or last.
     """
-    space = Workspace(project=project, root=workdir / f"n{models}", models=[])
-    space = Workspace(project=project, root=space.root,
-                      models=generate_project(project, space.sqlmesh_project, models))
+    root = workdir / f"n{models}"
+    names = generate_project(project, root / "sqlmesh_project", models)
+    space = Workspace(project=project, root=root, models=names)
     logs = space.root / "logs"
     warm_up = run_once("default", space, logs / "warm-up.log")
     say(f"N={models}: warm-up {warm_up.measurement.wall_s:.1f}s"
@@ -608,8 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             "argv": sys.argv[1:], "cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "versions": versions(project),
             "cache": "warm (one untimed default run per N fills SQLMesh's .cache; it is kept between runs)",
-            "memory": {"tree_rss_peak_mb": Measurement.__dataclass_fields__ and
-                       "peak of the sum of RSS over the process tree, sampled every "
+            "memory": {"tree_rss_peak_mb": "peak of the sum of RSS over the process tree, sampled every "
                        f"{SAMPLE_INTERVAL_S}s (counts shared pages once per process)",
                        "tree_pss_peak_mb": "same with PSS (shared pages split among sharers)",
                        "largest_process_rss_mb": "exact ru_maxrss of the largest single process (wait4)"}}

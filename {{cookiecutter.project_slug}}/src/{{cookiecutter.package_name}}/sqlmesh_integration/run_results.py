@@ -46,9 +46,13 @@ T = TypeVar("T")
 class SQLMeshRunResults(ConfigurableResource):
     """Executes SQLMesh once per Dagster run and hands the results to every step."""
 
-    default_mode: MaterializeMode = Field(
-        default=MaterializeMode.RUN,
-        description=f"What materializing means when a run has no '{MODE_TAG}' tag.",
+    mode: str = Field(
+        default=MaterializeMode.RUN.value,
+        description=(
+            "What materializing means, unless the run has a 'sqlmesh/mode' tag: 'run' evaluates "
+            "missing intervals only (SQLMesh's own run, what a schedule wants); 'restate' "
+            "re-evaluates exactly the selected models."
+        ),
     )
     keep_finished_runs: int = Field(
         default=20, description="How many finished runs' result folders to keep for inspection."
@@ -59,6 +63,7 @@ class SQLMeshRunResults(ConfigurableResource):
         run_id = context.run.run_id
         if run_id in _results_in_this_process:
             return _results_in_this_process[run_id]
+        mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
         run_dir = runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -74,15 +79,28 @@ class SQLMeshRunResults(ConfigurableResource):
                 )
             else:
                 (run_dir / "started").write_text(str(os.getpid()))
-                results = self._execute(context, sqlmesh)
+                results = self._execute(context, sqlmesh, mode)
                 _write_atomically(results_file, results.to_json())
                 self._prune(context, runs_dir, keep=run_id)
         _results_in_this_process[run_id] = results
         return results
 
-    def _execute(self, context: AssetExecutionContext, sqlmesh: SQLMeshResource) -> ExecutionResults:
+    def _mode(self, context: AssetExecutionContext) -> MaterializeMode:
+        requested = context.run.tags.get(MODE_TAG, self.mode)
+        try:
+            return MaterializeMode(requested)
+        except ValueError:
+            allowed = ", ".join(repr(mode.value) for mode in MaterializeMode)
+            raise Failure(
+                f"SQLMesh mode {requested!r} (tag '{MODE_TAG}' or resource config 'mode') is not "
+                f"allowed: use one of {allowed}.",
+                allow_retries=False,
+            ) from None
+
+    def _execute(
+        self, context: AssetExecutionContext, sqlmesh: SQLMeshResource, mode: MaterializeMode
+    ) -> ExecutionResults:
         run_id = context.run.run_id
-        mode = MaterializeMode(context.run.tags.get(MODE_TAG, self.default_mode))
         models = models_in_run(context)
         context.log.info(
             f"SQLMesh execution for run {run_id}: {len(models)} model(s), mode '{mode.value}', "
