@@ -31,6 +31,16 @@ def run(
     return result
 
 
+def probe(project_root: Path, package: str, env: dict[str, str], *arguments: str) -> dict:
+    """Run dagster_probe.py with the project's own Python; return its JSON summary."""
+    command = [str(project_root / ".venv" / "bin" / "python"), str(PROBE), package, *arguments]
+    result = subprocess.run(
+        command, check=False, cwd=project_root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
+    return json.loads(result.stdout)
+
+
 @dataclass
 class Scratch:
     """A warehouse file and Dagster instance of one test, and the project it runs."""
@@ -68,24 +78,14 @@ class Scratch:
         reexecute_from_failure: str | None = None,
     ) -> dict:
         """Run a real Dagster job of the project; return what happened (see dagster_probe.py)."""
-        command = [str(self.project.python), str(PROBE), self.project.package]
+        arguments = []
         if select:
-            command += ["--select", ",".join(select)]
+            arguments += ["--select", ",".join(select)]
         for key, value in (tags or {}).items():
-            command += ["--tag", f"{key}={value}"]
+            arguments += ["--tag", f"{key}={value}"]
         if reexecute_from_failure:
-            command += ["--reexecute-from-failure", reexecute_from_failure]
-        result = subprocess.run(
-            command,
-            check=False,
-            cwd=self.project.root,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
-        return json.loads(result.stdout)
+            arguments += ["--reexecute-from-failure", reexecute_from_failure]
+        return probe(self.project.root, self.project.package, self.env(), *arguments)
 
     def query(self, sql: str) -> list:
         """Read the warehouse with DuckDB from the project's environment (no run may be going on)."""

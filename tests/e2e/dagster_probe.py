@@ -6,6 +6,7 @@ DAGSTER_HOME. Usage:
 
     python dagster_probe.py PACKAGE [--select a/b,c/d] [--tag KEY=VALUE ...]
                                     [--reexecute-from-failure RUN_ID]
+    python dagster_probe.py PACKAGE --summarize RUN_ID|latest   (a run made elsewhere)
 """
 
 import argparse
@@ -85,9 +86,16 @@ def main() -> None:
     parser.add_argument("--select", default="")
     parser.add_argument("--tag", action="append", default=[])
     parser.add_argument("--reexecute-from-failure", default=None)
+    parser.add_argument("--summarize", default=None)
     args = parser.parse_args()
     tags = dict(tag.split("=", 1) for tag in args.tag)
     with DagsterInstance.get() as instance:
+        if args.summarize:
+            run_id = args.summarize
+            if run_id == "latest":
+                run_id = instance.get_runs(limit=1)[0].run_id
+            print(json.dumps(summarize(instance, run_id), indent=1, sort_keys=True))
+            return
         # The job every step process can load again: the project's implicit asset job.
         repository = ReconstructableRepository.for_module(f"{args.package}.definitions", "defs")
         job = repository.get_reconstructable_job("__ASSET_JOB")
