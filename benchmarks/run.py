@@ -22,6 +22,7 @@ each number means.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -35,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
@@ -49,14 +50,25 @@ SAMPLE_FOLDERS = ("models", "seeds", "tests", "audits")
 RSS_INTERVAL_S = 0.1
 PSS_EVERY = 5
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Before each timed run, wait (up to --settle seconds) until the machine's CPUs are
+# less than this busy over one second: other work on a 2-core machine skews the times.
+QUIET_CPU_FRACTION = 0.15
+# A run is flagged when the rest of the machine used more than this share of one CPU meanwhile.
+DISTURBED_FRACTION = 0.2
 
 # The contestants, in the order the table lists them. "Builders" build every table
 # and are compared with "bare"; the two load contestants are compared with each other.
 BUILDERS = ("bare", "default", "multiprocess")
 LOADERS = ("defs-load", "bare-load")
 CONTESTANTS = BUILDERS + LOADERS
-BASELINE = {"bare": "bare", "default": "bare", "multiprocess": "bare",
-            "defs-load": "bare-load", "bare-load": "bare-load"}
+BASELINE = {
+    "bare": "bare",
+    "default": "bare",
+    "multiprocess": "bare",
+    "defs-load": "bare-load",
+    "bare-load": "bare-load",
+}
 
 # The floor: what SQLMesh alone needs to build every model in a fresh process.
 BARE_PLAN = """
@@ -142,13 +154,26 @@ def bake(workdir: Path) -> BakedProject:
     (bake_dir / "tmp").mkdir(parents=True)
     config = bake_dir / "cookiecutter-config.yaml"
     # JSON is valid YAML.
-    config.write_text(json.dumps({"cookiecutters_dir": str(bake_dir / "clones"),
-                                  "replay_dir": str(bake_dir / "replay")}))
+    config.write_text(
+        json.dumps({"cookiecutters_dir": str(bake_dir / "clones"), "replay_dir": str(bake_dir / "replay")})
+    )
     env = {**os.environ, "TMPDIR": str(bake_dir / "tmp")}
     subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", str(config),
-         "--output-dir", str(bake_dir), str(TEMPLATE_DIR), "sample_pipeline=starter"],
-        check=True, env=env, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--config-file",
+            str(config),
+            "--output-dir",
+            str(bake_dir),
+            str(TEMPLATE_DIR),
+            "sample_pipeline=starter",
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     (root,) = [p for p in bake_dir.iterdir() if (p / ".cookiecutter.json").exists()]
     answers = json.loads((root / ".cookiecutter.json").read_text())["cookiecutter"]
@@ -158,14 +183,17 @@ def bake(workdir: Path) -> BakedProject:
 def install(project: BakedProject) -> None:
     """``make install`` as a user would, with uv (next to this interpreter) on PATH."""
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
-    subprocess.run(["make", "-C", str(project.root), "install"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["make", "-C", str(project.root), "install"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
 
 
 def versions(project: BakedProject) -> dict[str, str]:
     """The versions the numbers were measured with."""
-    code = ("import json, importlib.metadata as m; "
-            "print(json.dumps({p: m.version(p) for p in ('dagster', 'sqlmesh', 'duckdb', 'sqlglot')}))")
+    code = (
+        "import json, importlib.metadata as m; "
+        "print(json.dumps({p: m.version(p) for p in ('dagster', 'sqlmesh', 'duckdb', 'sqlglot')}))"
+    )
     output = subprocess.run([str(project.python), "-c", code], check=True, capture_output=True, text=True)
     return json.loads(output.stdout)
 
@@ -222,7 +250,9 @@ def full_model_sql(index: int) -> str:
     """A FULL model reading its parents, joined on id so every table keeps SEED_ROWS rows."""
     parents = parents_of(index)
     amount = "p0.amount" if len(parents) == 1 else "(p0.amount + p1.amount) / 2"
-    joins = "".join(f"\nJOIN {model_name(p)} AS p{k} ON p0.id = p{k}.id" for k, p in enumerate(parents[1:], 1))
+    joins = "".join(
+        f"\nJOIN {model_name(p)} AS p{k} ON p0.id = p{k}.id" for k, p in enumerate(parents[1:], 1)
+    )
     return f"""MODEL (
   name {model_name(index)},
   kind FULL
@@ -244,8 +274,11 @@ def generate_project(project: BakedProject, target: Path, models: int) -> list[s
     shipped ``config.py`` (gateway, WAREHOUSE_PATH, defaults) is what runs.
     """
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(project.root / "sqlmesh_project", target,
-                    ignore=shutil.ignore_patterns(*SAMPLE_FOLDERS, ".cache", "logs", "__pycache__"))
+    shutil.copytree(
+        project.root / "sqlmesh_project",
+        target,
+        ignore=shutil.ignore_patterns(*SAMPLE_FOLDERS, ".cache", "logs", "__pycache__"),
+    )
     (target / "seeds").mkdir()
     (target / "seeds" / "rows.csv").write_text(seed_csv())
     for index in range(models):
@@ -271,6 +304,10 @@ class Measurement:
     sampled every RSS_INTERVAL_S * PSS_EVERY."""
     largest_process_rss_mb: float
     """Exact peak RSS of the largest single process of the tree (ru_maxrss from wait4)."""
+    cpu_s: float = 0.0
+    """User + system CPU of the process and its waited-for descendants."""
+    foreign_cpu_s: float = 0.0
+    """CPU the rest of the machine used meanwhile (all CPUs' busy time minus cpu_s): interference."""
     stdout: str = ""
 
 
@@ -316,8 +353,39 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def measure(command: list[str], cwd: Path, env: dict[str, str], log: Path,
-            stdin: str | None = None, timeout_s: float = 1800) -> Measurement:
+def _machine_busy_s() -> float:
+    """CPU seconds all CPUs have spent busy since boot (first line of /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def wait_for_quiet(max_wait_s: float) -> float:
+    """Wait until the machine is nearly idle for one second (at most ``max_wait_s``); return the wait.
+
+    Other sessions, test suites or servers on the same small machine inflate
+    wall times; waiting a little keeps the runs comparable, and every run
+    records the foreign CPU it still saw.
+    """
+    start = time.perf_counter()
+    while True:
+        before = _machine_busy_s()
+        time.sleep(1.0)
+        busy = (_machine_busy_s() - before) / (os.cpu_count() or 1)
+        waited = time.perf_counter() - start
+        if busy < QUIET_CPU_FRACTION or waited >= max_wait_s:
+            return waited
+
+
+def measure(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    stdin: str | None = None,
+    timeout_s: float = 1800,
+) -> Measurement:
     """Run ``command`` to completion; time it exactly and sample its tree's memory.
 
     The main thread blocks in ``wait4`` so the wall time ends when the process
@@ -329,10 +397,18 @@ def measure(command: list[str], cwd: Path, env: dict[str, str], log: Path,
     peaks = {"rss": 0, "pss": 0}
     done = threading.Event()
     with open(log, "w") as log_file, open(log.with_suffix(".out"), "w+") as out:
+        busy_before = _machine_busy_s()
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=log_file,
-                                   stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                   text=True, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=log_file,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
 
         def sample() -> None:
             count = 0
@@ -353,14 +429,23 @@ def measure(command: list[str], cwd: Path, env: dict[str, str], log: Path,
             process.stdin.close()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        busy = _machine_busy_s() - busy_before
         done.set()
         sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped above, not by Popen
         out.seek(0)
         stdout = out.read()
-    return Measurement(wall_s=wall, returncode=process.returncode,
-                       tree_rss_peak_mb=peaks["rss"] / 1024, tree_pss_peak_mb=peaks["pss"] / 1024,
-                       largest_process_rss_mb=usage.ru_maxrss / 1024, stdout=stdout)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measurement(
+        wall_s=wall,
+        returncode=process.returncode,
+        tree_rss_peak_mb=peaks["rss"] / 1024,
+        tree_pss_peak_mb=peaks["pss"] / 1024,
+        largest_process_rss_mb=usage.ru_maxrss / 1024,
+        cpu_s=cpu,
+        foreign_cpu_s=max(0.0, busy - cpu),
+        stdout=stdout,
+    )
 
 
 # ---------------------------------------------------------------- contestants and runs
@@ -413,8 +498,15 @@ class Workspace:
 def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one contestant."""
     python, project = str(space.project.python), str(space.sqlmesh_project)
-    materialize = [str(space.project.dagster), "asset", "materialize",
-                   "-m", f"{space.project.package}.definitions", "--select", "*"]
+    materialize = [
+        str(space.project.dagster),
+        "asset",
+        "materialize",
+        "-m",
+        f"{space.project.package}.definitions",
+        "--select",
+        "*",
+    ]
     return {
         "bare": ([python, "-c", BARE_PLAN, project], space.env()),
         "default": (materialize, space.env()),
@@ -428,8 +520,13 @@ def verify_tables(space: Workspace) -> str | None:
     """None when every model's view has rows; otherwise why the run does not count."""
     if not space.warehouse.exists():
         return "no warehouse file"
-    result = subprocess.run([str(space.project.python), "-c", VERIFY, str(space.warehouse)],
-                            input=json.dumps(space.models), capture_output=True, text=True)
+    result = subprocess.run(
+        [str(space.project.python), "-c", VERIFY, str(space.warehouse)],
+        input=json.dumps(space.models),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         return f"verification failed: {result.stderr.strip()[-500:]}"
     found = json.loads(result.stdout)
@@ -444,15 +541,17 @@ class Run:
     repetition: int
     measurement: Measurement | None
     failure: str | None = None
+    waited_for_quiet_s: float = 0.0
     detail: dict[str, object] = field(default_factory=dict)
 
 
-def run_once(contestant: str, space: Workspace, log: Path) -> Run:
+def run_once(contestant: str, space: Workspace, log: Path, settle_s: float) -> Run:
     """One timed run on fresh state, checked: tables for builders, model count for loaders."""
     space.reset_state()
     command, env = command_for(contestant, space)
+    waited = wait_for_quiet(settle_s) if settle_s > 0 else 0.0
     measurement = measure(command, space.project.root, env, log)
-    run = Run(contestant=contestant, repetition=-1, measurement=measurement)
+    run = Run(contestant=contestant, repetition=-1, measurement=measurement, waited_for_quiet_s=waited)
     if measurement.returncode != 0:
         run.failure = f"exit code {measurement.returncode} (see {log})"
     elif contestant in BUILDERS:
@@ -478,20 +577,29 @@ class Summary:
     tree_rss_peak_mb: float | None = None
     tree_pss_peak_mb: float | None = None
     largest_process_rss_mb: float | None = None
+    foreign_cpu_median_s: float | None = None
+    disturbed: int = 0
+    """Timed runs during which the rest of the machine used more than DISTURBED_FRACTION of a CPU."""
     failures: list[str] = field(default_factory=list)
 
 
 def summarize(contestant: str, runs: list[Run]) -> Summary:
     """Median and range over the runs that built everything; failed runs are only counted."""
     good = [r.measurement for r in runs if r.failure is None and r.measurement]
-    summary = Summary(contestant=contestant, runs=len(runs), failed=len(runs) - len(good),
-                      failures=[r.failure for r in runs if r.failure])
+    summary = Summary(
+        contestant=contestant,
+        runs=len(runs),
+        failed=len(runs) - len(good),
+        failures=[r.failure for r in runs if r.failure],
+    )
     if good:
         walls = [m.wall_s for m in good]
         summary.median_s, summary.min_s, summary.max_s = statistics.median(walls), min(walls), max(walls)
         summary.tree_rss_peak_mb = max(m.tree_rss_peak_mb for m in good)
         summary.tree_pss_peak_mb = max(m.tree_pss_peak_mb for m in good)
         summary.largest_process_rss_mb = max(m.largest_process_rss_mb for m in good)
+        summary.foreign_cpu_median_s = statistics.median(m.foreign_cpu_s for m in good)
+        summary.disturbed = sum(m.foreign_cpu_s > DISTURBED_FRACTION * m.wall_s for m in good)
     return summary
 
 
@@ -504,8 +612,10 @@ def ratio(summaries: dict[str, Summary], contestant: str) -> float | None:
 
 
 def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -> str:
-    header = (f"{'contestant':<13} {'median':>8} {'min-max':>15} {'ratio':>16} "
-              f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8}")
+    header = (
+        f"{'contestant':<13} {'median':>8} {'min-max':>15} {'ratio':>16} "
+        f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8} {'other CPU':>10}"
+    )
     lines = [f"N = {models} models", header, "-" * len(header)]
     for contestant, s in summaries.items():
         if s.median_s is None:
@@ -513,10 +623,12 @@ def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -
             continue
         r = ratio(summaries, contestant)
         ratio_text = "-" if r is None else f"{r:.2f}x {BASELINE[contestant]}"
-        failed = f"  ({s.failed}/{s.runs} FAILED, not timed)" if s.failed else ""
+        flags = [f"{s.failed}/{s.runs} FAILED, not timed"] if s.failed else []
+        flags += [f"{s.disturbed} disturbed"] if s.disturbed else []
         lines.append(
             f"{contestant:<13} {s.median_s:>7.2f}s {s.min_s:>6.2f}-{s.max_s:>6.2f}s {ratio_text:>16} "
-            f"{s.tree_rss_peak_mb:>7.0f}MB {s.tree_pss_peak_mb:>7.0f}MB {s.largest_process_rss_mb:>6.0f}MB{failed}"
+            f"{s.tree_rss_peak_mb:>7.0f}MB {s.tree_pss_peak_mb:>7.0f}MB {s.largest_process_rss_mb:>6.0f}MB "
+            f"{s.foreign_cpu_median_s:>9.1f}s" + (f"  ({', '.join(flags)})" if flags else "")
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)
@@ -533,8 +645,15 @@ def marginal_costs(results: dict[int, dict[str, Summary]], pairs: list[tuple[int
                 per_model[contestant] = (b.median_s - a.median_s) / (high - low)
         for contestant, cost in per_model.items():
             bare = per_model.get("bare")
-            rows.append({"from": low, "to": high, "contestant": contestant, "ms_per_model": cost * 1000,
-                         "ratio_to_bare": cost / bare if bare else None})
+            rows.append(
+                {
+                    "from": low,
+                    "to": high,
+                    "contestant": contestant,
+                    "ms_per_model": cost * 1000,
+                    "ratio_to_bare": cost / bare if bare else None,
+                }
+            )
     return rows
 
 
@@ -542,8 +661,10 @@ def format_marginal(rows: list[dict]) -> str:
     lines = ["Cost per extra model (difference of medians / difference of N)"]
     for row in rows:
         r = row["ratio_to_bare"]
-        lines.append(f"  N {row['from']:>4} -> {row['to']:<4} {row['contestant']:<13} "
-                     f"{row['ms_per_model']:>7.1f} ms/model" + ("" if r is None else f"   {r:.2f}x bare"))
+        lines.append(
+            f"  N {row['from']:>4} -> {row['to']:<4} {row['contestant']:<13} "
+            f"{row['ms_per_model']:>7.1f} ms/model" + ("" if r is None else f"   {r:.2f}x bare")
+        )
     return "\n".join(lines)
 
 
@@ -560,8 +681,15 @@ def contestants_for(models: int, chosen: list[str], multiprocess_max: int) -> tu
     return names, notes
 
 
-def benchmark_size(project: BakedProject, workdir: Path, models: int, contestants: list[str],
-                   repeat: int, say: Callable[[str], None]) -> dict[str, list[Run]]:
+def benchmark_size(
+    project: BakedProject,
+    workdir: Path,
+    models: int,
+    contestants: list[str],
+    repeat: int,
+    settle_s: float,
+    say: Callable[[str], None],
+) -> dict[str, list[Run]]:
     """All runs for one N: one untimed warm-up, then ``repeat`` interleaved rounds.
 
     The warm-up (a default-executor run) fills SQLMesh's .cache and the OS file
@@ -572,34 +700,71 @@ def benchmark_size(project: BakedProject, workdir: Path, models: int, contestant
     names = generate_project(project, root / "sqlmesh_project", models)
     space = Workspace(project=project, root=root, models=names)
     logs = space.root / "logs"
-    warm_up = run_once("default", space, logs / "warm-up.log")
-    say(f"N={models}: warm-up {warm_up.measurement.wall_s:.1f}s"
-        + (f" FAILED: {warm_up.failure}" if warm_up.failure else ""))
+    warm_up = run_once("default", space, logs / "warm-up.log", settle_s=0)
+    say(
+        f"N={models}: warm-up {warm_up.measurement.wall_s:.1f}s"
+        + (f" FAILED: {warm_up.failure}" if warm_up.failure else "")
+    )
     runs: dict[str, list[Run]] = {c: [] for c in contestants}
     for repetition in range(repeat):
         shift = repetition % len(contestants)
         for contestant in contestants[shift:] + contestants[:shift]:
-            run = run_once(contestant, space, logs / f"{contestant}-{repetition}.log")
+            run = run_once(contestant, space, logs / f"{contestant}-{repetition}.log", settle_s)
             run.repetition = repetition
             runs[contestant].append(run)
-            say(f"N={models} round {repetition + 1}/{repeat} {contestant:<13} "
-                f"{run.measurement.wall_s:7.2f}s" + (f"  FAILED: {run.failure}" if run.failure else ""))
+            m = run.measurement
+            say(
+                f"N={models} round {repetition + 1}/{repeat} {contestant:<13} {m.wall_s:7.2f}s"
+                f"  (waited {run.waited_for_quiet_s:.0f}s for quiet; other CPU {m.foreign_cpu_s:.1f}s)"
+                + (f"  FAILED: {run.failure}" if run.failure else "")
+            )
     return runs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=int, nargs="+", default=[10, 50, 200],
-                        help="project sizes N (models, the seed included); default 10 50 200")
+    parser.add_argument(
+        "--models",
+        type=int,
+        nargs="+",
+        default=[10, 50, 200],
+        help="project sizes N (models, the seed included); default 10 50 200",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per contestant and N (default 3)")
-    parser.add_argument("--contestants", nargs="+", choices=CONTESTANTS, default=list(CONTESTANTS),
-                        help="which contestants to run (default all)")
-    parser.add_argument("--multiprocess-max", type=int, default=100,
-                        help="skip the multiprocess executor above this N (default 100; ~2.5 s per step)")
-    parser.add_argument("--marginal", type=int, nargs=2, default=[50, 200], metavar=("LOW", "HIGH"),
-                        help="sizes between which to report the cost per extra model (default 50 200)")
-    parser.add_argument("--workdir", type=Path, default=TEMPLATE_DIR / "build" / "bench",
-                        help="where the bake, projects, logs and results.json go (default build/bench)")
+    parser.add_argument(
+        "--contestants",
+        nargs="+",
+        choices=CONTESTANTS,
+        default=list(CONTESTANTS),
+        help="which contestants to run (default all)",
+    )
+    parser.add_argument(
+        "--multiprocess-max",
+        type=int,
+        default=100,
+        help="skip the multiprocess executor above this N (default 100; ~2.5 s per step)",
+    )
+    parser.add_argument(
+        "--marginal",
+        type=int,
+        nargs=2,
+        default=[50, 200],
+        metavar=("LOW", "HIGH"),
+        help="sizes between which to report the cost per extra model (default 50 200)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=60,
+        help="before each timed run, wait up to this many seconds for the machine to be "
+        "nearly idle (default 60; 0 disables)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=TEMPLATE_DIR / "build" / "bench",
+        help="where the bake, projects, logs and results.json go (default build/bench)",
+    )
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.models) or args.repeat < 1:
         parser.error("--models and --repeat must be positive")
@@ -607,10 +772,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_metadata(project: BakedProject, args: argparse.Namespace) -> dict[str, object]:
+    """What a reader of results.json needs to judge the numbers."""
+    return {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions(project),
+        "cache": "warm: one untimed default run per N fills SQLMesh's .cache, kept between runs",
+        "settle": f"waited up to {args.settle}s before each run for < {QUIET_CPU_FRACTION:.0%} CPU use",
+        "memory": {
+            "tree_rss_peak_mb": f"peak sum of RSS over the process tree, sampled every {RSS_INTERVAL_S}s",
+            "tree_pss_peak_mb": f"peak sum of PSS over the tree, sampled every {RSS_INTERVAL_S * PSS_EVERY}s",
+            "largest_process_rss_mb": "exact ru_maxrss of the largest single process (wait4)",
+        },
+        "foreign_cpu_s": "CPU seconds the rest of the machine used during the run",
+    }
+
+
+def write_results(
+    path: Path,
+    meta: dict[str, object],
+    raw: dict[int, dict[str, list[Run]]],
+    results: dict[int, dict[str, Summary]],
+    notes: dict[int, list[str]],
+    marginal: list[dict],
+) -> None:
+    """Everything measured so far (rewritten after each N, so an interrupted run keeps its data)."""
+    path.write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "sizes": {
+                    str(n): {
+                        "notes": notes[n],
+                        "summary": {c: asdict(s) for c, s in results[n].items()},
+                        "runs": {c: [asdict(r) for r in runs] for c, runs in raw[n].items()},
+                    }
+                    for n in results
+                },
+                "marginal": marginal,
+            },
+            indent=1,
+            default=str,
+        )
+    )
+
+
+def marginal_pairs(sizes: list[int], requested: tuple[int, int]) -> list[tuple[int, int]]:
+    """Consecutive sizes, plus the requested pair when both were run."""
+    pairs = list(itertools.pairwise(sizes))
+    if requested[0] in sizes and requested[1] in sizes and requested not in pairs:
+        pairs.append(requested)
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    output = workdir / "results.json"
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -618,49 +841,33 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Baking and installing the template into {workdir / 'bake'} ...")
     project = bake(workdir)
     install(project)
-    meta = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "argv": sys.argv[1:], "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions(project),
-            "cache": "warm (one untimed default run per N fills SQLMesh's .cache; it is kept between runs)",
-            "memory": {"tree_rss_peak_mb": "peak of the sum of RSS over the process tree, sampled every "
-                       f"{RSS_INTERVAL_S}s (counts shared pages once per process)",
-                       "tree_pss_peak_mb": "same with PSS (shared pages split among sharers), sampled every "
-                       f"{RSS_INTERVAL_S * PSS_EVERY}s",
-                       "largest_process_rss_mb": "exact ru_maxrss of the largest single process (wait4)"}}
+    meta = run_metadata(project, args)
     say(f"versions: {meta['versions']}")
 
     results: dict[int, dict[str, Summary]] = {}
     raw: dict[int, dict[str, list[Run]]] = {}
     notes: dict[int, list[str]] = {}
+    marginal: list[dict] = []
     for models in args.models:
         contestants, notes[models] = contestants_for(models, args.contestants, args.multiprocess_max)
-        raw[models] = benchmark_size(project, workdir, models, contestants, args.repeat, say)
+        raw[models] = benchmark_size(project, workdir, models, contestants, args.repeat, args.settle, say)
         results[models] = {c: summarize(c, runs) for c, runs in raw[models].items()}
+        marginal = marginal_costs(results, marginal_pairs(list(results), tuple(args.marginal)))
+        write_results(output, meta, raw, results, notes, marginal)
 
-    ns = args.models
-    pairs = list(zip(ns, ns[1:]))
-    low, high = args.marginal
-    if low in results and high in results and (low, high) not in pairs:
-        pairs.append((low, high))
-    marginal = marginal_costs(results, pairs)
-
-    print(f"\nWall time (warm SQLMesh cache, fresh warehouse and Dagster instance per run), "
-          f"{args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}")
-    print("ratio: median / median of the baseline named. Memory: peak over the runs of the process tree "
-          "(sum of RSS, sum of PSS) and of its largest process.\n")
-    for models in ns:
+    print(
+        f"\nWall time (warm SQLMesh cache, fresh warehouse and Dagster instance per run), "
+        f"{args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}"
+    )
+    print(
+        "ratio: median / the named baseline's median at the same N. Memory: peak over the runs of the "
+        "process tree (sum of RSS, sum of PSS) and of its largest process.\nother CPU: median CPU "
+        "seconds used by the rest of the machine during a run; 'disturbed': runs where that exceeded "
+        f"{DISTURBED_FRACTION:.0%} of one CPU.\n"
+    )
+    for models in args.models:
         print(format_table(models, results[models], notes[models]) + "\n")
     print(format_marginal(marginal))
-
-    output = workdir / "results.json"
-    output.write_text(json.dumps({
-        "meta": meta,
-        "sizes": {str(n): {"notes": notes[n],
-                           "summary": {c: asdict(s) for c, s in results[n].items()},
-                           "runs": {c: [asdict(r) for r in runs] for c, runs in raw[n].items()}}
-                  for n in ns},
-        "marginal": marginal,
-    }, indent=1, default=str))
     print(f"\nResults: {output}")
     return 0
 

@@ -134,3 +134,11 @@ def demo_project(bake) -> InstalledProject:
     root = bake(fresh=True)
     install(root)
     return InstalledProject(root=root, package="shop_analytics")
+
+
+@pytest.fixture(scope="session")
+def starter_project(bake) -> InstalledProject:
+    """The starter bake (every model succeeds), installed."""
+    root = bake({"sample_pipeline": "starter"}, fresh=True)
+    install(root)
+    return InstalledProject(root=root, package="shop_analytics")

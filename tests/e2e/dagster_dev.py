@@ -18,10 +18,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:

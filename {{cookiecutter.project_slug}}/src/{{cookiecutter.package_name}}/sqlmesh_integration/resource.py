@@ -10,6 +10,7 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
+import re
 from collections.abc import Callable, Collection
 from enum import Enum
 
@@ -26,6 +27,25 @@ from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
 from .translator import SQLMeshTranslator
 
 _contexts: dict[tuple[str, str | None], Context] = {}
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)'
+)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file; says which one and how to release it."""
+
+    @classmethod
+    def from_duckdb(cls, error: Exception) -> "WarehouseLockedError | None":
+        found = _DUCKDB_LOCK.search(str(error))
+        if found is None:
+            return None
+        return cls(
+            f"The warehouse {found['path']} is locked by another process: {found['holder']} "
+            f"(PID {found['pid']}). DuckDB lets one process use the file at a time. Close that "
+            "DuckDB session (a notebook, the duckdb shell, another tool), or stop the process "
+            f"(kill {found['pid']}), then materialize again."
+        )
 
 
 class MaterializeMode(str, Enum):
@@ -81,30 +101,46 @@ class SQLMeshResource(ConfigurableResource):
         models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in model_fqns}
         recorder = ExecutionRecorder(on_message)
         try:
-            with recording(context, recorder):
-                plan_applied = self._bring_environment_up_to_date(context, on_message)
-                snapshots = self._environment_snapshots(context, models)
-                missing_before = self._models_with_missing_intervals(context, snapshots)
-                names = [model.name for model in models.values()]
-                on_message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
-                if mode is MaterializeMode.RESTATE:
-                    self._restate(context, names)
-                else:
-                    context.run(self.environment, select_models=names, no_auto_upstream=True)
-            outcomes = {
-                fqn: self._outcome(
-                    context,
-                    model,
-                    snapshots.get(fqn),
-                    recorder.models.get(fqn, ModelEvents()),
-                    fqn in missing_before or mode is MaterializeMode.RESTATE,
-                    translator,
-                )
-                for fqn, model in models.items()
-            }
+            return self._execute(context, models, mode, on_message, recorder, translator)
+        except Exception as error:
+            locked = WarehouseLockedError.from_duckdb(error)
+            if locked is not None:
+                raise locked from None
+            raise
         finally:
             # Release the DuckDB file: other processes cannot even read it while it is open.
             context.close()
+
+    def _execute(
+        self,
+        context: Context,
+        models: dict[str, Model],
+        mode: MaterializeMode,
+        on_message: Callable[[str], None],
+        recorder: ExecutionRecorder,
+        translator: SQLMeshTranslator,
+    ) -> tuple[dict[str, ModelOutcome], bool]:
+        with recording(context, recorder):
+            plan_applied = self._bring_environment_up_to_date(context, on_message)
+            snapshots = self._environment_snapshots(context, models)
+            missing_before = self._models_with_missing_intervals(context, snapshots)
+            names = [model.name for model in models.values()]
+            on_message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
+            if mode is MaterializeMode.RESTATE:
+                self._restate(context, names)
+            else:
+                context.run(self.environment, select_models=names, no_auto_upstream=True)
+        outcomes = {
+            fqn: self._outcome(
+                context,
+                model,
+                snapshots.get(fqn),
+                recorder.models.get(fqn, ModelEvents()),
+                had_work=fqn in missing_before or mode is MaterializeMode.RESTATE,
+                translator=translator,
+            )
+            for fqn, model in models.items()
+        }
         return outcomes, plan_applied
 
     def _bring_environment_up_to_date(self, context: Context, on_message: Callable[[str], None]) -> bool:

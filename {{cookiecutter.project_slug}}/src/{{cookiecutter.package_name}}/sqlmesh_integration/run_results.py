@@ -16,12 +16,8 @@ executing process died: the run fails rather than executing twice.
 """
 
 import os
-import queue
 import shutil
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from dagster import (
     AssetExecutionContext,
@@ -32,6 +28,7 @@ from dagster import (
 from filelock import FileLock
 from pydantic import Field
 
+from .isolation import run_isolated
 from .outcomes import ExecutionResults
 from .resource import MaterializeMode, SQLMeshResource
 
@@ -39,8 +36,6 @@ MODE_TAG = "sqlmesh/mode"
 MODEL_OP_TAG = "sqlmesh/model"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 _results_in_this_process: dict[str, ExecutionResults] = {}
-
-T = TypeVar("T")
 
 
 class SQLMeshRunResults(ConfigurableResource):
@@ -107,8 +102,8 @@ class SQLMeshRunResults(ConfigurableResource):
             f"executed by step '{context.op_execution_context.op_handle}' and shared with every step of the run"
         )
         try:
-            outcomes, plan_applied = _run_logging_as_it_goes(
-                context, lambda log: sqlmesh.execute(models, mode, log)
+            outcomes, plan_applied = run_isolated(
+                lambda send_line: sqlmesh.execute(models, mode, send_line), context.log.info
             )
         except Exception as error:  # reported by every asset of the run, see factory
             context.log.error(f"SQLMesh could not execute: {error}")
@@ -145,33 +140,6 @@ def models_in_run(context: AssetExecutionContext) -> set[str]:
         for node in context.job_def.graph.nodes
         if MODEL_OP_TAG in node.definition.tags and (step_keys is None or node.name in step_keys)
     }
-
-
-def _run_logging_as_it_goes(context: AssetExecutionContext, work: Callable[[Callable[[str], None]], T]) -> T:
-    """Run ``work`` in a thread, writing the lines it reports to the Dagster log as they come.
-
-    SQLMesh reports from its own worker threads; the Dagster log is written
-    from this (the step's) thread only.
-    """
-    lines: queue.Queue[str] = queue.Queue()
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = work(lines.put)
-        except BaseException as error:  # re-raised in the step's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, name="sqlmesh-execution", daemon=True)
-    thread.start()
-    while thread.is_alive() or not lines.empty():
-        try:
-            context.log.info(lines.get(timeout=0.2))
-        except queue.Empty:
-            pass
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
 
 
 def _write_atomically(path: Path, text: str) -> None:

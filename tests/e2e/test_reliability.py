@@ -1,0 +1,147 @@
+"""Real users do real things: kill runs, keep a DuckDB shell open, click Materialize five times.
+
+Every test runs real Dagster jobs of the starter bake (every model succeeds),
+so any failure here is the fault being tested, not the demo's.
+"""
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import probe
+from dagster_dev import free_port, graphql, serving
+from sample_expectations import MART_ROW_COUNTS
+
+pytestmark = pytest.mark.e2e
+
+FAULTS = Path(__file__).with_name("faults")
+
+
+def assert_warehouse_intact(scratch) -> None:
+    """Marts have the rows of a clean run; the incremental model has no duplicate."""
+    for model, rows in MART_ROW_COUNTS.items():
+        assert scratch.query(f"SELECT COUNT(*) FROM {model}") == [[rows]], model
+    assert scratch.query("SELECT COUNT(*) - COUNT(DISTINCT order_id) FROM staging.stg_orders") == [[0]]
+
+
+@pytest.mark.parametrize("fault", ["loading", "evaluating", "before_sharing"])
+def test_a_killed_sqlmesh_process_fails_the_run_and_the_next_run_recovers(starter_project, tmp_path, fault):
+    scratch = starter_project.scratch(tmp_path)
+    scratch.extra_env = {"PYTHONPATH": str(FAULTS), "SQLMESH_DAGSTER_FAULT": fault}
+    killed = scratch.materialize()
+
+    assert killed["status"] == "FAILURE"
+    assert killed["executions"] == 1
+    messages = list(killed["failures"].values())
+    assert messages and all("killed by signal SIGKILL" in message for message in messages)
+    assert not killed["materialized"]
+
+    scratch.extra_env = {}
+    recovered = scratch.materialize()
+    assert recovered["status"] == "SUCCESS", recovered["failures"]
+    assert recovered["executions"] == 1 and recovered["lock_errors"] == 0
+    assert_warehouse_intact(scratch)
+    # No interval was left missing: a further run has nothing to evaluate.
+    again = scratch.materialize()
+    assert again["status"] == "SUCCESS" and again["evaluated"] == {}
+    runs = scratch.dagster_home / "storage" / "sqlmesh_runs"
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        run["run_id"] for run in (killed, recovered, again)
+    )
+
+
+def test_a_locked_warehouse_fails_fast_and_says_who_holds_it(starter_project, tmp_path):
+    scratch = starter_project.scratch(tmp_path)
+    holder = subprocess.Popen(
+        [
+            str(starter_project.python),
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(300)",
+            str(scratch.warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        locked = scratch.materialize()
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert locked["status"] == "FAILURE"
+    assert took < 120, "a locked warehouse must fail the run, not leave it waiting"
+    for message in locked["failures"].values():
+        assert f"{scratch.warehouse} is locked by another process" in message
+        assert f"(PID {holder.pid})" in message and f"kill {holder.pid}" in message
+    # Released: the next run works.
+    assert scratch.materialize()["status"] == "SUCCESS"
+    assert_warehouse_intact(scratch)
+
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUNS = "{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"
+
+
+def test_five_materializations_at_once_queue_and_all_succeed(starter_project, tmp_path):
+    """Clicking Materialize five times: the shipped dagster.yaml queues them one at a time."""
+    scratch = starter_project.scratch(tmp_path)
+    assert scratch.materialize()["status"] == "SUCCESS"  # a built warehouse, so every run below writes
+    port = free_port()
+    env = {**scratch.env(), "PORT": str(port)}
+    selections = [
+        [["marts", "customers"]],
+        [["marts", "orders"], ["marts", "customers"]],
+        [["staging", "stg_orders"]],
+        [["marts", "daily_revenue"], ["marts", "orders"]],
+        [["raw", "orders"], ["staging", "stg_orders"], ["marts", "orders"]],
+    ]
+    with serving(["make", "dev"], starter_project.root, env, port, timeout=120):
+        launched_at = time.monotonic()
+        run_ids = []
+        for selection in selections:
+            params = {
+                "selector": {
+                    "repositoryLocationName": "shop_analytics",
+                    "repositoryName": "__repository__",
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": path} for path in selection],
+                },
+                "runConfigData": {},
+                # Restate, so that each run really writes to the warehouse.
+                "executionMetadata": {"tags": [{"key": "sqlmesh/mode", "value": "restate"}]},
+            }
+            reply = graphql(port, LAUNCH, {"params": params})["launchRun"]
+            assert reply["__typename"] == "LaunchRunSuccess", reply
+            run_ids.append(reply["run"]["runId"])
+        assert time.monotonic() - launched_at < 1.5, "the five launches must land within about a second"
+
+        deadline = time.monotonic() + 600
+        while True:
+            runs = {run["runId"]: run for run in graphql(port, RUNS)["runsOrError"]["results"]}
+            if all(runs[run_id]["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run_id in run_ids):
+                break
+            assert time.monotonic() < deadline, runs
+            time.sleep(2)
+
+    assert [runs[run_id]["status"] for run_id in run_ids] == ["SUCCESS"] * 5
+    windows = sorted((runs[run_id]["startTime"], runs[run_id]["endTime"]) for run_id in run_ids)
+    for (_, previous_end), (next_start, _) in zip(windows, windows[1:]):
+        assert next_start >= previous_end, "two runs touched the warehouse at the same time"
+    for run_id in run_ids:
+        summary = probe(starter_project.root, starter_project.package, scratch.env(), "--summarize", run_id)
+        assert summary["executions"] == 1 and summary["lock_errors"] == 0
+        assert summary["evaluated"], "a restated run evaluates its selection"
+    assert_warehouse_intact(scratch)
