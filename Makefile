@@ -12,10 +12,10 @@ PORT ?= 3000
 # The project's Makefile finds uv (installed below) on PATH and uses it.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo test lint clean
+.PHONY: help demo test lint screenshots clean
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: $(VENV)/.installed ## Run every test of the template (bakes, installs and 
 
 lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests
+
+screenshots: $(VENV)/.installed ## Retake the UI screenshots of the generated project's docs (needs /usr/bin/chromium)
+	$(BIN)/python docs/screenshots.py
 
 clean: ## Delete build/ (the demo project) and the template's .venv
 	rm -rf build $(VENV)

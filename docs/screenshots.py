@@ -54,9 +54,10 @@ PROJECT_SETTINGS = ("WAREHOUSE_PATH", "SQLMESH_PROJECT_DIR", "DAGSTER_EXECUTOR",
 FAILING_STEPS = ("failure_demo__orders_with_bad_cast", "failure_demo__orders_failing_blocking_audit")
 GROUPS = ("raw", "staging", "marts", "failure_demo")
 
-# Virtual milliseconds Chromium lets the page run before capturing it; a later
-# attempt waits longer (the asset graph is laid out in a web worker, which
-# virtual time does not wait for).
+# Virtual milliseconds Chromium lets the page run before capturing it. Virtual
+# time waits for network requests, not for everything the page does in between
+# (a first visit once caught a spinner, another grey nodes), so the DOM is
+# checked and a later attempt waits longer.
 BUDGETS_MS = (15_000, 30_000, 60_000)
 
 # How the asset graph, zoomed out, draws a node and colours it: green materialized,
@@ -149,7 +150,10 @@ def bake(workdir: Path, env: dict[str, str]) -> Path:
 
 def wait_for_code_location(port: int, timeout: float = 120) -> None:
     """`dagster dev` answers before the project's definitions are loaded; pages need them."""
-    query = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus locationOrLoadError { __typename } } } } }"
+    query = (
+        "{ workspaceOrError { ... on Workspace"
+        " { locationEntries { loadStatus locationOrLoadError { __typename } } } } }"
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         entries = dagster_dev.graphql(port, query)["workspaceOrError"]["locationEntries"]
@@ -256,6 +260,7 @@ def optimise(png: Path) -> None:
 
 
 def take_screenshots(output: Path) -> None:
+    """Do what the tutorial does in a throwaway bake, photograph the UI into ``output``, clean up."""
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as name:
         workdir = Path(name)

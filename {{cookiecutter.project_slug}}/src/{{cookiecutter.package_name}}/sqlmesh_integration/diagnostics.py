@@ -42,7 +42,7 @@ def load_error(error: BaseException, project_dir: str | Path) -> SQLMeshProjectE
     project = Path(project_dir).resolve()
     chain = list(_chain(error))
     path, line, column = _where(chain, project)
-    what, hint = _what_and_hint(chain)
+    what, hint = _what_and_hint(chain, project)
     parts = [f"SQLMesh could not load the project in {project}."]
     if path is not None:
         place = _display(path, project)
@@ -120,7 +120,7 @@ def _frames(tb: TracebackType | None) -> list[tuple[object, int]]:
     return list(reversed(list(traceback.walk_tb(tb))))
 
 
-def _what_and_hint(chain: list[BaseException]) -> tuple[str, str]:
+def _what_and_hint(chain: list[BaseException], project: Path) -> tuple[str, str]:
     root = chain[-1]
     text = _text(root)
     if isinstance(root, SyntaxError):
@@ -128,7 +128,7 @@ def _what_and_hint(chain: list[BaseException]) -> tuple[str, str]:
     if isinstance(root, NameError):
         return f"{type(root).__name__}: {text}", "Define that name or correct its spelling"
     if isinstance(root, FileNotFoundError) and root.filename:
-        missing = Path(root.filename).resolve()
+        missing = _display(Path(root.filename), project)
         return f"a file it reads is missing: {missing}", "Restore that file or correct the path that points at it"
     position = _SQL_POSITION.match(text)
     if _is_parse_error(chain) and position:

@@ -121,7 +121,7 @@ class SQLMeshResource(ConfigurableResource):
         translator: SQLMeshTranslator,
     ) -> tuple[dict[str, ModelOutcome], bool]:
         with recording(context, recorder):
-            plan_applied = self._bring_environment_up_to_date(context, on_message)
+            plan_applied = self._bring_environment_up_to_date(context, models, on_message)
             snapshots = self._environment_snapshots(context, models)
             missing_before = self._models_with_missing_intervals(context, snapshots)
             names = [model.name for model in models.values()]
@@ -136,18 +136,30 @@ class SQLMeshResource(ConfigurableResource):
                 model,
                 snapshots.get(fqn),
                 recorder.models.get(fqn, ModelEvents()),
-                had_work=fqn in missing_before or mode is MaterializeMode.RESTATE,
+                # SQLMesh never restates a seed: it reloads one when its CSV file changes.
+                had_work=fqn in missing_before or (mode is MaterializeMode.RESTATE and not model.kind.is_seed),
                 translator=translator,
             )
             for fqn, model in models.items()
         }
         return outcomes, plan_applied
 
-    def _bring_environment_up_to_date(self, context: Context, on_message: Callable[[str], None]) -> bool:
+    def _bring_environment_up_to_date(
+        self, context: Context, models: dict[str, Model], on_message: Callable[[str], None]
+    ) -> bool:
+        """Apply the run's new or changed models to the environment, evaluating nothing.
+
+        Only the models of this run are planned (``select_models``): a changed
+        model outside the selection keeps its deployed version, and its data,
+        until a run selects it. ``skip_backfill`` makes the plan create tables
+        without filling them, so a broken model cannot fail it; the ``run``
+        that follows evaluates the missing intervals.
+        """
         environment = context.state_reader.get_environment(self.environment)
-        if environment is not None and {s.snapshot_id for s in environment.snapshots} == {
-            s.snapshot_id for s in context.snapshots.values()
-        }:
+        deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
+        local = context.snapshots
+        changed = sorted(model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id)
+        if not changed:
             return False
         if not self.auto_plan:
             if environment is None:
@@ -156,13 +168,17 @@ class SQLMeshResource(ConfigurableResource):
                     "apply a plan first (sqlmesh plan)."
                 )
             on_message(
-                f"SQLMesh: the project on disk differs from '{self.environment}'; auto_plan is off, "
-                "so the deployed versions run."
+                f"SQLMesh: {len(changed)} model(s) differ from what '{self.environment}' has deployed; "
+                "auto_plan is off, so the deployed versions run."
             )
             return False
-        on_message(f"SQLMesh: applying the project on disk to '{self.environment}' (no evaluation)")
+        on_message(
+            f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}' "
+            f"(creates their new versions, evaluates nothing): {', '.join(changed)}"
+        )
         context.plan(
             self.environment,
+            select_models=changed,
             skip_backfill=True,
             no_prompts=True,
             auto_apply=True,
