@@ -4,6 +4,7 @@ Every test runs real Dagster jobs of the starter bake (every model succeeds),
 so any failure here is the fault being tested, not the demo's.
 """
 
+import itertools
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +17,10 @@ from sample_expectations import MART_ROW_COUNTS
 pytestmark = pytest.mark.e2e
 
 FAULTS = Path(__file__).with_name("faults")
+# What a user's open DuckDB session does: hold the file, then wait.
+HOLD_THE_WAREHOUSE = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(300)"
+)
 
 
 def assert_warehouse_intact(scratch) -> None:
@@ -57,8 +62,7 @@ def test_a_locked_warehouse_fails_fast_and_says_who_holds_it(starter_project, tm
         [
             str(starter_project.python),
             "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-            "time.sleep(300)",
+            HOLD_THE_WAREHOUSE,
             str(scratch.warehouse),
         ],
         stdout=subprocess.PIPE,
@@ -138,7 +142,7 @@ def test_five_materializations_at_once_queue_and_all_succeed(starter_project, tm
 
     assert [runs[run_id]["status"] for run_id in run_ids] == ["SUCCESS"] * 5
     windows = sorted((runs[run_id]["startTime"], runs[run_id]["endTime"]) for run_id in run_ids)
-    for (_, previous_end), (next_start, _) in zip(windows, windows[1:]):
+    for (_, previous_end), (next_start, _) in itertools.pairwise(windows):
         assert next_start >= previous_end, "two runs touched the warehouse at the same time"
     for run_id in run_ids:
         summary = probe(starter_project.root, starter_project.package, scratch.env(), "--summarize", run_id)
