@@ -22,6 +22,8 @@ STARTER_PRUNED = (
     "sqlmesh_project/audits/failure_demo_*",
     "sqlmesh_project/tests/test_failure_demo*",
     "docs/**/*failure_demo*",
+    # The screenshots show the demo run; only the demo's tutorial sections use them.
+    "docs/images",
 )
 
 # The answers are recorded here, in the format ``cookiecutter --replay-file`` reads.
