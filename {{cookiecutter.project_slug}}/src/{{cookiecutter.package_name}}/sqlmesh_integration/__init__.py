@@ -5,7 +5,9 @@
 - :mod:`.resource`: loading and executing the SQLMesh project;
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
 - :mod:`.schedules`: a schedule derived from the models' crons;
+- :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
+- :mod:`.diagnostics`: readable messages for a broken project (which file, what is wrong);
 - :mod:`.outcomes`: the per-model results that cross process boundaries.
 """
 

@@ -8,38 +8,46 @@ SQLMesh's errors are right, but not always easy to act on:
 - a model whose table cannot be created ends a plan with "Plan application
   failed.", while the model and the database's error are only in ``__context__``.
 
-:func:`load_error` and :func:`plan_error` turn such errors into one paragraph:
-the file (and line when known), what is wrong, and what to do. Dagster shows
-the first as the code location's load error and the second on every step of the
-run that could not execute.
+:func:`load_error` turns a project that does not load into one paragraph: the
+file (and line when known), what is wrong, and what to do; Dagster shows it as
+the code location's load error. :func:`creation_failures` names the models a
+plan could not create, with the database's error, so that each fails its own
+asset while the rest of the run goes on.
 """
 
 import re
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
+from sqlglot.errors import ParseError
 from sqlmesh import Context
+from sqlmesh.core.snapshot.evaluator import SnapshotCreationFailedError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SQL_POSITION = re.compile(r"^(?P<what>.*?)\.? Line (?P<line>\d+), Col: (?P<column>\d+)\.")
 _UNDEFINED_AUDIT = re.compile(r"Audit '(?P<name>[^'{}]+)' is undefined")
 _FROM_FILE = re.compile(r"^Failed to load model from file '[^']+':\s*", re.DOTALL)
-_RELOAD = "then reload the definitions (Reload on the code location in the Dagster UI, or restart `dagster dev`)"
+_RELOAD = (
+    "then reload the definitions (Reload on the code location in the Dagster UI, or restart dagster dev)"
+)
 
 
 class SQLMeshProjectError(Exception):
     """The SQLMesh project could not be loaded; the message says where and why."""
 
 
-class SQLMeshPlanError(Exception):
-    """SQLMesh could not apply the project to the environment; the message names the models."""
-
-
 def load_error(error: BaseException, project_dir: str | Path) -> SQLMeshProjectError:
     """Explain why ``Context(paths=project_dir)`` raised ``error``, in one paragraph."""
     project = Path(project_dir).resolve()
+    try:
+        return _explain_load_error(error, project)
+    except Exception:  # never let the explanation hide the error; raise it `from error`
+        return SQLMeshProjectError(f"SQLMesh could not load the project in {project}: {_text(error)}")
+
+
+def _explain_load_error(error: BaseException, project: Path) -> SQLMeshProjectError:
     chain = list(_chain(error))
     path, line, column = _where(chain, project)
     what, hint = _what_and_hint(chain, project)
@@ -58,30 +66,27 @@ def load_error(error: BaseException, project_dir: str | Path) -> SQLMeshProjectE
     return SQLMeshProjectError(" ".join(parts))
 
 
-def plan_error(error: BaseException, context: Context, environment: str) -> SQLMeshPlanError | None:
-    """Name the models whose tables SQLMesh could not create, with the database's error.
+def creation_failures(error: BaseException, context: Context) -> dict[str, str] | None:
+    """The models whose tables a plan could not create, each with what to tell the user.
 
-    None when ``error`` is not such a failure (the caller then raises it as it is).
+    Keyed by the model's fully qualified name. None when ``error`` is not such
+    a failure (the caller then raises it as it is).
     """
-    creation = next((e for e in _chain(error) if type(e).__name__ == "SnapshotCreationFailedError"), None)
-    if creation is None or not getattr(creation, "errors", None):
+    creation = next((e for e in _chain(error) if isinstance(e, SnapshotCreationFailedError)), None)
+    if creation is None or not creation.errors:
         return None
     project = Path(context.path).resolve()
-    failures = []
+    failures = {}
     for failed in creation.errors:
         fqn = getattr(failed.node, "name", str(failed.node))
         model = context.get_model(fqn)
-        name = model.name if model is not None else fqn
-        where = f" ({_display(Path(model._path), project)})" if model is not None and model._path else ""
-        failures.append(f"model {name}{where} failed: {_database_error(failed.__cause__ or failed)}")
-    message = (
-        f"SQLMesh could not apply the project to '{environment}', so nothing was evaluated in this run: "
-        + "; ".join(failures)
-    )
-    skipped = sorted(_model_name(context, s.name) for s in getattr(creation, "skipped", []))
-    if skipped:
-        message += f". Not created because of it: {', '.join(skipped)}"
-    return SQLMeshPlanError(message + ". Fix the model, then materialize again.")
+        path = getattr(model, "_path", None)  # SQLMesh keeps a model's file in a private field
+        where = f" ({_display(Path(path), project)})" if path else ""
+        failures[fqn] = (
+            f"SQLMesh could not create the table of {_model_name(context, fqn)}{where}: "
+            f"{_database_error(failed.__cause__ or failed)}. Fix the model, then materialize again."
+        )
+    return failures
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -103,9 +108,11 @@ def _where(chain: list[BaseException], project: Path) -> tuple[Path | None, int 
     frames = [frame for error in reversed(chain) for frame in _frames(error.__traceback__)]
     path = next((Path(e.location) for e in chain if getattr(e, "location", None)), None)
     if path is None:  # config.py, a Python model or a macro raised while it was executed
-        path = next((Path(f.f_code.co_filename) for f, _ in frames if _inside(Path(f.f_code.co_filename), project)), None)
+        executed = (Path(frame.f_code.co_filename) for frame, _ in frames)
+        path = next((file for file in executed if _is_project_file(file, project)), None)
     if path is None:  # the file a SQLMesh loader was reading, e.g. an audit that did not parse
-        path = next((Path(p) for p in (f.f_locals.get("path") for f, _ in frames) if _is_project_file(p, project)), None)
+        read = (frame.f_locals.get("path") for frame, _ in frames)
+        path = next((Path(file) for file in read if _is_project_file(file, project)), None)
     if path is None:
         return None, None, None
     position = next(filter(None, (_SQL_POSITION.match(_text(e)) for e in chain)), None)
@@ -115,7 +122,7 @@ def _where(chain: list[BaseException], project: Path) -> tuple[Path | None, int 
     return path, line, None
 
 
-def _frames(tb: TracebackType | None) -> list[tuple[object, int]]:
+def _frames(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
     """The frames of a traceback, innermost first."""
     return list(reversed(list(traceback.walk_tb(tb))))
 
@@ -129,7 +136,7 @@ def _what_and_hint(chain: list[BaseException], project: Path) -> tuple[str, str]
         return f"{type(root).__name__}: {text}", "Define that name or correct its spelling"
     if isinstance(root, FileNotFoundError) and root.filename:
         missing = _display(Path(root.filename), project)
-        return f"a file it reads is missing: {missing}", "Restore that file or correct the path that points at it"
+        return f"a file it reads is missing: {missing}", "Restore it or correct the path that points at it"
     position = _SQL_POSITION.match(text)
     if _is_parse_error(chain) and position:
         return (
@@ -151,7 +158,7 @@ def _sentence(text: str) -> str:
 
 
 def _is_parse_error(chain: list[BaseException]) -> bool:
-    return any(type(e).__name__ == "ParseError" for e in chain)
+    return any(isinstance(e, ParseError) for e in chain)
 
 
 def _text(error: BaseException) -> str:
@@ -161,7 +168,7 @@ def _text(error: BaseException) -> str:
     text = re.sub(r"^Failed to load config file:\s*", "", text)
     position = _SQL_POSITION.match(text)
     if position:
-        return position.group(0)  # the excerpt after it is cut off mid-word; _excerpt shows the file's lines
+        return position.group(0)  # the excerpt after it is cut mid-word; _excerpt shows the file's lines
     return " ".join(text.split())
 
 
@@ -173,8 +180,9 @@ def _excerpt(path: Path, line: int | None, previous: bool) -> str:
     if not 1 <= line <= len(lines):
         return ""
     first = line - 1 if previous and line > 1 else line
+    numbers = f"Lines {first}-{line}" if first < line else f"Line {line}"
     shown = " / ".join(f"`{text.strip()}`" for text in lines[first - 1 : line])
-    return f"Line{'s' if first < line else ''} {first}{f'-{line}' if first < line else ''}: {shown}."
+    return f"{numbers}: {shown}."
 
 
 def _database_error(error: BaseException) -> str:

@@ -91,7 +91,8 @@ class ExecutionRecorder:
 
     def models_failed(self, errors: list[NodeExecutionFailedError]) -> None:
         for error in errors:
-            fqn = getattr(error.node, "snapshot_name", None)
+            # Evaluation failures name a snapshot; failures inside a plan, a snapshot id.
+            fqn = getattr(error.node, "snapshot_name", None) or getattr(error.node, "name", None)
             if fqn is None:
                 continue
             cause = error.__cause__ or error
@@ -103,8 +104,18 @@ class ExecutionRecorder:
                     events.audits_ran = True
             self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}")
 
+    def model_not_created(self, fqn: str, message: str) -> None:
+        """A plan could not create the model's table: it fails without being evaluated.
+
+        SQLMesh's console has already reported the failure; this keeps the
+        fuller message (the model's file) for the model's asset.
+        """
+        with self._lock:
+            self._events(fqn).error = message
+
     def models_skipped(self, fqns: set[str]) -> None:
         with self._lock:
+            fqns = {fqn for fqn in fqns if not self._events(fqn).skipped}
             for fqn in fqns:
                 self._events(fqn).skipped = True
         for fqn in sorted(fqns):

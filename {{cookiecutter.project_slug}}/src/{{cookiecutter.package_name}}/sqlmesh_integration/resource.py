@@ -22,6 +22,7 @@ from sqlmesh.core.snapshot import Snapshot
 from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import PlanError
 
+from .diagnostics import creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
 from .translator import SQLMeshTranslator
@@ -77,15 +78,19 @@ class SQLMeshResource(ConfigurableResource):
         """The process's SQLMesh context, loaded once and refreshed when files change."""
         key = (self.project_dir, self.gateway)
         context = _contexts.get(key)
-        if context is None:
-            context = Context(
-                paths=self.project_dir,
-                gateway=self.gateway,
-                notification_targets=[AuditFailureTarget()],
-            )
-            _contexts[key] = context
-        else:
-            context.refresh()
+        try:
+            if context is None:
+                context = Context(
+                    paths=self.project_dir,
+                    gateway=self.gateway,
+                    notification_targets=[AuditFailureTarget()],
+                )
+                _contexts[key] = context
+            else:
+                context.refresh()
+        except Exception as error:
+            # A broken model, audit or config.py: say which file and what is wrong.
+            raise load_error(error, self.project_dir) from error
         return context
 
     def execute(
@@ -121,14 +126,15 @@ class SQLMeshResource(ConfigurableResource):
         translator: SQLMeshTranslator,
     ) -> tuple[dict[str, ModelOutcome], bool]:
         with recording(context, recorder):
-            plan_applied = self._bring_environment_up_to_date(context, models, on_message)
-            snapshots = self._environment_snapshots(context, models)
+            plan_applied, not_created = self._bring_environment_up_to_date(context, models, recorder)
+            runnable = {fqn: model for fqn, model in models.items() if fqn not in not_created}
+            snapshots = self._environment_snapshots(context, runnable)
             missing_before = self._models_with_missing_intervals(context, snapshots)
-            names = [model.name for model in models.values()]
+            names = [model.name for model in runnable.values()]
             on_message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
-            if mode is MaterializeMode.RESTATE:
+            if names and mode is MaterializeMode.RESTATE:
                 self._restate(context, names)
-            else:
+            elif names:
                 context.run(self.environment, select_models=names, no_auto_upstream=True)
         outcomes = {
             fqn: self._outcome(
@@ -145,47 +151,65 @@ class SQLMeshResource(ConfigurableResource):
         return outcomes, plan_applied
 
     def _bring_environment_up_to_date(
-        self, context: Context, models: dict[str, Model], on_message: Callable[[str], None]
-    ) -> bool:
+        self, context: Context, models: dict[str, Model], recorder: ExecutionRecorder
+    ) -> tuple[bool, set[str]]:
         """Apply the run's new or changed models to the environment, evaluating nothing.
 
         Only the models of this run are planned (``select_models``): a changed
         model outside the selection keeps its deployed version, and its data,
         until a run selects it. ``skip_backfill`` makes the plan create tables
-        without filling them, so a broken model cannot fail it; the ``run``
-        that follows evaluates the missing intervals.
+        without filling them; the ``run`` that follows evaluates the missing
+        intervals. A model whose table cannot be created (a missing table or
+        column) fails on its own: it and what the run has below it are left out
+        and the plan is applied to the others.
+
+        Returns whether a plan was applied, and the models left out.
         """
         environment = context.state_reader.get_environment(self.environment)
         deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
         local = context.snapshots
-        changed = sorted(model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id)
+        changed = {fqn: model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id}
         if not changed:
-            return False
+            return False, set()
         if not self.auto_plan:
             if environment is None:
                 raise RuntimeError(
                     f"SQLMesh environment '{self.environment}' does not exist and auto_plan is off: "
                     "apply a plan first (sqlmesh plan)."
                 )
-            on_message(
+            recorder.message(
                 f"SQLMesh: {len(changed)} model(s) differ from what '{self.environment}' has deployed; "
                 "auto_plan is off, so the deployed versions run."
             )
-            return False
-        on_message(
-            f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}' "
-            f"(creates their new versions, evaluates nothing): {', '.join(changed)}"
-        )
-        context.plan(
-            self.environment,
-            select_models=changed,
-            skip_backfill=True,
-            no_prompts=True,
-            auto_apply=True,
-            skip_tests=True,
-            skip_linter=True,
-        )
-        return True
+            return False, set()
+        left_out: set[str] = set()
+        while changed:
+            recorder.message(
+                f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}' "
+                f"(creates their new versions, evaluates nothing): {', '.join(sorted(changed.values()))}"
+            )
+            try:
+                context.plan(
+                    self.environment,
+                    select_models=sorted(changed.values()),
+                    skip_backfill=True,
+                    no_prompts=True,
+                    auto_apply=True,
+                    skip_tests=True,
+                    skip_linter=True,
+                )
+                return True, left_out
+            except Exception as error:
+                failures = creation_failures(error, context)
+                if not failures:
+                    raise
+            for fqn, message in failures.items():
+                recorder.model_not_created(fqn, message)
+            below = {d for fqn in failures for d in context.dag.downstream(fqn)} & set(models)
+            recorder.models_skipped(below - set(failures))
+            left_out |= set(failures) | below
+            changed = {fqn: name for fqn, name in changed.items() if fqn not in left_out}
+        return False, left_out
 
     def _environment_snapshots(self, context: Context, models: dict[str, Model]) -> dict[str, Snapshot]:
         environment = context.state_reader.get_environment(self.environment)
