@@ -23,7 +23,12 @@ TEMPLATE_BIN = Path(sys.executable).parent
 def run(
     command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess:
-    """Run a command, failing the test with its output if it exits non-zero."""
+    """Run a command, failing the test with its output if it exits non-zero.
+
+    Make's own variables are dropped, so a `make` run here behaves as in a user's shell
+    even when the tests themselves run under `make test`.
+    """
+    env = {name: value for name, value in env.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
         command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

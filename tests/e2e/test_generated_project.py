@@ -26,8 +26,8 @@ def test_readme_starts_with_dev_and_test(demo_project):
 def test_make_test_passes(demo_project):
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
     result = run(["make", "test"], cwd=demo_project.root, env=env)
-    summary = result.stdout.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary) and "failed" not in summary, result.stdout
+    summary = re.search(r"^=+ (.*) in [\d.]+s =+$", result.stdout, re.MULTILINE)
+    assert summary and re.fullmatch(r"\d+ passed", summary.group(1)), result.stdout
 
 
 def test_definitions_validate_with_the_dagster_cli(demo_project):
