@@ -20,8 +20,10 @@ import re
 import sys
 from datetime import date
 
-# Keep in sync with the ``sample_pipeline`` list in cookiecutter.json (a test checks it).
+# Keep in sync with the ``sample_pipeline`` and ``warehouse`` lists in cookiecutter.json
+# (a test checks it).
 ALLOWED_PIPELINES = ("demo", "starter")
+ALLOWED_WAREHOUSES = ("duckdb", "postgres")
 
 # Names the generated package must not take: importing it would shadow one of
 # the project's own dependencies. Standard-library modules are added below.
@@ -97,6 +99,13 @@ def check_sample_pipeline(value: str) -> str | None:
     return None
 
 
+def check_warehouse(value: str) -> str | None:
+    """Return an error line, or None when ``value`` is one of the offered warehouses."""
+    if value not in ALLOWED_WAREHOUSES:
+        return _error("warehouse", value, "use one of " + ", ".join(ALLOWED_WAREHOUSES))
+    return None
+
+
 def check_free_text(answers: dict[str, object]) -> list[str]:
     """Check the human-written answers: one line each, name required, email shaped."""
     errors = []
@@ -118,6 +127,7 @@ def validate(answers: dict[str, object], today: date) -> list[str]:
         check_project_slug(str(answers.get("project_slug", ""))),
         check_package_name(str(answers.get("package_name", ""))),
         check_sample_pipeline(str(answers.get("sample_pipeline", ""))),
+        check_warehouse(str(answers.get("warehouse", ""))),
         check_start_date(str(answers.get("start_date", "")), today),
     ]
     return check_free_text(answers) + [error for error in checks if error]

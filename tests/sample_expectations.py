@@ -93,7 +93,7 @@ AUDITS_BY_MODEL = {
     "raw.customers": ["unique_values"],
     "raw.orders": ["unique_values"],
     "raw.payments": ["unique_values"],
-    "staging.stg_customers": ["unique_values", "not_null", "valid_email"],
+    "staging.stg_customers": ["unique_values", "not_null", "forall"],
     "staging.stg_orders": ["not_null", "unique_values", "accepted_values"],
     "staging.stg_payments": [
         "unique_values",

@@ -38,6 +38,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "defaults": {},
     "demo": {"sample_pipeline": "demo"},
     "starter": {"sample_pipeline": "starter"},
+    "postgres": {"warehouse": "postgres"},
 }
 
 # What post_gen_project.py removes for "starter", as fnmatch patterns ("*" crosses "/").
@@ -429,8 +430,9 @@ def test_hooks_import_only_the_standard_library(hook: str) -> None:
 
 
 def test_hook_choices_match_cookiecutter_json(hooks: dict[str, ModuleType]) -> None:
-    choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["sample_pipeline"]
-    assert tuple(choices) == hooks["pre_gen_project"].ALLOWED_PIPELINES
+    answers = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    assert tuple(answers["sample_pipeline"]) == hooks["pre_gen_project"].ALLOWED_PIPELINES
+    assert tuple(answers["warehouse"]) == hooks["pre_gen_project"].ALLOWED_WAREHOUSES
 
 
 def test_defaults_are_valid(hooks: dict[str, ModuleType]) -> None:

@@ -46,7 +46,7 @@ def test_assets_carry_sqlmesh_metadata():
         spec = specs[key]
         assert spec.code_version == model.data_hash
         assert spec.group_name == key.path[0]
-        assert {"sqlmesh", "duckdb"} <= set(spec.kinds)
+        assert {"sqlmesh", "{{ cookiecutter.warehouse }}"} <= set(spec.kinds)
         assert spec.metadata["sqlmesh/model_name"] == model.name
 
 

@@ -1,5 +1,8 @@
-"""A real run of every asset: Dagster, SQLMesh and DuckDB, on a scratch warehouse."""
+"""A real run of every asset: Dagster, SQLMesh and the warehouse, on scratch storage."""
 
+{% if cookiecutter.warehouse == "postgres" -%}
+import pytest
+{% endif -%}
 from dagster import AssetKey, DagsterInstance
 
 from {{ cookiecutter.package_name }}.definitions import defs
@@ -15,6 +18,9 @@ NOT_RUN = {
 }
 {% endif %}
 
+{% if cookiecutter.warehouse == "postgres" -%}
+@pytest.mark.usefixtures("fresh_warehouse")
+{% endif -%}
 def test_materialize_everything_once():
     instance = DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()

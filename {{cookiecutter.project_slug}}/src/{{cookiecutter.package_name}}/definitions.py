@@ -16,7 +16,11 @@ SQLMESH_PROJECT_DIR = Path(
 # the measurements). Set DAGSTER_EXECUTOR=multiprocess to run steps apart.
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 
-sqlmesh = SQLMeshResource(project_dir=str(SQLMESH_PROJECT_DIR))
+sqlmesh = SQLMeshResource(
+    project_dir=str(SQLMESH_PROJECT_DIR),
+    # Deployments that apply SQLMesh plans from CI set SQLMESH_AUTO_PLAN=false.
+    auto_plan=os.environ.get("SQLMESH_AUTO_PLAN", "true").lower() != "false",
+)
 assets = sqlmesh_assets(sqlmesh)
 
 defs = Definitions(

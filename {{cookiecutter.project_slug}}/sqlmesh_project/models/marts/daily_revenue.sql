@@ -25,10 +25,17 @@ MODEL (
   )
 );
 
-WITH calendar AS (
+WITH bounds AS (
   SELECT
-    CAST(UNNEST(GENERATE_SERIES(MIN(order_date), MAX(order_date), INTERVAL '1' DAY)) AS DATE) AS order_date
+    MIN(order_date) AS first_day,
+    MAX(order_date) AS last_day
   FROM marts.orders
+), calendar AS (
+  -- GENERATE_SERIES as a table, which DuckDB and PostgreSQL both accept.
+  SELECT
+    CAST(series.day AS DATE) AS order_date
+  FROM bounds
+  CROSS JOIN GENERATE_SERIES(bounds.first_day, bounds.last_day, INTERVAL '1' DAY) AS series(day)
 ), per_day AS (
   SELECT
     order_date,

@@ -1,0 +1,76 @@
+"""A throwaway PostgreSQL server on 127.0.0.1, for the tests of the `postgres` warehouse.
+
+Uses the server binaries of Debian's `postgresql` package (which `.ci/run`
+installs when missing). PostgreSQL refuses to run as root, so as root the
+server runs as the package's `postgres` user.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def server_binaries() -> Path | None:
+    """The folder with initdb and pg_ctl, or None when PostgreSQL is not installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    user: str = "postgres"
+
+    def env(self, database: str) -> dict[str, str]:
+        """The settings a generated project reads (see its .env.example)."""
+        return {
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": "",
+            "POSTGRES_DB": database,
+        }
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def postgres_server(port: int, databases: list[str]) -> Iterator[PostgresServer]:
+    """Start a server with a fresh data folder; stop it and delete the folder afterwards.
+
+    The folder is a new one under the system's temp folder: the server's user
+    must be able to reach it, which a test's private tmp_path does not allow.
+    """
+    binaries = server_binaries()
+    assert binaries is not None, "PostgreSQL is not installed"
+    root = Path(tempfile.mkdtemp(prefix="postgres-for-tests-"))
+    data, sockets = root / "data", root / "sockets"
+    for folder in (data, sockets):
+        folder.mkdir()
+    if os.geteuid() == 0:
+        for folder in (root, data, sockets):
+            shutil.chown(folder, "postgres", "postgres")
+    run = lambda command: subprocess.run(  # noqa: E731
+        _as_server_user(command), check=True, capture_output=True, text=True, timeout=120
+    )
+    run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"])
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "server.log"), "start"])
+    try:
+        for database in databases:
+            run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database])
+        yield PostgresServer(port=port)
+    finally:
+        run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
