@@ -22,11 +22,14 @@ each number means.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import itertools
 import json
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -305,9 +308,13 @@ class Measurement:
     largest_process_rss_mb: float
     """Exact peak RSS of the largest single process of the tree (ru_maxrss from wait4)."""
     cpu_s: float = 0.0
-    """User + system CPU of the process and its waited-for descendants."""
+    """User + system CPU of the process and all its descendants, orphans included."""
     foreign_cpu_s: float = 0.0
     """CPU the rest of the machine used meanwhile (all CPUs' busy time minus cpu_s): interference."""
+    adopted_processes: int = 0
+    """Orphaned descendants this process adopted and reaped after the run (see become_subreaper)."""
+    lingering_processes: int = 0
+    """Descendants still alive when the measured process exited (reaped, or killed after 10 s)."""
     stdout: str = ""
 
 
@@ -378,21 +385,59 @@ def wait_for_quiet(max_wait_s: float) -> float:
             return waited
 
 
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux prctl PR_SET_CHILD_SUBREAPER).
+
+    Helper processes whose parent exits without waiting for them would be
+    re-parented to init, leave the measured tree and take their CPU time with
+    them; as a subreaper this process adopts and reaps them instead.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:  # 36 = PR_SET_CHILD_SUBREAPER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _descendants() -> list[int]:
+    """Every live process below this one: the measured tree, adopted orphans included."""
+    me = os.getpid()
+    return [pid for pid in _process_tree(me) if pid != me]
+
+
+def _reap_descendants(grace_s: float) -> list[resource.struct_rusage]:
+    """Wait for every remaining descendant (killing them after ``grace_s``); return their rusage."""
+    usages, deadline, killed = [], time.perf_counter() + grace_s, False
+    while True:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return usages  # no children left
+        if pid:
+            usages.append(usage)
+            continue
+        if not killed and time.perf_counter() > deadline:
+            for descendant in _descendants():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(descendant, signal.SIGKILL)
+            killed = True
+        time.sleep(0.02)
+
+
 def measure(
     command: list[str],
     cwd: Path,
     env: dict[str, str],
     log: Path,
-    stdin: str | None = None,
     timeout_s: float = 1800,
 ) -> Measurement:
-    """Run ``command`` to completion; time it exactly and sample its tree's memory.
+    """Run ``command`` to completion; time it exactly, account its CPU, sample its memory.
 
     The main thread blocks in ``wait4`` so the wall time ends when the process
-    does (not at the next sample), and ``wait4`` also returns the exact peak RSS
-    of the largest process of the tree. A sampler thread sums RSS and PSS over
-    the whole tree, which ``ru_maxrss`` cannot do.
+    does (not at the next sample). CPU and the largest process's peak RSS come
+    from the ``wait4`` rusage of the process and of every descendant reaped
+    afterwards (see :func:`become_subreaper`). A sampler thread sums RSS and PSS
+    over all descendants, which ``ru_maxrss`` cannot do.
     """
+    become_subreaper()
     log.parent.mkdir(parents=True, exist_ok=True)
     peaks = {"rss": 0, "pss": 0}
     done = threading.Event()
@@ -405,7 +450,7 @@ def measure(
             env=env,
             stdout=out,
             stderr=log_file,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,
         )
@@ -413,10 +458,12 @@ def measure(
         def sample() -> None:
             count = 0
             while not done.wait(RSS_INTERVAL_S):
+                tree = _descendants()
                 if time.perf_counter() - start > timeout_s:
-                    os.killpg(process.pid, signal.SIGKILL)
+                    for pid in tree:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
                     return
-                tree = _process_tree(process.pid)
                 peaks["rss"] = max(peaks["rss"], sum(_rss_kb(pid) for pid in tree))
                 count += 1
                 if count % PSS_EVERY == 0:
@@ -424,26 +471,27 @@ def measure(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        if stdin is not None:
-            process.stdin.write(stdin)
-            process.stdin.close()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
-        busy = _machine_busy_s() - busy_before
         done.set()
         sampler.join()
+        lingering = len(_descendants())
+        usages = [usage, *_reap_descendants(grace_s=10)]
+        busy = _machine_busy_s() - busy_before
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped above, not by Popen
         out.seek(0)
         stdout = out.read()
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = sum(u.ru_utime + u.ru_stime for u in usages)
     return Measurement(
         wall_s=wall,
         returncode=process.returncode,
         tree_rss_peak_mb=peaks["rss"] / 1024,
         tree_pss_peak_mb=peaks["pss"] / 1024,
-        largest_process_rss_mb=usage.ru_maxrss / 1024,
+        largest_process_rss_mb=max(u.ru_maxrss for u in usages) / 1024,
         cpu_s=cpu,
         foreign_cpu_s=max(0.0, busy - cpu),
+        adopted_processes=len(usages) - 1,
+        lingering_processes=lingering,
         stdout=stdout,
     )
 

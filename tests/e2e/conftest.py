@@ -55,6 +55,8 @@ class Scratch:
     sqlmesh_project: Path
     executor: str = "in_process"
     extra_env: dict[str, str] = field(default_factory=dict)
+    postgres: dict[str, str] | None = None
+    """The POSTGRES_* settings, when the project's warehouse is PostgreSQL."""
 
     @property
     def warehouse(self) -> Path:
@@ -72,6 +74,7 @@ class Scratch:
             "DAGSTER_HOME": str(self.dagster_home),
             "SQLMESH_PROJECT_DIR": str(self.sqlmesh_project),
             "DAGSTER_EXECUTOR": self.executor,
+            **(self.postgres or {}),
             **self.extra_env,
         }
 
@@ -93,15 +96,22 @@ class Scratch:
         return probe(self.project.root, self.project.package, self.env(), *arguments)
 
     def query(self, sql: str) -> list:
-        """Read the warehouse with DuckDB from the project's environment (no run may be going on)."""
-        code = (
-            "import duckdb, json, sys; "
-            "print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall(), default=str))"
-        )
-        result = run(
-            [str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env()
-        )
-        return json.loads(result.stdout)
+        """Read the warehouse from the project's environment (no run may be going on)."""
+        if self.postgres:
+            code = (
+                "import json, os, sys, psycopg2; c = psycopg2.connect(host=os.environ['POSTGRES_HOST'], "
+                "port=os.environ['POSTGRES_PORT'], user=os.environ['POSTGRES_USER'], "
+                "dbname=os.environ['POSTGRES_DB']); cur = c.cursor(); cur.execute(sys.argv[1]); "
+                "print(json.dumps([list(row) for row in cur.fetchall()], default=str))"
+            )
+            command = [str(self.project.python), "-c", code, sql]
+        else:
+            code = (
+                "import duckdb, json, sys; print(json.dumps(duckdb.connect(sys.argv[1], read_only=True)"
+                ".sql(sys.argv[2]).fetchall(), default=str))"
+            )
+            command = [str(self.project.python), "-c", code, str(self.warehouse), sql]
+        return json.loads(run(command, self.project.root, self.env()).stdout)
 
 
 @dataclass

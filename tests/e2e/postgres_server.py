@@ -30,6 +30,15 @@ class PostgresServer:
     port: int
     user: str = "postgres"
 
+    binaries: Path = Path("/usr/bin")
+
+    def recreate(self, database: str) -> dict[str, str]:
+        """Drop and create ``database``; return the settings a project needs to use it."""
+        connection = ["-h", "127.0.0.1", "-p", str(self.port), "-U", self.user]
+        subprocess.run([str(self.binaries / "dropdb"), *connection, "--if-exists", database], check=True)
+        subprocess.run([str(self.binaries / "createdb"), *connection, database], check=True)
+        return self.env(database)
+
     def env(self, database: str) -> dict[str, str]:
         """The settings a generated project reads (see its .env.example)."""
         return {
@@ -61,16 +70,28 @@ def postgres_server(port: int, databases: list[str]) -> Iterator[PostgresServer]
     if os.geteuid() == 0:
         for folder in (root, data, sockets):
             shutil.chown(folder, "postgres", "postgres")
-    run = lambda command: subprocess.run(  # noqa: E731
+    run = lambda command: subprocess.run(
         _as_server_user(command), check=True, capture_output=True, text=True, timeout=120
     )
     run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"])
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "server.log"), "start"])
+    run(
+        [
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "server.log"),
+            "start",
+        ]
+    )
     try:
         for database in databases:
             run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database])
-        yield PostgresServer(port=port)
+        yield PostgresServer(port=port, binaries=binaries)
     finally:
         run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(root, ignore_errors=True)

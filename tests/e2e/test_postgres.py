@@ -1,0 +1,89 @@
+"""The `postgres` warehouse, against a real PostgreSQL server the tests start on 127.0.0.1.
+
+Same outcomes as on DuckDB: one SQLMesh execution per run, failing and
+skipped models, checks, under both executors. Also the production Dagster
+instance (deploy/dagster.yaml), loaded against the same server.
+"""
+
+import os
+import shutil
+
+import pytest
+from conftest import TEMPLATE_BIN, InstalledProject, install, probe, run
+from dagster_dev import free_port
+from demo_outcomes import assert_first_demo_run, evaluated
+from postgres_server import postgres_server, server_binaries
+
+pytestmark = pytest.mark.e2e
+
+# PostgreSQL's words for the sample's failing cast (DuckDB says it differently).
+BAD_CAST_ERROR = 'invalid input syntax for type integer: "completed"'
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql package)")
+    with postgres_server(free_port(), databases=["dagster"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_project(bake) -> InstalledProject:
+    """The `warehouse=postgres` bake, installed with the deployment extra (dagster-postgres)."""
+    root = bake({"warehouse": "postgres"}, fresh=True)
+    install(root)
+    environment = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    run(
+        ["uv", "pip", "install", "--quiet", "-e", ".[dev,deploy]"],
+        root,
+        {**environment, "VIRTUAL_ENV": str(root / ".venv")},
+    )
+    return InstalledProject(root=root, package="shop_analytics")
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_the_demo_on_postgres_has_the_same_outcomes(postgres, postgres_project, tmp_path, executor):
+    scratch = postgres_project.scratch(tmp_path, executor)
+    scratch.postgres = postgres.recreate("warehouse")
+    result = scratch.materialize()
+    assert_first_demo_run(result, scratch, BAD_CAST_ERROR)
+
+    # SQLMesh's state is in PostgreSQL too: the next run finds the environment.
+    again = scratch.materialize(select=["marts/customers"])
+    assert again["executions"] == 1 and evaluated(again) == {}
+    assert (
+        again["materialized"]["marts/customers"]["sqlmesh/status"] == "up to date, not evaluated in this run"
+    )
+    assert scratch.query("SELECT COUNT(*) FROM sqlmesh._environments WHERE name = 'prod'") == [[1]]
+
+
+def test_the_production_instance_config_loads_against_postgres(postgres, postgres_project, tmp_path):
+    """deploy/dagster.yaml: storage in PostgreSQL; a real run is recorded there."""
+    scratch = postgres_project.scratch(tmp_path)
+    scratch.postgres = postgres.recreate("warehouse")
+    shutil.copy(postgres_project.root / "deploy" / "dagster.yaml", scratch.dagster_home / "dagster.yaml")
+    postgres.recreate("dagster")
+    scratch.extra_env = {
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": str(postgres.port),
+        "DAGSTER_PG_USER": postgres.user,
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": "dagster",
+    }
+    info = run(
+        [str(postgres_project.root / ".venv" / "bin" / "dagster"), "instance", "info"],
+        postgres_project.root,
+        scratch.env(),
+    )
+    assert "PostgresRunStorage" in info.stdout, info.stdout
+    assert "PostgresEventLogStorage" in info.stdout, info.stdout
+
+    result = scratch.materialize(select=["raw/orders", "staging/stg_orders"])
+    assert result["status"] == "SUCCESS" and result["executions"] == 1
+    # The run, read back from the Dagster instance in PostgreSQL by another process.
+    again = probe(
+        postgres_project.root, postgres_project.package, scratch.env(), "--summarize", result["run_id"]
+    )
+    assert again["status"] == "SUCCESS"
+    assert scratch.query("SELECT COUNT(*) FROM staging.stg_orders") == [[55]]
