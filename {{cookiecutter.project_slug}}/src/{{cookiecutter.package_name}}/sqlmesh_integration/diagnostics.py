@@ -34,6 +34,28 @@ _RELOAD = (
 )
 
 
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": '
+    r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)"
+)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file; says which one and how to release it."""
+
+    @classmethod
+    def from_duckdb(cls, error: Exception) -> "WarehouseLockedError | None":
+        found = _DUCKDB_LOCK.search(str(error))
+        if found is None:
+            return None
+        return cls(
+            f"The warehouse {found['path']} is locked by another process: {found['holder']} "
+            f"(PID {found['pid']}). DuckDB lets one process use the file at a time. Close that "
+            "DuckDB session (a notebook, the duckdb shell, another tool), or stop the process "
+            f"(kill {found['pid']}), then materialize again."
+        )
+
+
 class SQLMeshProjectError(Exception):
     """The SQLMesh project could not be loaded; the message says where and why."""
 

@@ -20,8 +20,8 @@ from sqlmesh.core.notification_target import (
     NotificationStatus,
 )
 from sqlmesh.core.snapshot import Snapshot
-from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.concurrency import NodeExecutionFailedError
+from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
 
 from .translator import audit_args_key
@@ -84,7 +84,11 @@ class ExecutionRecorder:
             events.duration_ms += duration_ms
             events.intervals.append((start, end))
             events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
-        audits = f", audits passed {audits_passed}, failed {audits_failed}" if audits_passed or audits_failed else ""
+        audits = (
+            f", audits passed {audits_passed}, failed {audits_failed}"
+            if audits_passed or audits_failed
+            else ""
+        )
         self._on_message(
             f"SQLMesh: evaluated {snapshot.name} [{start} .. {end}] in {duration_ms / 1000:.2f}s{audits}"
         )
@@ -127,7 +131,9 @@ class ExecutionRecorder:
         failure = AuditFailure(error.audit_name, audit_args_key(error.audit_args), error.count)
         with self._lock:
             self._events(error.model.fqn).audit_failures.append(failure)
-        self._on_message(f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)")
+        self._on_message(
+            f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)"
+        )
 
 
 def _iso(timestamp_ms: int) -> str:

@@ -126,7 +126,9 @@ def _definition_metadata(model: Model) -> dict[str, object]:
         descriptions = model.column_descriptions
         metadata["dagster/column_schema"] = TableSchema(
             columns=[
-                TableColumn(name=name, type=data_type.sql(dialect=model.dialect), description=descriptions.get(name))
+                TableColumn(
+                    name=name, type=data_type.sql(dialect=model.dialect), description=descriptions.get(name)
+                )
                 for name, data_type in model.columns_to_types.items()
             ]
         )
@@ -150,7 +152,10 @@ def report_outcome(
     if outcome.status is ModelStatus.FAILED:
         raise Failure(
             f"SQLMesh model {outcome.model} failed: {outcome.error}",
-            metadata={"sqlmesh/model_name": outcome.model, "sqlmesh/error": MetadataValue.md(f"```\n{outcome.error}\n```")},
+            metadata={
+                "sqlmesh/model_name": outcome.model,
+                "sqlmesh/error": MetadataValue.md(f"```\n{outcome.error}\n```"),
+            },
             allow_retries=False,
         )
     if outcome.status is ModelStatus.NOT_EVALUATED:

@@ -7,11 +7,11 @@ Everything here is plain data that round-trips through JSON.
 
 import json
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ModelStatus(str, Enum):
+class ModelStatus(StrEnum):
     """The outcome of one model in one SQLMesh execution."""
 
     EVALUATED = "evaluated"

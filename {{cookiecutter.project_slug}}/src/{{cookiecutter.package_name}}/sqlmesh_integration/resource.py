@@ -10,9 +10,8 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
-import re
 from collections.abc import Callable, Collection
-from enum import Enum
+from enum import StrEnum
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -22,34 +21,15 @@ from sqlmesh.core.snapshot import Snapshot
 from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import PlanError
 
-from .diagnostics import creation_failures, load_error
+from .diagnostics import WarehouseLockedError, creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
 from .translator import SQLMeshTranslator
 
 _contexts: dict[tuple[str, str | None], Context] = {}
-_DUCKDB_LOCK = re.compile(
-    r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)'
-)
 
 
-class WarehouseLockedError(RuntimeError):
-    """Another process holds the DuckDB file; says which one and how to release it."""
-
-    @classmethod
-    def from_duckdb(cls, error: Exception) -> "WarehouseLockedError | None":
-        found = _DUCKDB_LOCK.search(str(error))
-        if found is None:
-            return None
-        return cls(
-            f"The warehouse {found['path']} is locked by another process: {found['holder']} "
-            f"(PID {found['pid']}). DuckDB lets one process use the file at a time. Close that "
-            "DuckDB session (a notebook, the duckdb shell, another tool), or stop the process "
-            f"(kill {found['pid']}), then materialize again."
-        )
-
-
-class MaterializeMode(str, Enum):
+class MaterializeMode(StrEnum):
     """What "materialize" asks SQLMesh to do for the selected models."""
 
     RUN = "run"
@@ -143,7 +123,8 @@ class SQLMeshResource(ConfigurableResource):
                 snapshots.get(fqn),
                 recorder.models.get(fqn, ModelEvents()),
                 # SQLMesh never restates a seed: it reloads one when its CSV file changes.
-                had_work=fqn in missing_before or (mode is MaterializeMode.RESTATE and not model.kind.is_seed),
+                had_work=fqn in missing_before
+                or (mode is MaterializeMode.RESTATE and not model.kind.is_seed),
                 translator=translator,
             )
             for fqn, model in models.items()
@@ -168,7 +149,9 @@ class SQLMeshResource(ConfigurableResource):
         environment = context.state_reader.get_environment(self.environment)
         deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
         local = context.snapshots
-        changed = {fqn: model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id}
+        changed = {
+            fqn: model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id
+        }
         if not changed:
             return False, set()
         if not self.auto_plan:

@@ -99,7 +99,8 @@ class SQLMeshRunResults(ConfigurableResource):
         models = models_in_run(context)
         context.log.info(
             f"SQLMesh execution for run {run_id}: {len(models)} model(s), mode '{mode.value}', "
-            f"executed by step '{context.op_execution_context.op_handle}' and shared with every step of the run"
+            f"executed by step '{context.op_execution_context.op_handle}' and shared with every step "
+            "of the run"
         )
         try:
             outcomes, plan_applied = run_isolated(

@@ -8,8 +8,8 @@ reports every other model as up to date.
 """
 
 from dagster import (
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     DefaultScheduleStatus,
     ScheduleDefinition,
     define_asset_job,
