@@ -27,6 +27,7 @@ CI_COMMANDS = ["make test", ".venv/bin/sqlmesh -p sqlmesh_project test"]
 ANSWER_SETS: dict[str, dict[str, str]] = {
     "defaults": {},
     "starter": {"sample_pipeline": "starter"},
+    "postgres": {"warehouse": "postgres"},
 }
 
 
@@ -56,16 +57,18 @@ def python_versions(workflow: dict[Any, Any]) -> list[object]:
 
 
 def readme_commands(project: Path) -> set[str]:
-    """Commands the README documents: lines of its bash blocks and first-column table cells.
+    """Commands the README documents: lines of its bash blocks and rows of its command tables.
 
-    Comments are stripped, as a shell would; a table row documents the command in
-    backticks of its first cell (``| `make lint` | check the code |``).
+    Comments (`` # ...``) are stripped as a shell would. A command table is one whose
+    header starts with ``| command |``; each row gives its command in backticks in
+    the first cell (``| `make lint` | check the code with ruff |``).
     """
     readme = (project / "README.md").read_text(encoding="utf-8")
     commands = set()
     for block in re.findall(r"^```bash\n(.*?)^```", readme, re.DOTALL | re.MULTILINE):
-        commands.update(line.split("#")[0].strip() for line in block.splitlines())
-    commands.update(re.findall(r"^\|\s*`([^`]+)`\s*\|", readme, re.MULTILINE))
+        commands.update(re.split(r"\s#", line)[0].strip() for line in block.splitlines())
+    for rows in re.findall(r"^\| command \|.*\n\|[- |]+\|\n((?:\|.*\n)*)", readme, re.MULTILINE):
+        commands.update(re.findall(r"^\|\s*`([^`]+)`\s*\|", rows, re.MULTILINE))
     return commands - {""}
 
 
