@@ -87,3 +87,14 @@ def test_the_production_instance_config_loads_against_postgres(postgres, postgre
     )
     assert again["status"] == "SUCCESS"
     assert scratch.query("SELECT COUNT(*) FROM staging.stg_orders") == [[55]]
+
+
+def test_the_generated_projects_make_test_passes_against_postgres(postgres, postgres_project):
+    """The project's own suite, as its README says: `make test`, with the POSTGRES_* settings."""
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        **postgres.env("warehouse"),
+    }
+    result = run(["make", "test"], postgres_project.root, env)
+    assert " passed" in result.stdout and " failed" not in result.stdout, result.stdout

@@ -45,8 +45,8 @@ def fresh_warehouse() -> str:
             pytrace=False,
         )
     database = os.environ["POSTGRES_DB"]
-    connection.autocommit = True
-    with connection, connection.cursor() as cursor:
+    connection.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
+    with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
         cursor.execute(f'CREATE DATABASE "{database}"')
     connection.close()
