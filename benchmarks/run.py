@@ -2,7 +2,7 @@
 
 Usage (from the template's root, after ``make test`` or ``make demo`` created .venv):
 
-    .venv/bin/python benchmarks/run.py --models 10 50 200 500 --repeat 3
+    .venv/bin/python benchmarks/run.py --models 10 50 100 200 --repeat 3
 
 What it does, once per invocation:
 
@@ -15,8 +15,8 @@ What it does, once per invocation:
    built before it counts the run;
 4. prints the table and writes ``<workdir>/results.json``.
 
-Linux only: memory is read from ``/proc``. See benchmarks/README.md for what
-each number means.
+Linux only: memory and CPU are read from ``/proc`` and this process makes
+itself a child subreaper. See benchmarks/README.md for what each number means.
 """
 
 from __future__ import annotations
@@ -775,8 +775,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--models",
         type=int,
         nargs="+",
-        default=[10, 50, 200],
-        help="project sizes N (models, the seed included); default 10 50 200",
+        default=[10, 50, 100, 200],
+        help="project sizes N (models, the seed included); default 10 50 100 200",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per contestant and N (default 3)")
     parser.add_argument(
@@ -790,7 +790,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--multiprocess-max",
         type=int,
         default=100,
-        help="skip the multiprocess executor above this N (default 100; ~2.5 s per step)",
+        help="skip the multiprocess executor above this N (default 100; each step costs ~4 s of CPU)",
     )
     parser.add_argument(
         "--marginal",
@@ -820,10 +820,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_metadata(project: BakedProject, args: argparse.Namespace) -> dict[str, object]:
+def template_revision() -> str:
+    """The template commit that was baked, marked dirty when files outside benchmarks/ differ from it."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", "-C", str(TEMPLATE_DIR), *args], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = [line for line in git("status", "--porcelain").splitlines() if "benchmarks/" not in line]
+    return f"{commit}{' + uncommitted changes' if changed else ''}"
+
+
+def run_metadata(project: BakedProject, args: argparse.Namespace, revision: str) -> dict[str, object]:
     """What a reader of results.json needs to judge the numbers."""
     return {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "template": revision,
         "argv": sys.argv[1:],
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -886,10 +901,11 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    say(f"Baking and installing the template into {workdir / 'bake'} ...")
+    revision = template_revision()  # read before baking: the bake is what this revision produces
+    say(f"Baking template {revision} and installing it into {workdir / 'bake'} ...")
     project = bake(workdir)
     install(project)
-    meta = run_metadata(project, args)
+    meta = run_metadata(project, args, revision)
     say(f"versions: {meta['versions']}")
 
     results: dict[int, dict[str, Summary]] = {}
@@ -904,8 +920,8 @@ def main(argv: list[str] | None = None) -> int:
         write_results(output, meta, raw, results, notes, marginal)
 
     print(
-        f"\nWall time (warm SQLMesh cache, fresh warehouse and Dagster instance per run), "
-        f"{args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}"
+        f"\nTemplate {revision}; wall time (warm SQLMesh cache, fresh warehouse and Dagster instance per "
+        f"run), {args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}"
     )
     print(
         "ratio: median / the named baseline's median at the same N. Memory: peak over the runs of the "
