@@ -108,6 +108,11 @@ class ExecutionRecorder:
                     events.audits_ran = True
             self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}")
 
+    def settled(self) -> set[str]:
+        """Models that already failed or were skipped in this execution."""
+        with self._lock:
+            return {fqn for fqn, events in self.models.items() if events.error is not None or events.skipped}
+
     def model_not_created(self, fqn: str, message: str) -> None:
         """A plan could not create the model's table: it fails without being evaluated.
 

@@ -106,8 +106,11 @@ class SQLMeshResource(ConfigurableResource):
         translator: SQLMeshTranslator,
     ) -> tuple[dict[str, ModelOutcome], bool]:
         with recording(context, recorder):
-            plan_applied, not_created = self._bring_environment_up_to_date(context, models, recorder)
-            runnable = {fqn: model for fqn, model in models.items() if fqn not in not_created}
+            plan_applied, _ = self._bring_environment_up_to_date(
+                context, models, recorder, backfill=mode is MaterializeMode.RUN
+            )
+            # A model the plan already failed or skipped is not attempted twice in one run.
+            runnable = {fqn: model for fqn, model in models.items() if fqn not in recorder.settled()}
             snapshots = self._environment_snapshots(context, runnable)
             missing_before = self._models_with_missing_intervals(context, snapshots)
             names = [model.name for model in runnable.values()]
@@ -132,17 +135,26 @@ class SQLMeshResource(ConfigurableResource):
         return outcomes, plan_applied
 
     def _bring_environment_up_to_date(
-        self, context: Context, models: dict[str, Model], recorder: ExecutionRecorder
+        self,
+        context: Context,
+        models: dict[str, Model],
+        recorder: ExecutionRecorder,
+        backfill: bool,
     ) -> tuple[bool, set[str]]:
-        """Apply the run's new or changed models to the environment, evaluating nothing.
+        """Apply the run's new or changed models to the environment.
 
         Only the models of this run are planned (``select_models``): a changed
         model outside the selection keeps its deployed version, and its data,
-        until a run selects it. ``skip_backfill`` makes the plan create tables
-        without filling them; the ``run`` that follows evaluates the missing
-        intervals. A model whose table cannot be created (a missing table or
-        column) fails on its own: it and what the run has below it are left out
-        and the plan is applied to the others.
+        until a run selects it. With ``backfill`` the plan also evaluates them,
+        in one pass as ``sqlmesh plan`` does (creating every table up front
+        without filling it costs SQLMesh a rendering against every other model,
+        which grows with the square of the project's size). If a model fails
+        while the plan evaluates, SQLMesh records what was completed but leaves
+        the environment as it was; the plan is then applied again without
+        backfill, so the environment exists and the next run retries only what
+        failed. A model whose table cannot be created (a missing table or column)
+        fails on its own: it and what the run has below it are left out and the
+        plan is applied to the others.
 
         Returns whether a plan was applied, and the models left out.
         """
@@ -168,14 +180,15 @@ class SQLMeshResource(ConfigurableResource):
         left_out: set[str] = set()
         while changed:
             recorder.message(
-                f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}' "
-                f"(creates their new versions, evaluates nothing): {', '.join(sorted(changed.values()))}"
+                f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}'"
+                f"{'' if backfill else ' (creating their new versions, evaluating nothing)'}: "
+                f"{', '.join(sorted(changed.values()))}"
             )
             try:
                 context.plan(
                     self.environment,
                     select_models=sorted(changed.values()),
-                    skip_backfill=True,
+                    skip_backfill=not backfill,
                     no_prompts=True,
                     auto_apply=True,
                     skip_tests=True,
@@ -184,6 +197,9 @@ class SQLMeshResource(ConfigurableResource):
                 return True, left_out
             except Exception as error:
                 failures = creation_failures(error, context)
+                if not failures and backfill and isinstance(error, PlanError):
+                    backfill = False  # models failed while evaluated; each is recorded
+                    continue
                 if not failures:
                     raise
             for fqn, message in failures.items():
