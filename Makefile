@@ -12,7 +12,7 @@ PORT ?= 3000
 # The project's Makefile finds uv (installed below) on PATH and uses it.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo test lint screenshots clean
+.PHONY: help demo test lint screenshots bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: $(VENV)/.installed ## Run every test of the template (bakes, installs and 
 
 lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests
+
+bench: $(VENV)/.installed ## Benchmark the generated project against bare SQLMesh (see benchmarks/README.md)
+	$(BIN)/python benchmarks/run.py --models 10 50 100 200 --repeat 3
 
 screenshots: $(VENV)/.installed ## Retake the UI screenshots of the generated project's docs (needs /usr/bin/chromium)
 	$(BIN)/python docs/screenshots.py
