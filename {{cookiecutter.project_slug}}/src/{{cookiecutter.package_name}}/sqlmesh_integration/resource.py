@@ -3,8 +3,8 @@
 It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 *when* to execute and shares the results. This module decides *how*:
 
-1. bring the SQLMesh environment up to date with the project on disk
-   (a plan that creates and promotes new model versions but evaluates nothing),
+1. bring the SQLMesh environment up to date with the run's models on disk
+   (a plan limited to the new or changed ones, which builds and promotes them),
 2. evaluate exactly the requested models, either with SQLMesh's own ``run``
    semantics (missing intervals only) or by restating them,
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
