@@ -58,12 +58,13 @@ def _as_server_user(command: list[str]) -> list[str]:
 def postgres_server(port: int, databases: list[str]) -> Iterator[PostgresServer]:
     """Start a server with a fresh data folder; stop it and delete the folder afterwards.
 
-    The folder is a new one under the system's temp folder: the server's user
-    must be able to reach it, which a test's private tmp_path does not allow.
+    The folder is a new one under /tmp: the server's user must be able to reach
+    it, which neither a test's private tmp_path nor the session's private TMPDIR
+    allows.
     """
     binaries = server_binaries()
     assert binaries is not None, "PostgreSQL is not installed"
-    root = Path(tempfile.mkdtemp(prefix="postgres-for-tests-"))
+    root = Path(tempfile.mkdtemp(prefix="postgres-for-tests-", dir="/tmp"))
     data, sockets = root / "data", root / "sockets"
     for folder in (data, sockets):
         folder.mkdir()
