@@ -86,7 +86,7 @@ class SQLMeshResource(ConfigurableResource):
         models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in model_fqns}
         recorder = ExecutionRecorder(on_message)
         try:
-            return self._execute(context, models, mode, on_message, recorder, translator)
+            return self._execute(context, models, mode, recorder, translator)
         except Exception as error:
             locked = WarehouseLockedError.from_duckdb(error)
             if locked is not None:
@@ -101,12 +101,11 @@ class SQLMeshResource(ConfigurableResource):
         context: Context,
         models: dict[str, Model],
         mode: MaterializeMode,
-        on_message: Callable[[str], None],
         recorder: ExecutionRecorder,
         translator: SQLMeshTranslator,
     ) -> tuple[dict[str, ModelOutcome], bool]:
         with recording(context, recorder):
-            plan_applied, _ = self._bring_environment_up_to_date(
+            plan_applied = self._bring_environment_up_to_date(
                 context, models, recorder, backfill=mode is MaterializeMode.RUN
             )
             # A model the plan already failed or skipped is not attempted twice in one run.
@@ -114,7 +113,7 @@ class SQLMeshResource(ConfigurableResource):
             snapshots = self._environment_snapshots(context, runnable)
             missing_before = self._models_with_missing_intervals(context, snapshots)
             names = [model.name for model in runnable.values()]
-            on_message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
+            recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
             if names and mode is MaterializeMode.RESTATE:
                 self._restate(context, names)
             elif names:
@@ -140,7 +139,7 @@ class SQLMeshResource(ConfigurableResource):
         models: dict[str, Model],
         recorder: ExecutionRecorder,
         backfill: bool,
-    ) -> tuple[bool, set[str]]:
+    ) -> bool:
         """Apply the run's new or changed models to the environment.
 
         Only the models of this run are planned (``select_models``): a changed
@@ -156,7 +155,8 @@ class SQLMeshResource(ConfigurableResource):
         fails on its own: it and what the run has below it are left out and the
         plan is applied to the others.
 
-        Returns whether a plan was applied, and the models left out.
+        Returns whether a plan was applied. Every model the plan failed or
+        skipped is in ``recorder.settled()``.
         """
         environment = context.state_reader.get_environment(self.environment)
         deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
@@ -165,7 +165,7 @@ class SQLMeshResource(ConfigurableResource):
             fqn: model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id
         }
         if not changed:
-            return False, set()
+            return False
         if not self.auto_plan:
             if environment is None:
                 raise RuntimeError(
@@ -176,8 +176,7 @@ class SQLMeshResource(ConfigurableResource):
                 f"SQLMesh: {len(changed)} model(s) differ from what '{self.environment}' has deployed; "
                 "auto_plan is off, so the deployed versions run."
             )
-            return False, set()
-        left_out: set[str] = set()
+            return False
         while changed:
             recorder.message(
                 f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}'"
@@ -194,7 +193,7 @@ class SQLMeshResource(ConfigurableResource):
                     skip_tests=True,
                     skip_linter=True,
                 )
-                return True, left_out
+                return True
             except Exception as error:
                 failures = creation_failures(error, context)
                 if not failures and backfill and isinstance(error, PlanError):
@@ -206,9 +205,8 @@ class SQLMeshResource(ConfigurableResource):
                 recorder.model_not_created(fqn, message)
             below = {d for fqn in failures for d in context.dag.downstream(fqn)} & set(models)
             recorder.models_skipped(below - set(failures))
-            left_out |= set(failures) | below
-            changed = {fqn: name for fqn, name in changed.items() if fqn not in left_out}
-        return False, left_out
+            changed = {fqn: name for fqn, name in changed.items() if fqn not in failures and fqn not in below}
+        return False
 
     def _environment_snapshots(self, context: Context, models: dict[str, Model]) -> dict[str, Snapshot]:
         environment = context.state_reader.get_environment(self.environment)
