@@ -82,17 +82,26 @@ class Scratch:
         self,
         *,
         select: list[str] | None = None,
+        checks: list[str] | None = None,
         tags: dict[str, str] | None = None,
         reexecute_from_failure: str | None = None,
+        module: str | None = None,
     ) -> dict:
-        """Run a real Dagster job of the project; return what happened (see dagster_probe.py)."""
+        """Run a real Dagster job of the project; return what happened (see dagster_probe.py).
+
+        ``checks`` ("asset/key:check_name") selects checks with exactly the assets in ``select``.
+        """
         arguments = []
         if select:
             arguments += ["--select", ",".join(select)]
+        if checks is not None:
+            arguments += ["--checks", ",".join(checks)]
         for key, value in (tags or {}).items():
             arguments += ["--tag", f"{key}={value}"]
         if reexecute_from_failure:
             arguments += ["--reexecute-from-failure", reexecute_from_failure]
+        if module:
+            arguments += ["--module", module]
         return probe(self.project.root, self.project.package, self.env(), *arguments)
 
     def query(self, sql: str) -> list:
@@ -112,6 +121,11 @@ class Scratch:
             )
             command = [str(self.project.python), "-c", code, str(self.warehouse), sql]
         return json.loads(run(command, self.project.root, self.env()).stdout)
+
+    def execute(self, sql: str) -> None:
+        """Write to the DuckDB warehouse as another tool would (no run may be going on)."""
+        code = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute(sys.argv[2]).close()"
+        run([str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env())
 
 
 @dataclass

@@ -4,8 +4,11 @@ Runs inside the baked project's own virtual environment (the template's test
 environment has neither Dagster nor SQLMesh), against the Dagster instance in
 DAGSTER_HOME. Usage:
 
-    python dagster_probe.py PACKAGE [--select a/b,c/d] [--tag KEY=VALUE ...]
-                                    [--reexecute-from-failure RUN_ID]
+    python dagster_probe.py PACKAGE [--select a/b,c/d] [--checks a/b:check,c/d:check]
+                                    [--tag KEY=VALUE ...] [--reexecute-from-failure RUN_ID]
+
+``--checks`` selects asset checks as the UI's "Execute" on a check does: a run
+whose asset selection holds only what ``--select`` names (possibly nothing).
     python dagster_probe.py PACKAGE --summarize RUN_ID|latest   (a run made elsewhere)
 """
 
@@ -13,8 +16,17 @@ import argparse
 import json
 from collections import Counter
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, ReexecutionOptions, execute_job
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    ReexecutionOptions,
+    execute_job,
+)
 from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import create_execution_plan, execute_run
+from dagster._core.snap import snapshot_from_execution_plan
 
 EXECUTION_MESSAGE = "SQLMesh execution for run"
 EVALUATED_PREFIX = "SQLMesh: evaluated "
@@ -84,9 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("package")
     parser.add_argument("--select", default="")
+    parser.add_argument("--checks", default=None)
     parser.add_argument("--tag", action="append", default=[])
     parser.add_argument("--reexecute-from-failure", default=None)
     parser.add_argument("--summarize", default=None)
+    parser.add_argument(
+        "--module", default=None, help="the module holding `defs` (default: PACKAGE.definitions)"
+    )
     args = parser.parse_args()
     tags = dict(tag.split("=", 1) for tag in args.tag)
     with DagsterInstance.get() as instance:
@@ -97,11 +113,44 @@ def main() -> None:
             print(json.dumps(summarize(instance, run_id), indent=1, sort_keys=True))
             return
         # The job every step process can load again: the project's implicit asset job.
-        repository = ReconstructableRepository.for_module(f"{args.package}.definitions", "defs")
+        repository = ReconstructableRepository.for_module(
+            args.module or f"{args.package}.definitions", "defs"
+        )
         job = repository.get_reconstructable_job("__ASSET_JOB")
         if args.reexecute_from_failure:
             options = ReexecutionOptions.from_failure(args.reexecute_from_failure, instance)
             result = execute_job(job, instance=instance, reexecution_options=options, tags=tags)
+        elif args.checks is not None:
+            assets = {AssetKey.from_user_string(key) for key in args.select.split(",") if key}
+            checks = {
+                AssetCheckKey(AssetKey.from_user_string(asset), name)
+                for asset, name in (check.rsplit(":", 1) for check in args.checks.split(",") if check)
+            }
+            # What the webserver does for a check launched from the UI.
+            subset = job.get_subset(asset_selection=assets, asset_check_selection=checks)
+            job_def = subset.get_definition()
+            plan = create_execution_plan(subset, instance_ref=instance.get_ref(), tags=tags)
+            run = instance.create_run(
+                job_name=job_def.name,
+                run_id=None,
+                run_config=None,
+                op_selection=None,
+                asset_selection=frozenset(assets),
+                asset_check_selection=frozenset(checks),
+                resolved_op_selection=None,
+                step_keys_to_execute=plan.step_keys_to_execute,
+                status=None,
+                tags=tags,
+                root_run_id=None,
+                parent_run_id=None,
+                job_snapshot=job_def.get_job_snapshot(),
+                execution_plan_snapshot=snapshot_from_execution_plan(plan, job_def.get_job_snapshot_id()),
+                parent_job_snapshot=None,
+                job_code_origin=subset.get_python_origin(),
+                remote_job_origin=None,
+                asset_graph=job_def.asset_layer.asset_graph,
+            )
+            result = execute_run(subset, run, instance)
         else:
             selection = [AssetKey.from_user_string(key) for key in args.select.split(",") if key]
             result = execute_job(job, instance=instance, asset_selection=selection or None, tags=tags)

@@ -3,7 +3,7 @@
 from dagster import AssetKey, Definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
-from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
+from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator, is_asset_model
 
 translator = SQLMeshTranslator()
 
@@ -13,7 +13,7 @@ def _sqlmesh_models():
     return {
         translator.get_asset_key(model.fqn): model
         for model in context.models.values()
-        if not (model.kind.is_external or model.kind.is_embedded)
+        if is_asset_model(model)
     }
 
 
@@ -63,7 +63,9 @@ def test_checks_block_exactly_when_sqlmesh_blocks():
     assert blocking[("marts/orders", "unique_values")] is True
     assert blocking[("marts/orders", "accepted_range_non_blocking")] is False  # a _non_blocking built-in
     assert blocking[("marts/daily_revenue", "accepted_range")] is False  # `blocking := false` on the model
-    assert blocking[("marts/customers", "not_null_2")] is True  # the same audit used twice
+    # The same audit used twice: each use is named by its arguments.
+    assert blocking[("marts/customers", "not_null__customer_id__full_name__email")] is True
+    assert blocking[("marts/customers", "not_null__number_of_orders__lifetime_value")] is True
 
 
 def test_schedule_runs_every_model_at_the_most_frequent_cron():

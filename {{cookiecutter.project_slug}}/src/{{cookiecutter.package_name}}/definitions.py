@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
-from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets, sqlmesh_schedule
+from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets, sqlmesh_schedules
 
 SQLMESH_PROJECT_DIR = Path(
     os.environ.get("SQLMESH_PROJECT_DIR", Path(__file__).resolve().parents[2] / "sqlmesh_project")
@@ -26,7 +26,7 @@ assets = sqlmesh_assets(sqlmesh)
 defs = Definitions(
     assets=assets,
     # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
-    schedules=[sqlmesh_schedule(sqlmesh, assets)],
+    schedules=sqlmesh_schedules(sqlmesh, assets),
     resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
     executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
 )

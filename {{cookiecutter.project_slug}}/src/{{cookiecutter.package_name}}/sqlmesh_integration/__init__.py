@@ -3,6 +3,7 @@
 - :mod:`.translator`: how SQLMesh names become Dagster names;
 - :mod:`.factory`: one asset per model, audits as asset checks;
 - :mod:`.resource`: loading and executing the SQLMesh project;
+- :mod:`.selection`: what a run asks of SQLMesh (models to materialize, audits to report);
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
 - :mod:`.schedules`: a schedule derived from the models' crons;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
@@ -14,15 +15,17 @@
 from .factory import sqlmesh_assets
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG, SQLMeshRunResults
-from .schedules import sqlmesh_schedule
-from .translator import SQLMeshTranslator
+from .schedules import sqlmesh_schedules
+from .translator import AuditIdentity, SQLMeshTranslator, is_asset_model
 
 __all__ = [
+    "AuditIdentity",
     "MODE_TAG",
     "MaterializeMode",
     "SQLMeshResource",
     "SQLMeshRunResults",
     "SQLMeshTranslator",
+    "is_asset_model",
     "sqlmesh_assets",
-    "sqlmesh_schedule",
+    "sqlmesh_schedules",
 ]

@@ -128,7 +128,7 @@ class ExecutionRecorder:
             for fqn in fqns:
                 self._events(fqn).skipped = True
         for fqn in sorted(fqns):
-            self._on_message(f"SQLMesh: skipped {fqn} because a model upstream of it failed")
+            self._on_message(f"SQLMesh: skipped {fqn} because a model or source upstream of it failed")
 
     def audit_failed(self, error: AuditError) -> None:
         if error.model is None:

@@ -9,7 +9,9 @@ for the run's single SQLMesh execution and reports what it did to its model.
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -22,6 +24,7 @@ from dagster import (
     TableColumn,
     TableSchema,
     multi_asset,
+    multi_asset_check,
 )
 from sqlglot import exp
 from sqlmesh import Context
@@ -29,8 +32,9 @@ from sqlmesh.core.model import Model
 
 from .outcomes import AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
 from .resource import SQLMeshResource
-from .run_results import MODEL_OP_TAG, SQLMeshRunResults
-from .translator import AuditUse, SQLMeshTranslator
+from .run_results import SQLMeshRunResults
+from .selection import AUDIT_ARGS_METADATA, AUDIT_METADATA, MODEL_OP_TAG, StepContext
+from .translator import AuditIdentity, AuditUse, SQLMeshTranslator, is_asset_model
 
 
 def sqlmesh_assets(
@@ -44,16 +48,17 @@ def sqlmesh_assets(
     translator = translator or SQLMeshTranslator()
     context = sqlmesh.load_context()
     warehouse_kind = context.connection_config.type_
-    return [
+    assets = [
         _model_asset(context, model, translator, warehouse_kind)
         for model in context.models.values()
-        if _is_asset(model)
+        if is_asset_model(model)
     ]
-
-
-def _is_asset(model: Model) -> bool:
-    """External tables are upstream keys; embedded models are inlined into their users."""
-    return not (model.kind.is_external or model.kind.is_embedded)
+    sources = [
+        _source_checks(model, translator)
+        for model in context.models.values()
+        if model.kind.is_external and translator.get_audit_uses(model)
+    ]
+    return assets + sources
 
 
 def _model_asset(
@@ -73,17 +78,7 @@ def _model_asset(
         skippable=True,
         metadata=_definition_metadata(model),
     )
-    check_specs = [
-        AssetCheckSpec(
-            name=use.check_name,
-            asset=key,
-            blocking=use.blocking,
-            description=f"SQLMesh audit '{use.audit_name}'"
-            + (f" ({use.args_key})" if use.args_key else "")
-            + (" - blocking" if use.blocking else " - non-blocking"),
-        )
-        for use in audit_uses
-    ]
+    check_specs = _check_specs(key, audit_uses)
 
     @multi_asset(
         name=key.to_python_identifier(),
@@ -99,6 +94,55 @@ def _model_asset(
         yield from report_outcome(context, results, model.fqn, key, audit_uses)
 
     return _asset
+
+
+def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDefinition:
+    """The audits of an external model, as checks on the key of the source it names.
+
+    The source's asset is not defined here (SQLMesh does not build it): the
+    checks target its key, so a Dagster asset that produces the table, if
+    there is one, carries them; otherwise Dagster shows the source as an
+    external asset. They run when they are selected (the source's **Checks**
+    tab, or a run that selects them), in the run's one SQLMesh execution and
+    before its models: a failing blocking audit stops the models below it.
+    """
+    key = translator.get_asset_key(model.fqn)
+    audit_uses = translator.get_audit_uses(model)
+
+    @multi_asset_check(
+        name=f"{key.to_python_identifier()}__sqlmesh_audits",
+        specs=_check_specs(key, audit_uses),
+        can_subset=True,
+        op_tags={MODEL_OP_TAG: model.fqn},
+        description=f"SQLMesh audits of the external source {model.name}",
+    )
+    def _audits(
+        context: AssetCheckExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
+    ) -> Iterator[AssetCheckResult]:
+        results = sqlmesh_results.get_or_execute(context, sqlmesh)
+        # No materialization: a source's asset is never selected, so none is reported.
+        yield from (
+            event
+            for event in report_outcome(context, results, model.fqn, key, audit_uses)
+            if isinstance(event, AssetCheckResult)
+        )
+
+    return _audits
+
+
+def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(
+            name=use.check_name,
+            asset=key,
+            blocking=use.blocking,
+            description=f"SQLMesh audit '{use.audit_name}'"
+            + (f" ({use.args_key})" if use.args_key else "")
+            + (" - blocking" if use.blocking else " - non-blocking"),
+            metadata={AUDIT_METADATA: use.audit_name, AUDIT_ARGS_METADATA: use.args_key},
+        )
+        for use in audit_uses
+    ]
 
 
 def _upstream_fqns(context: Context, model: Model) -> set[str]:
@@ -136,18 +180,24 @@ def _definition_metadata(model: Model) -> dict[str, object]:
 
 
 def report_outcome(
-    context: AssetExecutionContext,
+    context: StepContext,
     results: ExecutionResults,
     fqn: str,
     key: AssetKey,
     audit_uses: list[AuditUse],
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Translate what SQLMesh did to one model into Dagster events."""
+    """Translate what SQLMesh did to one model into Dagster events, for what this step selected.
+
+    The execution speaks of audits by SQLMesh identity; ``audit_uses`` (made
+    by the translator that built the checks) names them.
+    """
     if results.error is not None:
         raise Failure(f"SQLMesh could not execute this run: {results.error}", allow_retries=False)
     outcome = results.models.get(fqn)
     if outcome is None:
         raise Failure(f"SQLMesh's execution for this run did not include {fqn}.", allow_retries=False)
+    selected_checks = {check.name for check in context.selected_asset_check_keys}
+    uses = {use.identity: use for use in audit_uses if use.check_name in selected_checks}
 
     if outcome.status is ModelStatus.FAILED:
         raise Failure(
@@ -158,6 +208,10 @@ def report_outcome(
             },
             allow_retries=False,
         )
+    if outcome.status is ModelStatus.BLOCKED:
+        raise Failure(outcome.error, metadata={"sqlmesh/model_name": outcome.model}, allow_retries=False)
+    if outcome.not_restatable:
+        raise Failure(outcome.not_restatable, allow_retries=False)
     if outcome.status is ModelStatus.NOT_EVALUATED:
         raise Failure(
             f"SQLMesh model {outcome.model} still has missing intervals that this run did not "
@@ -166,16 +220,41 @@ def report_outcome(
         )
     if outcome.status is ModelStatus.SKIPPED:
         context.log.warning(
-            f"SQLMesh skipped {outcome.model} because a model upstream of it failed; "
+            f"SQLMesh skipped {outcome.model} because a model or source upstream of it failed; "
             "Dagster skips everything below it."
         )
         return
 
-    yield MaterializeResult(asset_key=key, metadata=_outcome_metadata(outcome))
-    checks = {use.check_name: use for use in audit_uses}
-    for audit in outcome.audits:
-        if audit.check_name in checks:
-            yield _check_result(key, audit)
+    reported = {AuditIdentity(a.audit_name, a.args_key): a for a in outcome.audits}
+    unreported = [a for identity, a in reported.items() if identity not in uses]
+    if key in context.op_execution_context.selected_asset_keys:
+        metadata = _outcome_metadata(outcome)
+        if unreported:
+            metadata["sqlmesh/audits_not_selected"] = _unselected_audits_note(unreported)
+            context.log.info(f"{outcome.model}: {metadata['sqlmesh/audits_not_selected']}")
+        yield MaterializeResult(asset_key=key, metadata=metadata)
+    for identity, use in uses.items():
+        if identity in reported:
+            yield _check_result(key, use, reported[identity])
+    unselected_blocking = [a for a in unreported if a.blocking and not a.passed]
+    if unselected_blocking:
+        names = ", ".join(a.audit_name for a in unselected_blocking)
+        raise Failure(
+            f"SQLMesh's blocking audit {names} of {outcome.model} failed, so SQLMesh withheld the "
+            "interval and skipped everything downstream. Its check was not selected in this run, so "
+            "no check result is recorded: execute the check to see the failing rows.",
+            allow_retries=False,
+        )
+
+
+def _unselected_audits_note(audits: list[AuditOutcome]) -> str:
+    failed = ", ".join(a.audit_name for a in audits if not a.passed)
+    return (
+        f"SQLMesh ran {len(audits)} audit(s) of this model while evaluating it; their checks are not "
+        "selected in this run, so no check result is reported"
+        + (f" (failed: {failed})" if failed else " (all passed)")
+        + ". A failing blocking audit still stops SQLMesh from promoting the interval."
+    )
 
 
 def _outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
@@ -201,12 +280,12 @@ def _outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
     return metadata
 
 
-def _check_result(key: AssetKey, audit: AuditOutcome) -> AssetCheckResult:
+def _check_result(key: AssetKey, use: AuditUse, audit: AuditOutcome) -> AssetCheckResult:
     return AssetCheckResult(
         asset_key=key,
-        check_name=audit.check_name,
+        check_name=use.check_name,
         passed=audit.passed,
-        severity=AssetCheckSeverity.ERROR if audit.blocking else AssetCheckSeverity.WARN,
+        severity=AssetCheckSeverity.ERROR if use.blocking else AssetCheckSeverity.WARN,
         metadata={"failing_rows": audit.failing_rows, "blocking": audit.blocking},
         description=None
         if audit.passed

@@ -29,6 +29,13 @@ class ModelStatus(StrEnum):
     UP_TO_DATE = "up_to_date"
     """Every interval was already complete: there was nothing to evaluate."""
 
+    AUDITED = "audited"
+    """Not evaluated: only audits ran, against the table the model already has (checks run alone)."""
+
+    BLOCKED = "blocked"
+    """SQLMesh could not start the model: something it needs does not exist yet (an upstream
+    table never built, a model never deployed). ``error`` says what, and what to do."""
+
     NOT_EVALUATED = "not_evaluated"
     """Intervals are still missing but SQLMesh did not evaluate them (for example a cron
     interval that has not elapsed for a new model): never reported as a success."""
@@ -36,10 +43,10 @@ class ModelStatus(StrEnum):
 
 @dataclass
 class AuditOutcome:
-    """One audit use of a model, as it ran in this execution."""
+    """One audit use of a model, as it ran in this execution, by SQLMesh identity."""
 
-    check_name: str
     audit_name: str
+    args_key: str
     blocking: bool
     passed: bool
     failing_rows: int = 0
@@ -59,6 +66,12 @@ class ModelOutcome:
     snapshot_version: str | None = None
     physical_table: str | None = None
     covered_until: str | None = None
+    not_restatable: str | None = None
+    """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
+
+    @property
+    def blocking_audit_failed(self) -> bool:
+        return any(audit.blocking and not audit.passed for audit in self.audits)
 
     @property
     def wrote_rows(self) -> bool:

@@ -10,21 +10,22 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from enum import StrEnum
 
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlmesh import Context
 from sqlmesh.core.model import Model
-from sqlmesh.core.snapshot import Snapshot
-from sqlmesh.utils.date import to_datetime
+from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
+from sqlmesh.utils.date import now_timestamp, to_datetime
 from sqlmesh.utils.errors import PlanError
 
 from .diagnostics import WarehouseLockedError, creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
-from .translator import SQLMeshTranslator
+from .selection import RunSelection
+from .translator import AuditIdentity, audit_args_key, audit_is_blocking
 
 _contexts: dict[tuple[str, str | None], Context] = {}
 
@@ -74,19 +75,30 @@ class SQLMeshResource(ConfigurableResource):
         return context
 
     def execute(
-        self,
-        model_fqns: Collection[str],
-        mode: MaterializeMode,
-        on_message: Callable[[str], None],
-        translator: SQLMeshTranslator | None = None,
+        self, selection: RunSelection, mode: MaterializeMode, on_message: Callable[[str], None]
     ) -> tuple[dict[str, ModelOutcome], bool]:
-        """Execute SQLMesh once for ``model_fqns``; return their outcomes and whether a plan was applied."""
-        translator = translator or SQLMeshTranslator()
+        """Execute SQLMesh once for a run: each selected model's outcome, and whether a plan was applied.
+
+        Models whose asset is selected are evaluated as ``mode`` asks; models
+        of which only checks are selected are audited against the table they
+        already have, after the evaluation, so they read what it wrote.
+        Selected audits of external sources run first: as in SQLMesh's own
+        plan, a source whose blocking audit fails stops the models below it.
+        """
         context = self.load_context()
-        models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in model_fqns}
+        models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.models}
+        sources = {fqn for fqn in selection.to_audit_only if models[fqn].kind.is_external}
         recorder = ExecutionRecorder(on_message)
         try:
-            return self._execute(context, models, mode, recorder, translator)
+            with recording(context, recorder):
+                outcomes = self._audit_only(context, sources, selection, recorder)
+                failed_sources = {fqn for fqn, outcome in outcomes.items() if outcome.blocking_audit_failed}
+                materialized, plan_applied = self._materialize(
+                    context, selection.to_materialize, mode, recorder, failed_sources
+                )
+                outcomes |= materialized
+                outcomes |= self._audit_only(context, selection.to_audit_only - sources, selection, recorder)
+            return outcomes, plan_applied
         except Exception as error:
             locked = WarehouseLockedError.from_duckdb(error)
             if locked is not None:
@@ -96,28 +108,47 @@ class SQLMeshResource(ConfigurableResource):
             # Release the DuckDB file: other processes cannot even read it while it is open.
             context.close()
 
-    def _execute(
+    def _materialize(
         self,
         context: Context,
-        models: dict[str, Model],
+        fqns: set[str],
         mode: MaterializeMode,
         recorder: ExecutionRecorder,
-        translator: SQLMeshTranslator,
+        failed_sources: set[str],
     ) -> tuple[dict[str, ModelOutcome], bool]:
-        with recording(context, recorder):
-            plan_applied = self._bring_environment_up_to_date(
-                context, models, recorder, backfill=mode is MaterializeMode.RUN
-            )
-            # A model the plan already failed or skipped is not attempted twice in one run.
-            runnable = {fqn: model for fqn, model in models.items() if fqn not in recorder.settled()}
-            snapshots = self._environment_snapshots(context, runnable)
-            missing_before = self._models_with_missing_intervals(context, snapshots)
-            names = [model.name for model in runnable.values()]
-            recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
-            if names and mode is MaterializeMode.RESTATE:
-                self._restate(context, names)
-            elif names:
-                context.run(self.environment, select_models=names, no_auto_upstream=True)
+        if not fqns:
+            return {}, False
+        models = {fqn: context.get_model(fqn) for fqn in fqns}
+        blocked = self._blocked(context, models)
+        for fqn, reason in blocked.items():
+            recorder.message(f"SQLMesh: {fqn} cannot be materialized: {reason}")
+        below_blocked = {d for fqn in set(blocked) | failed_sources for d in context.dag.downstream(fqn)}
+        below_blocked &= set(models)
+        recorder.models_skipped(below_blocked - set(blocked))
+        plannable = {fqn: m for fqn, m in models.items() if fqn not in blocked and fqn not in below_blocked}
+        plan_applied = self._bring_environment_up_to_date(
+            context, plannable, recorder, backfill=mode is MaterializeMode.RUN
+        )
+        # A model the plan already failed or skipped is not attempted twice in one run.
+        runnable = {fqn: model for fqn, model in plannable.items() if fqn not in recorder.settled()}
+        not_restatable = (
+            {fqn: _why_not_restatable(m) for fqn, m in runnable.items() if m.disable_restatement}
+            if mode is MaterializeMode.RESTATE
+            else {}
+        )
+        snapshots = self._environment_snapshots(context, set(runnable))
+        missing_before = self._models_with_missing_intervals(context, snapshots)
+        names = [model.name for fqn, model in runnable.items() if fqn not in not_restatable]
+        recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
+        if names and mode is MaterializeMode.RESTATE:
+            self._restate(context, names)
+        elif names:
+            status = context.run(self.environment, select_models=names, no_auto_upstream=True)
+            if status.is_failure and not recorder.settled() & set(runnable):
+                raise RuntimeError(
+                    "SQLMesh's run reported a failure without naming a failed model; "
+                    "its log above says what went wrong."
+                )
         outcomes = {
             fqn: self._outcome(
                 context,
@@ -126,12 +157,117 @@ class SQLMeshResource(ConfigurableResource):
                 recorder.models.get(fqn, ModelEvents()),
                 # SQLMesh never restates a seed: it reloads one when its CSV file changes.
                 had_work=fqn in missing_before
-                or (mode is MaterializeMode.RESTATE and not model.kind.is_seed),
-                translator=translator,
+                or (mode is MaterializeMode.RESTATE and not model.kind.is_seed and fqn not in not_restatable),
             )
             for fqn, model in models.items()
+            if fqn not in blocked
         }
+        for fqn, reason in not_restatable.items():
+            outcomes[fqn].not_restatable = reason
+        for fqn, reason in blocked.items():
+            outcomes[fqn] = ModelOutcome(model=models[fqn].name, status=ModelStatus.BLOCKED, error=reason)
         return outcomes, plan_applied
+
+    def _blocked(self, context: Context, models: dict[str, Model]) -> dict[str, str]:
+        """Models that cannot be built in this run, each with what is missing and what to do.
+
+        A model is blocked when it reads a model that has no table in the
+        environment and is not in the run (SQLMesh would fail creating its
+        table with the database's "does not exist", which points at the wrong
+        model), or, with ``auto_plan`` off, when it was never deployed.
+        """
+        environment = context.state_reader.get_environment(self.environment)
+        deployed = {s.name for s in environment.snapshots} if environment else set()
+        blocked: dict[str, str] = {}
+        for fqn, model in models.items():
+            if not self.auto_plan and fqn not in deployed:
+                blocked[fqn] = (
+                    f"{model.name} is not deployed to SQLMesh environment '{self.environment}', and "
+                    "auto_plan is off (SQLMESH_AUTO_PLAN=false), so this run cannot create it. Deploy "
+                    f"it with `sqlmesh plan {self.environment}` in the SQLMesh project, or turn "
+                    "auto_plan on, then materialize again."
+                )
+                continue
+            missing = sorted(
+                context.get_model(parent).name
+                for parent in _built_parents(context, model)
+                if parent not in models and parent not in deployed
+            )
+            if missing:
+                blocked[fqn] = (
+                    f"{model.name} reads {', '.join(missing)}, which "
+                    f"{'has' if len(missing) == 1 else 'have'} no table in SQLMesh environment "
+                    f"'{self.environment}' yet. Materialize {'it' if len(missing) == 1 else 'them'} "
+                    "first, or add them to this selection."
+                )
+        return blocked
+
+    def _audit_only(
+        self, context: Context, fqns: set[str], selection: RunSelection, recorder: ExecutionRecorder
+    ) -> dict[str, ModelOutcome]:
+        """Run the selected audits of models that are not materialized, as ``sqlmesh audit`` does."""
+        if not fqns:
+            return {}
+        environment = context.state_reader.get_environment(self.environment)
+        in_environment = (
+            {s.name: s for s in context.state_reader.get_snapshots(environment.snapshots).values()}
+            if environment
+            else {}
+        )
+        outcomes = {}
+        for fqn in sorted(fqns):
+            model = context.get_model(fqn)
+            snapshot = in_environment.get(fqn) or (
+                _source_snapshot(context, fqn) if model.kind.is_external else None
+            )
+            if snapshot is None or not context.engine_adapter.table_exists(snapshot.table_name()):
+                outcomes[fqn] = ModelOutcome(
+                    model=model.name,
+                    status=ModelStatus.BLOCKED,
+                    error=(
+                        f"The source table {model.name} does not exist in the warehouse, so its audits "
+                        "have nothing to check. Load it first (SQLMesh reads it but does not build it)."
+                        if model.kind.is_external
+                        else f"{model.name} has no table in SQLMesh environment '{self.environment}' yet, "
+                        "so its audits have nothing to check. Materialize it first, then execute its checks."
+                    ),
+                )
+                continue
+            wanted = selection.models[fqn].audits
+            # The audits read the whole table: a time-ranged audit is bounded by the
+            # first and last filled intervals (a table whose interval a blocking audit
+            # withheld has none yet: up to now).
+            filled = snapshot.intervals or [(0, now_timestamp())]
+            start, end = filled[0][0], filled[-1][1]
+            recorder.message(f"SQLMesh: auditing {model.name} ({len(wanted)} audit(s)), evaluating nothing")
+            results = context.snapshot_evaluator.audit(
+                snapshot=snapshot, snapshots=in_environment, start=start, end=end
+            )
+            audits = []
+            for result in results:
+                identity = AuditIdentity(result.audit.name, audit_args_key(result.audit_args))
+                if identity not in wanted or result.skipped:
+                    continue
+                audit = AuditOutcome(
+                    audit_name=identity.audit_name,
+                    args_key=identity.args_key,
+                    blocking=result.blocking,
+                    passed=not result.count,
+                    failing_rows=result.count or 0,
+                )
+                audits.append(audit)
+                recorder.message(
+                    f"SQLMesh: audit {identity.audit_name} of {model.name} "
+                    + ("passed" if audit.passed else f"failed on {audit.failing_rows} row(s)")
+                )
+            outcomes[fqn] = ModelOutcome(
+                model=model.name,
+                status=ModelStatus.AUDITED,
+                audits=audits,
+                snapshot_version=snapshot.version,
+                physical_table=snapshot.table_name(),
+            )
+        return outcomes
 
     def _bring_environment_up_to_date(
         self,
@@ -186,7 +322,9 @@ class SQLMeshResource(ConfigurableResource):
             try:
                 context.plan(
                     self.environment,
-                    select_models=sorted(changed.values()),
+                    # Embedded parents are inlined into the models that read them: without
+                    # their current version SQLMesh would render them as tables that do not exist.
+                    select_models=sorted(set(changed.values()) | _embedded_ancestors(context, changed)),
                     skip_backfill=not backfill,
                     no_prompts=True,
                     auto_apply=True,
@@ -196,7 +334,7 @@ class SQLMeshResource(ConfigurableResource):
                 return True
             except Exception as error:
                 failures = creation_failures(error, context)
-                if not failures and backfill and isinstance(error, PlanError):
+                if not failures and backfill and isinstance(error, PlanError) and recorder.settled():
                     backfill = False  # models failed while evaluated; each is recorded
                     continue
                 if not failures:
@@ -208,7 +346,7 @@ class SQLMeshResource(ConfigurableResource):
             changed = {fqn: name for fqn, name in changed.items() if fqn not in failures and fqn not in below}
         return False
 
-    def _environment_snapshots(self, context: Context, models: dict[str, Model]) -> dict[str, Snapshot]:
+    def _environment_snapshots(self, context: Context, models: set[str]) -> dict[str, Snapshot]:
         environment = context.state_reader.get_environment(self.environment)
         if environment is None:
             return {}
@@ -243,7 +381,6 @@ class SQLMeshResource(ConfigurableResource):
         snapshot: Snapshot | None,
         events: ModelEvents,
         had_work: bool,
-        translator: SQLMeshTranslator,
     ) -> ModelOutcome:
         outcome = ModelOutcome(
             model=model.name,
@@ -251,7 +388,7 @@ class SQLMeshResource(ConfigurableResource):
             error=events.error,
             duration_ms=events.duration_ms,
             intervals=events.intervals,
-            audits=_audit_outcomes(events, translator, model),
+            audits=_audit_outcomes(events, model),
             snapshot_version=snapshot.version if snapshot else None,
             physical_table=snapshot.table_name() if snapshot else None,
         )
@@ -274,18 +411,70 @@ def _status(events: ModelEvents, had_work: bool) -> ModelStatus:
     return ModelStatus.NOT_EVALUATED if had_work else ModelStatus.UP_TO_DATE
 
 
-def _audit_outcomes(events: ModelEvents, translator: SQLMeshTranslator, model: Model) -> list[AuditOutcome]:
-    """A result for every audit use that ran; none at all when the audits did not run."""
+def _audit_outcomes(events: ModelEvents, model: Model) -> list[AuditOutcome]:
+    """A result for every audit use that ran, by SQLMesh identity; none when the audits did not run."""
     if not events.audits_ran:
         return []
     failures = {(f.audit_name, f.args_key): f.failing_rows for f in events.audit_failures}
-    return [
-        AuditOutcome(
-            check_name=use.check_name,
-            audit_name=use.audit_name,
-            blocking=use.blocking,
-            passed=(use.audit_name, use.args_key) not in failures,
-            failing_rows=failures.get((use.audit_name, use.args_key), 0),
+    outcomes = []
+    for audit, args in model.audits_with_args:
+        if audit.skip:
+            continue
+        identity = AuditIdentity(audit.name, audit_args_key(args))
+        rows = failures.get((identity.audit_name, identity.args_key))
+        outcomes.append(
+            AuditOutcome(
+                audit_name=identity.audit_name,
+                args_key=identity.args_key,
+                blocking=audit_is_blocking(audit.blocking, args),
+                passed=rows is None,
+                failing_rows=rows or 0,
+            )
         )
-        for use in translator.get_audit_uses(model)
-    ]
+    return outcomes
+
+
+def _built_parents(context: Context, model: Model) -> set[str]:
+    """The models with a table that ``model`` reads, looking through embedded models; externals excluded."""
+    parents = set()
+    for fqn in model.depends_on:
+        parent = context.models.get(fqn)
+        if parent is None or parent.kind.is_external:
+            continue
+        parents |= _built_parents(context, parent) if parent.kind.is_embedded else {fqn}
+    return parents
+
+
+def _embedded_ancestors(context: Context, fqns: dict[str, str]) -> set[str]:
+    """Names of the embedded models the given models read, directly or through other embedded models."""
+    found: set[str] = set()
+    pending = [parent for fqn in fqns for parent in context.get_model(fqn).depends_on]
+    while pending:
+        parent = context.models.get(pending.pop())
+        if parent is not None and parent.kind.is_embedded and parent.name not in found:
+            found.add(parent.name)
+            pending.extend(parent.depends_on)
+    return found
+
+
+def _source_snapshot(context: Context, fqn: str) -> Snapshot:
+    """An external model's snapshot, ready to audit though no plan has deployed it.
+
+    A source is not built by SQLMesh: its audits read the table where it is,
+    so a version derived from its definition is all the evaluator needs.
+    """
+    snapshot = context.snapshots[fqn].model_copy()
+    if snapshot.change_category is None:
+        snapshot.categorize_as(SnapshotChangeCategory.BREAKING)
+    return snapshot
+
+
+def _why_not_restatable(model: Model) -> str:
+    kind = model.kind.name.value
+    return (
+        f"SQLMesh does not restate {model.name}: restatement is disabled for it ({kind}"
+        + (", which keeps a history that a restatement would lose" if model.kind.is_scd_type_2 else "")
+        + (", whose rows are only ever appended" if model.kind.is_incremental_unmanaged else "")
+        + "). Nothing was evaluated and its data is unchanged. Materialize it in 'run' mode, or set "
+        "`disable_restatement false` in its kind if you mean to rebuild it."
+    )

@@ -17,10 +17,10 @@ executing process died: the run fails rather than executing twice.
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
-    AssetExecutionContext,
     ConfigurableResource,
     DagsterRunStatus,
     Failure,
@@ -31,10 +31,11 @@ from pydantic import Field
 from .isolation import run_isolated
 from .outcomes import ExecutionResults
 from .resource import MaterializeMode, SQLMeshResource
+from .selection import StepContext, run_selection
 
 MODE_TAG = "sqlmesh/mode"
-MODEL_OP_TAG = "sqlmesh/model"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+_REMEMBERED_RUNS = 8
 _results_in_this_process: dict[str, ExecutionResults] = {}
 
 
@@ -53,34 +54,22 @@ class SQLMeshRunResults(ConfigurableResource):
         default=20, description="How many finished runs' result folders to keep for inspection."
     )
 
-    def get_or_execute(self, context: AssetExecutionContext, sqlmesh: SQLMeshResource) -> ExecutionResults:
+    def get_or_execute(self, context: StepContext, sqlmesh: SQLMeshResource) -> ExecutionResults:
         """The results of this run's SQLMesh execution, executing it if no step has yet."""
         run_id = context.run.run_id
         if run_id in _results_in_this_process:
             return _results_in_this_process[run_id]
         mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
-        run_dir = runs_dir / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        results_file = run_dir / "results.json"
-        with FileLock(run_dir / "execution.lock"):
-            if results_file.exists():
-                results = ExecutionResults.from_json(results_file.read_text())
-            elif (run_dir / "started").exists():
-                raise Failure(
-                    "The step that was executing SQLMesh for this run stopped before it shared its "
-                    "results. Re-execute the run (from failure) to execute SQLMesh again.",
-                    allow_retries=False,
-                )
-            else:
-                (run_dir / "started").write_text(str(os.getpid()))
-                results = self._execute(context, sqlmesh, mode)
-                _write_atomically(results_file, results.to_json())
-                self._prune(context, runs_dir, keep=run_id)
-        _results_in_this_process[run_id] = results
+        results, executed_here = execute_once(
+            runs_dir / run_id, lambda: self._execute(context, sqlmesh, mode)
+        )
+        if executed_here:
+            self._prune(context, runs_dir, keep=run_id)
+        _remember(run_id, results)
         return results
 
-    def _mode(self, context: AssetExecutionContext) -> MaterializeMode:
+    def _mode(self, context: StepContext) -> MaterializeMode:
         requested = context.run.tags.get(MODE_TAG, self.mode)
         try:
             return MaterializeMode(requested)
@@ -93,54 +82,86 @@ class SQLMeshRunResults(ConfigurableResource):
             ) from None
 
     def _execute(
-        self, context: AssetExecutionContext, sqlmesh: SQLMeshResource, mode: MaterializeMode
+        self, context: StepContext, sqlmesh: SQLMeshResource, mode: MaterializeMode
     ) -> ExecutionResults:
         run_id = context.run.run_id
-        models = models_in_run(context)
+        selection = run_selection(context)
+        audit_only = selection.to_audit_only
         context.log.info(
-            f"SQLMesh execution for run {run_id}: {len(models)} model(s), mode '{mode.value}', "
+            f"SQLMesh execution for run {run_id}: {len(selection.to_materialize)} model(s), mode "
+            f"'{mode.value}'{f', audits of {len(audit_only)} more' if audit_only else ''}, "
             f"executed by step '{context.op_execution_context.op_handle}' and shared with every step "
             "of the run"
         )
         try:
             outcomes, plan_applied = run_isolated(
-                lambda send_line: sqlmesh.execute(models, mode, send_line), context.log.info
+                lambda send_line: sqlmesh.execute(selection, mode, send_line), context.log.info
             )
         except Exception as error:  # reported by every asset of the run, see factory
-            context.log.error(f"SQLMesh could not execute: {error}")
+            notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
+            context.log.error(f"SQLMesh could not execute: {type(error).__name__}: {error}{notes}")
             return ExecutionResults(run_id=run_id, mode=mode.value, models={}, error=str(error))
         return ExecutionResults(run_id=run_id, mode=mode.value, models=outcomes, plan_applied=plan_applied)
 
-    def _prune(self, context: AssetExecutionContext, runs_dir: Path, keep: str) -> None:
-        """Delete result folders of finished runs beyond the newest ``keep_finished_runs``."""
-        folders = sorted(
-            (p for p in runs_dir.iterdir() if p.is_dir() and p.name != keep),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        finished = []
-        for folder in folders:
-            run = context.instance.get_run_by_id(folder.name)
-            if run is None or run.status in _FINISHED:
-                finished.append(folder)
-        for folder in finished[self.keep_finished_runs :]:
-            shutil.rmtree(folder, ignore_errors=True)
+    def _prune(self, context: StepContext, runs_dir: Path, keep: str) -> None:
+        """Delete result folders of finished runs beyond the newest ``keep_finished_runs``.
+
+        Housekeeping never fails a step: with several runs at once, another
+        run may be pruning the same folders.
+        """
+        try:
+            finished = [
+                folder
+                for folder in sorted(runs_dir.iterdir(), key=_modified, reverse=True)
+                if folder.is_dir() and folder.name != keep and _is_finished(context, folder.name)
+            ]
+            for folder in finished[self.keep_finished_runs :]:
+                shutil.rmtree(folder, ignore_errors=True)
+        except Exception as error:
+            context.log.warning(f"Could not prune old SQLMesh result folders in {runs_dir}: {error}")
 
 
-def models_in_run(context: AssetExecutionContext) -> set[str]:
-    """The SQLMesh models of every asset this run executes, not only this step's.
+def execute_once(run_dir: Path, execute: Callable[[], ExecutionResults]) -> tuple[ExecutionResults, bool]:
+    """The run's results, calling ``execute`` only if no process has yet; whether it was called here.
 
-    ``context.selected_asset_keys`` covers the current step alone. The job
-    that a run executes is built from the run's selection, so its graph holds
-    one node per selected model asset (each model has its own op); a
-    re-execution from failure narrows it to ``step_keys_to_execute``.
+    Safe across the processes of a run (a file lock); a ``started`` marker
+    without results means the executing process died: the run fails rather
+    than executing SQLMesh a second time.
     """
-    step_keys = context.run.step_keys_to_execute
-    return {
-        node.definition.tags[MODEL_OP_TAG]
-        for node in context.job_def.graph.nodes
-        if MODEL_OP_TAG in node.definition.tags and (step_keys is None or node.name in step_keys)
-    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results_file = run_dir / "results.json"
+    with FileLock(run_dir / "execution.lock"):
+        if results_file.exists():
+            return ExecutionResults.from_json(results_file.read_text()), False
+        if (run_dir / "started").exists():
+            raise Failure(
+                "The step that was executing SQLMesh for this run stopped before it shared its "
+                "results. Re-execute the run (from failure) to execute SQLMesh again.",
+                allow_retries=False,
+            )
+        (run_dir / "started").write_text(str(os.getpid()))
+        results = execute()
+        _write_atomically(results_file, results.to_json())
+        return results, True
+
+
+def _remember(run_id: str, results: ExecutionResults) -> None:
+    """Keep the latest runs' results in memory, so the steps of a run in this process read them once."""
+    _results_in_this_process[run_id] = results
+    while len(_results_in_this_process) > _REMEMBERED_RUNS:
+        del _results_in_this_process[next(iter(_results_in_this_process))]
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted meanwhile
+        return 0.0
+
+
+def _is_finished(context: StepContext, run_id: str) -> bool:
+    run = context.instance.get_run_by_id(run_id)
+    return run is None or run.status in _FINISHED
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -17,21 +17,25 @@ from dagster import (
 
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG
+from .translator import is_asset_model
 
 RUN_JOB_NAME = "sqlmesh_run"
 
 
-def sqlmesh_schedule(
+def sqlmesh_schedules(
     sqlmesh: SQLMeshResource,
     assets: list[AssetsDefinition],
     default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
-) -> ScheduleDefinition:
+) -> list[ScheduleDefinition]:
     """Materialize every SQLMesh asset at the most frequent model cron, in "run" mode.
 
     Stopped by default: locally you start it from the UI (Automation) when you
-    want it; a deployment passes ``DefaultScheduleStatus.RUNNING``.
+    want it; a deployment passes ``DefaultScheduleStatus.RUNNING``. A project
+    without any model to build has nothing to schedule: the list is empty.
     """
-    models = [m for m in sqlmesh.load_context().models.values() if not m.kind.is_external]
+    models = [m for m in sqlmesh.load_context().models.values() if is_asset_model(m)]
+    if not models:
+        return []
     most_frequent = min(models, key=lambda model: model.interval_unit.seconds)
     job = define_asset_job(
         RUN_JOB_NAME,
@@ -39,7 +43,7 @@ def sqlmesh_schedule(
         tags={MODE_TAG: MaterializeMode.RUN.value},
         description="Every SQLMesh model, with SQLMesh's run semantics: only missing intervals.",
     )
-    return ScheduleDefinition(
+    schedule = ScheduleDefinition(
         name=f"{RUN_JOB_NAME}_schedule",
         job=job,
         cron_schedule=most_frequent.cron,
@@ -47,3 +51,4 @@ def sqlmesh_schedule(
         default_status=default_status,
         description=f"At the most frequent model cron ({most_frequent.cron}, from {most_frequent.name}).",
     )
+    return [schedule]

@@ -15,6 +15,23 @@ from sqlglot import exp
 from sqlmesh.core.model import Model
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+_ARG_NAME = re.compile(r"(?:^|, )[A-Za-z_][A-Za-z0-9_]*=")
+_MAX_CHECK_NAME = 120
+
+
+@dataclass(frozen=True)
+class AuditIdentity:
+    """How SQLMesh itself identifies one audit use of a model: the audit and its arguments.
+
+    The execution reports audits by identity; only the factory turns an
+    identity into a Dagster check name, with the translator that built the
+    definitions, so a custom naming scheme can never lose a result.
+    """
+
+    audit_name: str
+    args_key: str
+    """The audit's arguments rendered as SQL (``blocking`` left out, as SQLMesh drops it)."""
 
 
 @dataclass(frozen=True)
@@ -22,10 +39,16 @@ class AuditUse:
     """One audit applied to a model, with the name of the Dagster check that reports it."""
 
     check_name: str
-    audit_name: str
+    identity: AuditIdentity
     blocking: bool
-    args_key: str
-    """The audit's arguments rendered as SQL, to recognise its failures."""
+
+    @property
+    def audit_name(self) -> str:
+        return self.identity.audit_name
+
+    @property
+    def args_key(self) -> str:
+        return self.identity.args_key
 
 
 def audit_args_key(args: dict[str, Any]) -> str:
@@ -37,6 +60,16 @@ def audit_args_key(args: dict[str, Any]) -> str:
         value = args[name]
         parts.append(f"{name}={value.sql() if isinstance(value, exp.Expression) else value}")
     return ", ".join(parts)
+
+
+def is_asset_model(model: Model) -> bool:
+    """Whether a SQLMesh model is a Dagster asset: the one rule the factory, schedule and tests share.
+
+    External models are tables SQLMesh reads but does not build (upstream
+    keys); embedded models are inlined into the models that select from them,
+    so they have no table of their own.
+    """
+    return not (model.kind.is_external or model.kind.is_embedded)
 
 
 class SQLMeshTranslator:
@@ -71,26 +104,40 @@ class SQLMeshTranslator:
         return {_TAG_UNSAFE.sub("_", tag)[:63]: "" for tag in model.tags}
 
     def get_audit_uses(self, model: Model) -> list[AuditUse]:
-        """One check per audit use; a second use of the same audit gets a numbered name."""
-        uses = []
-        seen: dict[str, int] = {}
-        for audit, args in model.audits_with_args:
-            if audit.skip:
-                continue
-            seen[audit.name] = seen.get(audit.name, 0) + 1
-            check_name = audit.name if seen[audit.name] == 1 else f"{audit.name}_{seen[audit.name]}"
-            uses.append(
-                AuditUse(
-                    check_name=check_name,
-                    audit_name=audit.name,
-                    blocking=_is_blocking(audit.blocking, args),
-                    args_key=audit_args_key(args),
-                )
-            )
+        """One check per audit use of the model, named by :meth:`get_check_name`."""
+        declared = [(audit, args) for audit, args in model.audits_with_args if not audit.skip]
+        uses_per_audit: dict[str, int] = {}
+        for audit, _ in declared:
+            uses_per_audit[audit.name] = uses_per_audit.get(audit.name, 0) + 1
+        uses: list[AuditUse] = []
+        taken: set[str] = set()
+        for audit, args in declared:
+            identity = AuditIdentity(audit.name, audit_args_key(args))
+            name = self.get_check_name(model, identity, used_more_than_once=uses_per_audit[audit.name] > 1)
+            unique, number = name, 1
+            while unique in taken:  # two uses whose arguments read the same once made safe
+                number += 1
+                unique = f"{name}_{number}"
+            taken.add(unique)
+            blocking = audit_is_blocking(audit.blocking, args)
+            uses.append(AuditUse(check_name=unique, identity=identity, blocking=blocking))
         return uses
 
+    def get_check_name(self, model: Model, audit: AuditIdentity, used_more_than_once: bool) -> str:
+        """The audit's name; for an audit used twice, with the arguments that tell the uses apart.
 
-def _is_blocking(audit_default: bool, args: dict[str, Any]) -> bool:
+        ``not_null(columns := (customer_id, email))`` used beside another
+        ``not_null`` becomes ``not_null__customer_id__email``. Dagster check
+        names allow letters, digits and underscores only.
+        """
+        if not used_more_than_once or not audit.args_key:
+            return audit.audit_name
+        values = _ARG_NAME.sub(" ", audit.args_key)
+        words = [word for word in _NAME_UNSAFE.split(values) if word]
+        return f"{audit.audit_name}__{'__'.join(words)}"[:_MAX_CHECK_NAME]
+
+
+def audit_is_blocking(audit_default: bool, args: dict[str, Any]) -> bool:
     """SQLMesh lets a model's ``blocking := false`` override the audit's own setting."""
     override = args.get("blocking")
     if override is None:

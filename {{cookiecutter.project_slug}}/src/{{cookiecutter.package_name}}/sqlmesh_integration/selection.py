@@ -1,0 +1,92 @@
+"""What a Dagster run asks of SQLMesh: which models to materialize, which audits to report.
+
+A run's selection is the run's, not a step's: ``context.selected_asset_keys``
+covers the current step alone, while the one SQLMesh execution of the run
+must cover every step. The job a run executes is built from the run's asset
+and check selection, so each of its nodes is one model's op, subsetted to the
+asset and checks the run selected; a re-execution from failure narrows the
+nodes to ``step_keys_to_execute``.
+
+A model appears with ``materialize=False`` when the run selected some of its
+checks but not the model itself (the UI's "Execute" on a check): SQLMesh then
+audits the table the model has, and evaluates nothing.
+"""
+
+from dataclasses import dataclass, field
+
+from dagster import AssetCheckExecutionContext, AssetCheckKey, AssetExecutionContext, AssetKey
+from dagster._core.definitions.dependency import NodeHandle
+
+from .translator import AuditIdentity
+
+MODEL_OP_TAG = "sqlmesh/model"
+AUDIT_METADATA = "sqlmesh/audit"
+AUDIT_ARGS_METADATA = "sqlmesh/audit_args"
+
+
+StepContext = AssetExecutionContext | AssetCheckExecutionContext
+"""The context of a model's asset step or of a source's check step."""
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    """One model's part in a run."""
+
+    materialize: bool
+    """The model's asset is selected: SQLMesh evaluates what the mode asks for."""
+
+    audits: frozenset[AuditIdentity] = field(default_factory=frozenset)
+    """The audits whose checks the run selected, by SQLMesh identity."""
+
+
+@dataclass(frozen=True)
+class RunSelection:
+    """Every model of a run, keyed by its SQLMesh fully qualified name."""
+
+    models: dict[str, ModelSelection]
+
+    @property
+    def to_materialize(self) -> set[str]:
+        return {fqn for fqn, selection in self.models.items() if selection.materialize}
+
+    @property
+    def to_audit_only(self) -> set[str]:
+        """Models whose checks were selected without the model: audited, never evaluated."""
+        return {
+            fqn for fqn, selection in self.models.items() if not selection.materialize and selection.audits
+        }
+
+
+def run_selection(context: StepContext) -> RunSelection:
+    """The SQLMesh side of the whole run's asset and check selection."""
+    job = context.job_def
+    step_keys = context.run.step_keys_to_execute
+    models: dict[str, ModelSelection] = {}
+    for node in job.graph.nodes:
+        fqn = node.definition.tags.get(MODEL_OP_TAG)
+        if fqn is None or (step_keys is not None and node.name not in step_keys):
+            continue
+        handle = NodeHandle(node.name, parent=None)
+        assets_def = job.asset_layer.get_assets_def_for_node(handle)
+        if assets_def is None:
+            continue
+        keys = job.asset_layer.get_selected_entity_keys_for_node(handle)
+        models[fqn] = ModelSelection(
+            materialize=any(isinstance(key, AssetKey) for key in keys),
+            audits=frozenset(
+                audit_identity(assets_def.get_spec_for_check_key(key).metadata)
+                for key in keys
+                if isinstance(key, AssetCheckKey)
+            ),
+        )
+    return RunSelection(models)
+
+
+def audit_identity(check_metadata: dict) -> AuditIdentity:
+    """The SQLMesh audit behind a check, from the metadata the factory gave its spec."""
+
+    def text(name: str) -> str:
+        value = check_metadata[name]
+        return str(getattr(value, "value", value))
+
+    return AuditIdentity(text(AUDIT_METADATA), text(AUDIT_ARGS_METADATA))
