@@ -14,6 +14,7 @@ whose asset selection holds only what ``--select`` names (possibly nothing).
 
 import argparse
 import json
+import logging
 from collections import Counter
 
 from dagster import (
@@ -38,6 +39,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     materialized: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     evaluated: Counter[str] = Counter()
+    warnings: list[str] = []
     executions = 0
     lock_errors = 0
     for record in instance.all_logs(run_id):
@@ -46,6 +48,8 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         event = record.dagster_event
         if event is None:
             executions += message.startswith(EXECUTION_MESSAGE)
+            if record.level == logging.WARNING:
+                warnings.append(message)
             if message.startswith(EVALUATED_PREFIX):
                 evaluated[message[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
             continue
@@ -89,6 +93,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "executions": executions,
         "evaluated": dict(evaluated),
         "lock_errors": lock_errors,
+        "warnings": warnings,
     }
 
 

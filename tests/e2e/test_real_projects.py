@@ -23,27 +23,42 @@ READS_EMBEDDED = """
 MODEL (name marts.kept_order_count, kind FULL);
 SELECT COUNT(*) AS kept_orders FROM staging.kept_order_ids
 """
+# One file, two models (SQLMesh blueprints): each is its own asset.
+BLUEPRINT = """
+MODEL (
+  name marts.orders_@{status},
+  kind FULL,
+  blueprints ((status := 'shipped'), (status := 'completed'))
+);
+SELECT order_id FROM staging.stg_orders WHERE status = @status
+"""
 
 
-def test_a_model_reading_embedded_models_is_built(starter_project, tmp_path):
+def test_embedded_models_are_inlined_and_blueprints_are_one_asset_each(starter_project, tmp_path):
     scratch = starter_project.scratch(tmp_path, copy_sqlmesh_project=True)
     models = scratch.sqlmesh_project / "models"
     (models / "staging" / "kept_orders.sql").write_text(EMBEDDED)
     (models / "staging" / "kept_order_ids.sql").write_text(EMBEDDED_ON_EMBEDDED)
     (models / "marts" / "kept_order_count.sql").write_text(READS_EMBEDDED)
+    (models / "marts" / "orders_by_status.sql").write_text(BLUEPRINT)
 
     # The reader alone, after its upstream tables exist: the plan must carry the embedded parents.
     upstream = scratch.materialize(select=["raw/orders", "staging/stg_orders"])
     assert upstream["status"] == "SUCCESS", upstream["failures"]
-    result = scratch.materialize(select=["marts/kept_order_count"])
+    selection = ["marts/kept_order_count", "marts/orders_shipped", "marts/orders_completed"]
+    result = scratch.materialize(select=selection)
 
     assert result["status"] == "SUCCESS", result["failures"]
     assert result["executions"] == 1
     # Embedded models are not assets: only the reader is materialized, with the edge to what they read.
-    assert set(result["materialized"]) == {"marts/kept_order_count"}
+    assert set(result["materialized"]) == set(selection)
     expected = scratch.query("SELECT COUNT(*) FROM staging.stg_orders WHERE NOT is_return")
     assert scratch.query("SELECT kept_orders FROM marts.kept_order_count") == expected
     assert expected[0][0] > 0
+    for status in ("shipped", "completed"):
+        assert scratch.query(f"SELECT COUNT(*) FROM marts.orders_{status}") == scratch.query(
+            f"SELECT COUNT(*) FROM staging.stg_orders WHERE status = '{status}'"
+        )
 
 
 # A source loaded by another tool, declared with audits as SQLMesh projects do.
@@ -111,3 +126,45 @@ def test_audits_of_an_external_source_are_checks_run_by_sqlmesh(starter_project,
     }
     assert evaluated(alone) == {} and alone["materialized"] == {}
     assert alone["status"] == "SUCCESS"
+
+
+SIGNAL = '''
+import os
+from pathlib import Path
+
+from sqlmesh import signal
+
+
+@signal()
+def export_landed(batch, marker_env: str) -> bool:
+    """Ready once the export's marker file exists."""
+    marker = os.environ.get(marker_env)
+    return bool(marker) and Path(marker).exists()
+'''
+WAITS_ON_SIGNAL = """
+MODEL (name marts.exported, kind FULL, signals (export_landed(marker_env := 'EXPORT_MARKER')));
+SELECT 1 AS id
+"""
+
+
+def test_a_model_waiting_on_its_signal_says_so_and_runs_once_it_is_ready(starter_project, tmp_path):
+    scratch = starter_project.scratch(tmp_path, copy_sqlmesh_project=True)
+    (scratch.sqlmesh_project / "signals").mkdir()
+    (scratch.sqlmesh_project / "signals" / "__init__.py").write_text(SIGNAL)
+    (scratch.sqlmesh_project / "models" / "marts" / "exported.sql").write_text(WAITS_ON_SIGNAL)
+    marker = tmp_path / "export.done"
+    scratch.extra_env = {"EXPORT_MARKER": str(marker)}
+
+    waiting = scratch.materialize(select=["marts/exported"])
+    # Waiting is not failing, and not a materialization either.
+    assert waiting["status"] == "SUCCESS" and waiting["materialized"] == {}
+    assert evaluated(waiting) == {}
+    assert any(
+        "SQLMesh did not evaluate marts.exported: it is waiting on its signal 'export_landed'" in warning
+        for warning in waiting["warnings"]
+    ), waiting["warnings"]
+
+    marker.touch()
+    ready = scratch.materialize(select=["marts/exported"])
+    assert evaluated(ready) == {"marts.exported": 1}
+    assert ready["materialized"]["marts/exported"]["sqlmesh/status"] == "evaluated in this run"

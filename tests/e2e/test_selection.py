@@ -167,3 +167,37 @@ def test_with_auto_plan_off_a_model_never_deployed_is_not_reported_up_to_date(de
     assert "raw.orders_copy is not deployed to SQLMesh environment 'prod'" in message
     assert "sqlmesh plan prod" in message
     assert result["materialized"]["raw/orders"]["sqlmesh/status"] == "up to date, not evaluated in this run"
+
+
+SANDWICH_SOURCE = """
+- name: landing.customer_count
+  columns:
+    run_id: text
+    customers: bigint
+"""
+SANDWICH_TOP = """
+MODEL (name marts.customer_count_report, kind FULL);
+SELECT run_id, customers FROM landing.customer_count
+"""
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_a_python_asset_between_sqlmesh_models_is_read_fresh(starter_project, tmp_path, executor):
+    """SQLMesh model -> Dagster asset -> SQLMesh model, in one run: the second model reads this run's table."""
+    scratch = starter_project.scratch(tmp_path, executor, copy_sqlmesh_project=True)
+    (scratch.sqlmesh_project / "external_models.yaml").write_text(SANDWICH_SOURCE)
+    (scratch.sqlmesh_project / "models" / "marts" / "customer_count_report.sql").write_text(SANDWICH_TOP)
+    scratch.extra_env = {"PYTHONPATH": str(IN_PROJECT)}
+
+    result = scratch.materialize(module="sandwich")
+
+    assert result["status"] == "SUCCESS", result["failures"]
+    assert {"landing/customer_count", "marts/customers", "marts/customer_count_report"} <= set(
+        result["materialized"]
+    )
+    # Two SQLMesh executions, around the Python asset; no model evaluated twice.
+    assert result["executions"] == 2
+    assert set(evaluated(result).values()) == {1}
+    assert scratch.query("SELECT run_id, customers FROM marts.customer_count_report") == [
+        [result["run_id"], 20]
+    ]

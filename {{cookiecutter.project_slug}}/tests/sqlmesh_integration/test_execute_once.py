@@ -56,34 +56,52 @@ def test_only_rows_written_count_as_written():
     }
 
 
-def test_the_first_caller_executes_and_every_later_one_reads(tmp_path):
+def everything(claimed: set[str]) -> set[str]:
+    return {"a", "b", "c"} - claimed
+
+
+def test_the_first_caller_executes_for_the_whole_run_and_every_later_one_reads(tmp_path):
     calls = []
 
-    def execute():
-        calls.append(1)
+    def execute(wave, earlier):
+        calls.append(wave)
         return results()
 
-    first, executed_first = execute_once(tmp_path / "run-1", execute)
-    second, executed_second = execute_once(tmp_path / "run-1", execute)
+    first, executed_first = execute_once(tmp_path / "run-1", "b", everything, execute)
+    second, executed_second = execute_once(tmp_path / "run-1", "c", everything, execute)
     assert (executed_first, executed_second) == (True, False)
-    assert first == second and len(calls) == 1
-    assert (tmp_path / "run-1" / "started").exists()
+    assert first == second and calls == [{"a", "b", "c"}]
+
+
+def test_a_model_waiting_for_another_step_gets_a_later_execution(tmp_path):
+    waits = {"c"}  # c is below an asset that is not SQLMesh's, whose step has not run yet
+    calls = []
+
+    def execute(wave, earlier):
+        calls.append((wave, len(earlier)))
+        return results()
+
+    execute_once(tmp_path / "run-1", "a", lambda claimed: everything(claimed) - waits, execute)
+    waits.clear()  # that step succeeded
+    _, executed = execute_once(tmp_path / "run-1", "c", lambda claimed: everything(claimed) - waits, execute)
+    assert executed
+    assert calls == [({"a", "b"}, 0), ({"c"}, 1)]
 
 
 def test_a_started_execution_without_results_is_never_executed_twice(tmp_path):
     run_dir = tmp_path / "run-1"
     run_dir.mkdir()
-    (run_dir / "started").write_text("12345")  # the executing process died
+    (run_dir / "started-1.json").write_text(json.dumps(["a", "b"]))  # the executing process died
 
     with pytest.raises(Failure, match="stopped before it shared its results"):
-        execute_once(run_dir, lambda: pytest.fail("executed a second time"))
+        execute_once(run_dir, "b", everything, lambda wave, earlier: pytest.fail("executed a second time"))
 
 
 def test_a_failed_execution_leaves_the_marker_so_the_run_fails_instead_of_retrying(tmp_path):
-    def execute():
+    def execute(wave, earlier):
         raise RuntimeError("the warehouse went away")
 
     with pytest.raises(RuntimeError):
-        execute_once(tmp_path / "run-1", execute)
+        execute_once(tmp_path / "run-1", "a", everything, execute)
     with pytest.raises(Failure):
-        execute_once(tmp_path / "run-1", results)
+        execute_once(tmp_path / "run-1", "b", everything, lambda wave, earlier: results())

@@ -90,7 +90,7 @@ def _model_asset(
     def _asset(
         context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        results = sqlmesh_results.get_or_execute(context, sqlmesh)
+        results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
         yield from report_outcome(context, results, model.fqn, key, audit_uses)
 
     return _asset
@@ -119,7 +119,7 @@ def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDe
     def _audits(
         context: AssetCheckExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
     ) -> Iterator[AssetCheckResult]:
-        results = sqlmesh_results.get_or_execute(context, sqlmesh)
+        results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
         # No materialization: a source's asset is never selected, so none is reported.
         yield from (
             event
@@ -212,10 +212,20 @@ def report_outcome(
         raise Failure(outcome.error, metadata={"sqlmesh/model_name": outcome.model}, allow_retries=False)
     if outcome.not_restatable:
         raise Failure(outcome.not_restatable, allow_retries=False)
+    if outcome.status is ModelStatus.NOT_EVALUATED and outcome.waiting_on_signals:
+        # Waiting is not failing: nothing is materialized, and Dagster skips what is below.
+        signals = ", ".join(f"'{name}'" for name in outcome.waiting_on_signals)
+        context.log.warning(
+            f"SQLMesh did not evaluate {outcome.model}: it is waiting on its signal {signals}, which "
+            "did not report its missing intervals ready. Nothing was written; a later run evaluates "
+            "them once the signal does."
+        )
+        return
     if outcome.status is ModelStatus.NOT_EVALUATED:
         raise Failure(
             f"SQLMesh model {outcome.model} still has missing intervals that this run did not "
-            "evaluate (its cron interval may not have elapsed, or a signal is not ready).",
+            "evaluate (most often its cron interval has not elapsed yet). Nothing was written; a "
+            "later run evaluates them.",
             allow_retries=False,
         )
     if outcome.status is ModelStatus.SKIPPED:

@@ -66,8 +66,15 @@ class ModelOutcome:
     snapshot_version: str | None = None
     physical_table: str | None = None
     covered_until: str | None = None
+    waiting_on_signals: list[str] = field(default_factory=list)
+    """The model's signals, when intervals are missing that SQLMesh did not evaluate."""
     not_restatable: str | None = None
     """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the model's table holds what this run asked for, so models below it may run."""
+        return self.status in (ModelStatus.EVALUATED, ModelStatus.UP_TO_DATE, ModelStatus.AUDITED)
 
     @property
     def blocking_audit_failed(self) -> bool:
@@ -88,6 +95,9 @@ class ExecutionResults:
     plan_applied: bool = False
     error: str | None = None
     """Set when SQLMesh could not execute at all (for example a locked warehouse)."""
+    covers: list[str] = field(default_factory=list)
+    """The models this execution was for (a run has more than one execution only when
+    it mixes SQLMesh models with other assets they read)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)

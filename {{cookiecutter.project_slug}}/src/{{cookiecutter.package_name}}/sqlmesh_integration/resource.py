@@ -10,7 +10,7 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from enum import StrEnum
 
 from dagster import ConfigurableResource
@@ -75,7 +75,11 @@ class SQLMeshResource(ConfigurableResource):
         return context
 
     def execute(
-        self, selection: RunSelection, mode: MaterializeMode, on_message: Callable[[str], None]
+        self,
+        selection: RunSelection,
+        mode: MaterializeMode,
+        on_message: Callable[[str], None],
+        not_done_upstream: Collection[str] = (),
     ) -> tuple[dict[str, ModelOutcome], bool]:
         """Execute SQLMesh once for a run: each selected model's outcome, and whether a plan was applied.
 
@@ -83,7 +87,9 @@ class SQLMeshResource(ConfigurableResource):
         of which only checks are selected are audited against the table they
         already have, after the evaluation, so they read what it wrote.
         Selected audits of external sources run first: as in SQLMesh's own
-        plan, a source whose blocking audit fails stops the models below it.
+        plan, a source whose blocking audit fails stops the models below it,
+        as does ``not_done_upstream`` (models an earlier execution of the same
+        run failed or skipped).
         """
         context = self.load_context()
         models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.models}
@@ -94,7 +100,7 @@ class SQLMeshResource(ConfigurableResource):
                 outcomes = self._audit_only(context, sources, selection, recorder)
                 failed_sources = {fqn for fqn, outcome in outcomes.items() if outcome.blocking_audit_failed}
                 materialized, plan_applied = self._materialize(
-                    context, selection.to_materialize, mode, recorder, failed_sources
+                    context, selection.to_materialize, mode, recorder, failed_sources | set(not_done_upstream)
                 )
                 outcomes |= materialized
                 outcomes |= self._audit_only(context, selection.to_audit_only - sources, selection, recorder)
@@ -392,6 +398,8 @@ class SQLMeshResource(ConfigurableResource):
             snapshot_version=snapshot.version if snapshot else None,
             physical_table=snapshot.table_name() if snapshot else None,
         )
+        if outcome.status is ModelStatus.NOT_EVALUATED:
+            outcome.waiting_on_signals = [name for name, _ in model.signals]
         if outcome.status is ModelStatus.UP_TO_DATE and snapshot and snapshot.intervals:
             outcome.covered_until = to_datetime(snapshot.intervals[-1][1]).isoformat()
         if outcome.wrote_rows and snapshot and not model.kind.is_view:

@@ -5,23 +5,30 @@ in-memory state cannot be shared between the steps of a run. The results
 therefore live in a run-scoped folder of the Dagster instance's storage:
 
     <storage>/sqlmesh_runs/<run_id>/
-        execution.lock   held while one step executes SQLMesh
-        started          written before execution begins
-        results.json     what SQLMesh did to every model of the run
+        execution.lock      held while one step executes SQLMesh
+        started-<n>.json    the models execution n covers, written before it begins
+        results-<n>.json    what SQLMesh did to each of them
 
 The first step to take the lock executes SQLMesh for every model of the
-run (not only its own) and writes ``results.json``; every other step waits
-for the lock and reads it. A ``started`` marker without results means the
+run (not only its own) and writes its results; every other step waits for
+the lock and reads them. A ``started`` file without results means the
 executing process died: the run fails rather than executing twice.
+
+A run that also holds assets SQLMesh does not build (an ingestion step, a
+Python asset SQLMesh reads as an external table) may need more than one
+execution: a model below such an asset is left to a later execution, made
+by the first step that needs it once that asset's step has succeeded (so
+SQLMesh reads the fresh table). A run of SQLMesh assets only always has one.
 """
 
-import os
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
     ConfigurableResource,
+    DagsterEventType,
     DagsterRunStatus,
     Failure,
 )
@@ -31,12 +38,12 @@ from pydantic import Field
 from .isolation import run_isolated
 from .outcomes import ExecutionResults
 from .resource import MaterializeMode, SQLMeshResource
-from .selection import StepContext, run_selection
+from .selection import RunSelection, StepContext, run_selection
 
 MODE_TAG = "sqlmesh/mode"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 _REMEMBERED_RUNS = 8
-_results_in_this_process: dict[str, ExecutionResults] = {}
+_results_in_this_process: dict[str, dict[str, ExecutionResults]] = {}
 
 
 class SQLMeshRunResults(ConfigurableResource):
@@ -54,15 +61,20 @@ class SQLMeshRunResults(ConfigurableResource):
         default=20, description="How many finished runs' result folders to keep for inspection."
     )
 
-    def get_or_execute(self, context: StepContext, sqlmesh: SQLMeshResource) -> ExecutionResults:
-        """The results of this run's SQLMesh execution, executing it if no step has yet."""
+    def get_or_execute(self, context: StepContext, sqlmesh: SQLMeshResource, fqn: str) -> ExecutionResults:
+        """The results of the execution that covers ``fqn``, executing it if no step has yet."""
         run_id = context.run.run_id
-        if run_id in _results_in_this_process:
-            return _results_in_this_process[run_id]
+        remembered = _results_in_this_process.get(run_id, {})
+        if fqn in remembered:
+            return remembered[fqn]
         mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
+        selection = run_selection(context)
         results, executed_here = execute_once(
-            runs_dir / run_id, lambda: self._execute(context, sqlmesh, mode)
+            runs_dir / run_id,
+            fqn,
+            ready=lambda claimed: _ready(context, selection, claimed),
+            execute=lambda wave, earlier: self._execute(context, sqlmesh, mode, selection, wave, earlier),
         )
         if executed_here:
             self._prune(context, runs_dir, keep=run_id)
@@ -82,26 +94,41 @@ class SQLMeshRunResults(ConfigurableResource):
             ) from None
 
     def _execute(
-        self, context: StepContext, sqlmesh: SQLMeshResource, mode: MaterializeMode
+        self,
+        context: StepContext,
+        sqlmesh: SQLMeshResource,
+        mode: MaterializeMode,
+        selection: RunSelection,
+        wave: set[str],
+        earlier: list[ExecutionResults],
     ) -> ExecutionResults:
         run_id = context.run.run_id
-        selection = run_selection(context)
+        selection = selection.restricted_to(wave)
         audit_only = selection.to_audit_only
+        after = sorted(set().union(*(s.waits_for for s in selection.models.values())))
         context.log.info(
             f"SQLMesh execution for run {run_id}: {len(selection.to_materialize)} model(s), mode "
             f"'{mode.value}'{f', audits of {len(audit_only)} more' if audit_only else ''}, "
             f"executed by step '{context.op_execution_context.op_handle}' and shared with every step "
-            "of the run"
+            "of the run" + (f" that needs it (after step(s) {', '.join(after)})" if after else "")
         )
+        # Models below what an earlier execution of this run failed, skipped or could not build.
+        not_done = {
+            fqn for results in earlier for fqn, outcome in results.models.items() if not outcome.done
+        } | {fqn for results in earlier if results.error for fqn in results.covers}
         try:
             outcomes, plan_applied = run_isolated(
-                lambda send_line: sqlmesh.execute(selection, mode, send_line), context.log.info
+                lambda send_line: sqlmesh.execute(selection, mode, send_line, not_done), context.log.info
             )
         except Exception as error:  # reported by every asset of the run, see factory
             notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
             context.log.error(f"SQLMesh could not execute: {type(error).__name__}: {error}{notes}")
-            return ExecutionResults(run_id=run_id, mode=mode.value, models={}, error=str(error))
-        return ExecutionResults(run_id=run_id, mode=mode.value, models=outcomes, plan_applied=plan_applied)
+            return ExecutionResults(
+                run_id=run_id, mode=mode.value, models={}, error=str(error), covers=sorted(wave)
+            )
+        return ExecutionResults(
+            run_id=run_id, mode=mode.value, models=outcomes, plan_applied=plan_applied, covers=sorted(wave)
+        )
 
     def _prune(self, context: StepContext, runs_dir: Path, keep: str) -> None:
         """Delete result folders of finished runs beyond the newest ``keep_finished_runs``.
@@ -121,33 +148,71 @@ class SQLMeshRunResults(ConfigurableResource):
             context.log.warning(f"Could not prune old SQLMesh result folders in {runs_dir}: {error}")
 
 
-def execute_once(run_dir: Path, execute: Callable[[], ExecutionResults]) -> tuple[ExecutionResults, bool]:
-    """The run's results, calling ``execute`` only if no process has yet; whether it was called here.
+def execute_once(
+    run_dir: Path,
+    fqn: str,
+    ready: Callable[[set[str]], set[str]],
+    execute: Callable[[set[str], list[ExecutionResults]], ExecutionResults],
+) -> tuple[ExecutionResults, bool]:
+    """The results of the execution that covers ``fqn``; whether it was executed here.
 
-    Safe across the processes of a run (a file lock); a ``started`` marker
-    without results means the executing process died: the run fails rather
-    than executing SQLMesh a second time.
+    Safe across the processes of a run (a file lock). If no execution covers
+    ``fqn`` yet, one is made for every model ``ready`` allows (never fewer
+    than ``fqn`` itself): models no earlier execution claimed whose upstream
+    steps have succeeded. A ``started`` file without results means the
+    executing process died: the run fails rather than executing SQLMesh a
+    second time.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    results_file = run_dir / "results.json"
     with FileLock(run_dir / "execution.lock"):
-        if results_file.exists():
-            return ExecutionResults.from_json(results_file.read_text()), False
-        if (run_dir / "started").exists():
-            raise Failure(
-                "The step that was executing SQLMesh for this run stopped before it shared its "
-                "results. Re-execute the run (from failure) to execute SQLMesh again.",
-                allow_retries=False,
-            )
-        (run_dir / "started").write_text(str(os.getpid()))
-        results = execute()
-        _write_atomically(results_file, results.to_json())
+        earlier: list[ExecutionResults] = []
+        claimed: set[str] = set()
+        for started in sorted(run_dir.glob("started-*.json"), key=_number):
+            covers = set(json.loads(started.read_text()))
+            results_file = run_dir / f"results-{_number(started)}.json"
+            if not results_file.exists():
+                if fqn in covers:
+                    raise Failure(
+                        "The step that was executing SQLMesh for this run stopped before it shared its "
+                        "results. Re-execute the run (from failure) to execute SQLMesh again.",
+                        allow_retries=False,
+                    )
+                claimed |= covers
+                continue
+            results = ExecutionResults.from_json(results_file.read_text())
+            if fqn in covers:
+                return results, False
+            earlier.append(results)
+            claimed |= covers
+        wave = ready(claimed) | {fqn}
+        number = len(list(run_dir.glob("started-*.json"))) + 1
+        (run_dir / f"started-{number}.json").write_text(json.dumps(sorted(wave)))
+        results = execute(wave, earlier)
+        _write_atomically(run_dir / f"results-{number}.json", results.to_json())
         return results, True
+
+
+def _ready(context: StepContext, selection: RunSelection, claimed: set[str]) -> set[str]:
+    """Models of the run that no execution has claimed and whose upstream steps have all succeeded."""
+    waiting = {fqn: s for fqn, s in selection.models.items() if fqn not in claimed}
+    if not any(s.waits_for for s in waiting.values()):
+        return set(waiting)
+    succeeded = {
+        record.dagster_event.step_key
+        for record in context.instance.all_logs(context.run.run_id, of_type=DagsterEventType.STEP_SUCCESS)
+        if record.dagster_event is not None
+    }
+    return {fqn for fqn, s in waiting.items() if s.waits_for <= succeeded}
+
+
+def _number(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[1])
 
 
 def _remember(run_id: str, results: ExecutionResults) -> None:
     """Keep the latest runs' results in memory, so the steps of a run in this process read them once."""
-    _results_in_this_process[run_id] = results
+    remembered = _results_in_this_process.setdefault(run_id, {})
+    remembered.update(dict.fromkeys(results.covers, results))
     while len(_results_in_this_process) > _REMEMBERED_RUNS:
         del _results_in_this_process[next(iter(_results_in_this_process))]
 

@@ -10,9 +10,15 @@ nodes to ``step_keys_to_execute``.
 A model appears with ``materialize=False`` when the run selected some of its
 checks but not the model itself (the UI's "Execute" on a check): SQLMesh then
 audits the table the model has, and evaluates nothing.
+
+A run may also hold assets that are not SQLMesh models (an ingestion step, a
+Python asset that SQLMesh reads as an external table). A model below such an
+asset must not be evaluated before that asset's step has run: each model
+records the steps of the run it waits for (``waits_for``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dagster import AssetCheckExecutionContext, AssetCheckKey, AssetExecutionContext, AssetKey
 from dagster._core.definitions.dependency import NodeHandle
@@ -38,6 +44,9 @@ class ModelSelection:
     audits: frozenset[AuditIdentity] = field(default_factory=frozenset)
     """The audits whose checks the run selected, by SQLMesh identity."""
 
+    waits_for: frozenset[str] = field(default_factory=frozenset)
+    """Steps of this run, not SQLMesh's, upstream of the model: they must succeed first."""
+
 
 @dataclass(frozen=True)
 class RunSelection:
@@ -48,6 +57,9 @@ class RunSelection:
     @property
     def to_materialize(self) -> set[str]:
         return {fqn for fqn, selection in self.models.items() if selection.materialize}
+
+    def restricted_to(self, fqns: set[str]) -> "RunSelection":
+        return RunSelection({fqn: s for fqn, s in self.models.items() if fqn in fqns})
 
     @property
     def to_audit_only(self) -> set[str]:
@@ -61,16 +73,20 @@ def run_selection(context: StepContext) -> RunSelection:
     """The SQLMesh side of the whole run's asset and check selection."""
     job = context.job_def
     step_keys = context.run.step_keys_to_execute
+    entities: dict[str, set] = {}  # node name -> the asset and check keys it executes in this run
     models: dict[str, ModelSelection] = {}
     for node in job.graph.nodes:
-        fqn = node.definition.tags.get(MODEL_OP_TAG)
-        if fqn is None or (step_keys is not None and node.name not in step_keys):
+        if step_keys is not None and node.name not in step_keys:
             continue
         handle = NodeHandle(node.name, parent=None)
         assets_def = job.asset_layer.get_assets_def_for_node(handle)
         if assets_def is None:
             continue
         keys = job.asset_layer.get_selected_entity_keys_for_node(handle)
+        entities[node.name] = set(keys)
+        fqn = node.definition.tags.get(MODEL_OP_TAG)
+        if fqn is None:
+            continue
         models[fqn] = ModelSelection(
             materialize=any(isinstance(key, AssetKey) for key in keys),
             audits=frozenset(
@@ -79,7 +95,50 @@ def run_selection(context: StepContext) -> RunSelection:
                 if isinstance(key, AssetCheckKey)
             ),
         )
-    return RunSelection(models)
+    sqlmesh_nodes = {node.name for node in job.graph.nodes if MODEL_OP_TAG in node.definition.tags}
+    if set(entities) <= sqlmesh_nodes:  # the common case: a run of SQLMesh assets only
+        return RunSelection(models)
+    producers = {key: name for name, keys in entities.items() for key in keys if isinstance(key, AssetKey)}
+    node_of_model = {node.definition.tags.get(MODEL_OP_TAG): node.name for node in job.graph.nodes}
+    return RunSelection(
+        {
+            fqn: replace(
+                selection,
+                waits_for=_foreign_upstream(
+                    _targets(entities[node_of_model[fqn]]),
+                    producers,
+                    sqlmesh_nodes,
+                    job.asset_layer.asset_graph,
+                ),
+            )
+            for fqn, selection in models.items()
+        }
+    )
+
+
+def _targets(keys: set) -> set[AssetKey]:
+    """The assets a node materializes or checks."""
+    return {key if isinstance(key, AssetKey) else key.asset_key for key in keys}
+
+
+def _foreign_upstream(
+    start: set[AssetKey], producers: dict[AssetKey, str], sqlmesh_nodes: set[str], asset_graph: Any
+) -> frozenset[str]:
+    """Nodes of the run that are not SQLMesh's, upstream of ``start`` through assets of the run."""
+    found: set[str] = set()
+    seen: set[AssetKey] = set()
+    pending = list(start)
+    while pending:
+        key = pending.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        producer = producers.get(key)
+        if producer is not None and producer not in sqlmesh_nodes:
+            found.add(producer)
+        if (key in start or producer is not None) and asset_graph.has(key):
+            pending.extend(asset_graph.get(key).parent_keys)
+    return frozenset(found)
 
 
 def audit_identity(check_metadata: dict) -> AuditIdentity:
