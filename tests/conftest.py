@@ -7,9 +7,11 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from cookiecutter.main import cookiecutter
+from helpers.baking import import_file, render_hook
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
@@ -75,3 +77,19 @@ def bake(
         return cache[key]
 
     return _bake
+
+
+@pytest.fixture(scope="session")
+def hooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
+    """The two hooks rendered with the default answers and imported."""
+    folder = tmp_path_factory.mktemp("hooks")
+    return {
+        name: import_file(render_hook(name, {}, folder / f"{name}.py"))
+        for name in ("pre_gen_project", "post_gen_project")
+    }
+
+
+@pytest.fixture
+def cli_env(isolated_env: dict[str, str]) -> dict[str, str]:
+    """Environment for Cookiecutter subprocesses: private HOME and temp folder."""
+    return dict(isolated_env)

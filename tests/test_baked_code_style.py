@@ -19,8 +19,12 @@ ANSWER_SETS = {
 @pytest.mark.parametrize("answers", ANSWER_SETS.values(), ids=ANSWER_SETS.keys())
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
 def test_baked_python_passes_ruff(bake, answers: dict[str, str], command: list[str]) -> None:
-    project = bake(answers)
+    project = bake(answers)  # shared with other tests: leave no .ruff_cache in it
     result = subprocess.run(
-        [str(RUFF), *command, "src", "tests"], cwd=project, capture_output=True, text=True, check=False
+        [str(RUFF), *command, "--no-cache", "src", "tests"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,9 +15,9 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import Scratch
-from dagster_dev import free_port, graphql, serving
-from sample_expectations import ALL_MODELS_DEMO
+from helpers.dagster_dev import free_port, graphql, serving
+from helpers.project import Scratch
+from helpers.sample_expectations import ALL_MODELS_DEMO
 
 pytestmark = pytest.mark.e2e
 

@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_BIN, run
-from dagster_dev import free_port, graphql, serving
-from sample_expectations import ALL_MODELS_DEMO
+from helpers.dagster_dev import free_port, graphql, serving
+from helpers.project import TEMPLATE_BIN, run
+from helpers.sample_expectations import ALL_MODELS_DEMO
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
-from conftest import TEMPLATE_BIN, InstalledProject, install, probe, run
-from dagster_dev import free_port
-from demo_outcomes import assert_first_demo_run, evaluated
-from postgres_server import postgres_server, server_binaries
+from helpers.dagster_dev import free_port
+from helpers.demo_outcomes import assert_first_demo_run, evaluated
+from helpers.postgres_server import postgres_server, server_binaries
+from helpers.project import TEMPLATE_BIN, InstalledProject, install, probe, run
 
 pytestmark = pytest.mark.e2e
 

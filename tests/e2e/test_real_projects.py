@@ -5,7 +5,7 @@ and runs real Dagster jobs on real DuckDB.
 """
 
 import pytest
-from demo_outcomes import evaluated
+from helpers.demo_outcomes import evaluated
 
 pytestmark = pytest.mark.e2e
 RESTATE = {"sqlmesh/mode": "restate"}

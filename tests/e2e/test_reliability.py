@@ -7,16 +7,15 @@ so any failure here is the fault being tested, not the demo's.
 import itertools
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from conftest import probe
-from dagster_dev import LAUNCH, free_port, graphql, serving
-from sample_expectations import MART_ROW_COUNTS
+from helpers.dagster_dev import LAUNCH, free_port, graphql, serving
+from helpers.project import IN_PROJECT, probe
+from helpers.sample_expectations import MART_ROW_COUNTS
 
 pytestmark = pytest.mark.e2e
 
-FAULTS = Path(__file__).with_name("faults")
+FAULTS = IN_PROJECT / "faults"
 # What a user's open DuckDB session does: hold the file, then wait.
 HOLD_THE_WAREHOUSE = (
     "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(300)"

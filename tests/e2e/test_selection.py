@@ -8,15 +8,13 @@ and evaluates nothing, or restates what it selected).
 """
 
 import shutil
-from pathlib import Path
 
 import pytest
-from conftest import Scratch
-from demo_outcomes import BLOCKING, evaluated, key, step
+from helpers.demo_outcomes import BLOCKING, evaluated, key, step
+from helpers.project import IN_PROJECT, Scratch
 
 pytestmark = pytest.mark.e2e
 
-IN_PROJECT = Path(__file__).with_name("in_project")
 BLOCKING_AUDIT = f"{key(BLOCKING)}:failure_demo_no_returned_orders"
 WARNING_AUDIT = "failure_demo/orders_failing_warning_audit:not_null_non_blocking"
 RESTATE = {"sqlmesh/mode": "restate"}

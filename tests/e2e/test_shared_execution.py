@@ -9,8 +9,8 @@ SQLMesh execution, and one line per model SQLMesh reports as evaluated.
 from datetime import UTC, datetime
 
 import pytest
-from demo_outcomes import BAD_CAST, BLOCKING, assert_first_demo_run, evaluated, key, step
-from sample_expectations import (
+from helpers.demo_outcomes import BAD_CAST, BLOCKING, assert_first_demo_run, evaluated, key, step
+from helpers.sample_expectations import (
     EXPECTED_ERROR_SNIPPETS,
     EXPECTED_EVALUATED_DEMO,
     EXPECTED_FAILED,

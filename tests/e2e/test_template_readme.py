@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dagster_dev import free_port, graphql, serving
+from helpers.dagster_dev import free_port, graphql, serving
 
 pytestmark = pytest.mark.e2e
 

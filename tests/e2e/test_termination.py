@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster_dev import LAUNCH, free_port, graphql, serving
+from helpers.dagster_dev import LAUNCH, free_port, graphql, serving
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_BIN, probe
-from dagster_dev import free_port, graphql, serving
+from helpers.dagster_dev import free_port, graphql, serving
+from helpers.project import TEMPLATE_BIN, probe
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ Shared by the tests of every executor and every warehouse: the outcomes are
 the same, only the database's wording of the failing cast differs.
 """
 
-from sample_expectations import (
+from helpers.sample_expectations import (
     ALL_MODELS_DEMO,
     AUDITS_BY_MODEL,
     EXPECTED_EVALUATED_DEMO,

@@ -1,0 +1,157 @@
+"""A baked project installed in its own virtual environment, and ways to run it for real.
+
+A project is installed with ``make install``, as its README says, with uv
+from the template's environment on PATH. Each test gets a scratch warehouse
+and a scratch Dagster instance through environment variables, so tests never
+share state unless they mean to.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IN_PROJECT = Path(__file__).resolve().parents[1] / "e2e" / "in_project"
+"""Scripts that run inside a baked project's environment."""
+PROBE = IN_PROJECT / "dagster_probe.py"
+TEMPLATE_BIN = Path(sys.executable).parent
+
+
+def run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run a command, failing the test with its output if it exits non-zero.
+
+    Make's own variables are dropped, so a `make` run here behaves as in a user's shell
+    even when the tests themselves run under `make test`.
+    """
+    env = {name: value for name, value in env.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(
+        command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{command} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def probe(project_root: Path, package: str, env: dict[str, str], *arguments: str) -> dict:
+    """Run dagster_probe.py with the project's own Python; return its JSON summary."""
+    command = [str(project_root / ".venv" / "bin" / "python"), str(PROBE), package, *arguments]
+    result = subprocess.run(
+        command, check=False, cwd=project_root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
+    return json.loads(result.stdout)
+
+
+@dataclass
+class Scratch:
+    """A warehouse file and Dagster instance of one test, and the project it runs."""
+
+    project: "InstalledProject"
+    root: Path
+    sqlmesh_project: Path
+    executor: str = "in_process"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    postgres: dict[str, str] | None = None
+    """The POSTGRES_* settings, when the project's warehouse is PostgreSQL."""
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+            "WAREHOUSE_PATH": str(self.warehouse),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "SQLMESH_PROJECT_DIR": str(self.sqlmesh_project),
+            "DAGSTER_EXECUTOR": self.executor,
+            **(self.postgres or {}),
+            **self.extra_env,
+        }
+
+    def materialize(
+        self,
+        *,
+        select: list[str] | None = None,
+        checks: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        reexecute_from_failure: str | None = None,
+        module: str | None = None,
+    ) -> dict:
+        """Run a real Dagster job of the project; return what happened (see dagster_probe.py).
+
+        ``checks`` ("asset/key:check_name") selects checks with exactly the assets in ``select``.
+        """
+        arguments = []
+        if select:
+            arguments += ["--select", ",".join(select)]
+        if checks is not None:
+            arguments += ["--checks", ",".join(checks)]
+        for key, value in (tags or {}).items():
+            arguments += ["--tag", f"{key}={value}"]
+        if reexecute_from_failure:
+            arguments += ["--reexecute-from-failure", reexecute_from_failure]
+        if module:
+            arguments += ["--module", module]
+        return probe(self.project.root, self.project.package, self.env(), *arguments)
+
+    def query(self, sql: str) -> list:
+        """Read the warehouse from the project's environment (no run may be going on)."""
+        if self.postgres:
+            code = (
+                "import json, os, sys, psycopg2; c = psycopg2.connect(host=os.environ['POSTGRES_HOST'], "
+                "port=os.environ['POSTGRES_PORT'], user=os.environ['POSTGRES_USER'], "
+                "dbname=os.environ['POSTGRES_DB']); cur = c.cursor(); cur.execute(sys.argv[1]); "
+                "print(json.dumps([list(row) for row in cur.fetchall()], default=str))"
+            )
+            command = [str(self.project.python), "-c", code, sql]
+        else:
+            code = (
+                "import duckdb, json, sys; print(json.dumps(duckdb.connect(sys.argv[1], read_only=True)"
+                ".sql(sys.argv[2]).fetchall(), default=str))"
+            )
+            command = [str(self.project.python), "-c", code, str(self.warehouse), sql]
+        return json.loads(run(command, self.project.root, self.env()).stdout)
+
+    def execute(self, sql: str) -> None:
+        """Write to the DuckDB warehouse as another tool would (no run may be going on)."""
+        code = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute(sys.argv[2]).close()"
+        run([str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env())
+
+
+@dataclass
+class InstalledProject:
+    root: Path
+    package: str
+
+    @property
+    def python(self) -> Path:
+        return self.root / ".venv" / "bin" / "python"
+
+    def scratch(
+        self, root: Path, executor: str = "in_process", copy_sqlmesh_project: bool = False
+    ) -> Scratch:
+        """A fresh warehouse and instance; optionally a private copy of the SQLMesh project to edit."""
+        sqlmesh_project = self.root / "sqlmesh_project"
+        if copy_sqlmesh_project:
+            sqlmesh_project = root / "sqlmesh_project"
+            shutil.copytree(
+                self.root / "sqlmesh_project", sqlmesh_project, ignore=shutil.ignore_patterns(".cache")
+            )
+        (root / "dagster_home").mkdir(parents=True)
+        shutil.copy(self.root / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+        return Scratch(project=self, root=root, sqlmesh_project=sqlmesh_project, executor=executor)
+
+
+def install(project_root: Path) -> None:
+    env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    run(["make", "install"], cwd=project_root, env=env)
