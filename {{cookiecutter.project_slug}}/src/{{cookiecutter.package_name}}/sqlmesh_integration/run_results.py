@@ -21,6 +21,7 @@ by the first step that needs it once that asset's step has succeeded (so
 SQLMesh reads the fresh table). A run of SQLMesh assets only always has one.
 """
 
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -69,12 +70,17 @@ class SQLMeshRunResults(ConfigurableResource):
             return remembered[fqn]
         mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
-        selection = run_selection(context)
+
+        # Read only by the step that executes: every other step just reads the results.
+        @functools.cache
+        def selection() -> RunSelection:
+            return run_selection(context)
+
         results, executed_here = execute_once(
             runs_dir / run_id,
             fqn,
-            ready=lambda claimed: _ready(context, selection, claimed),
-            execute=lambda wave, earlier: self._execute(context, sqlmesh, mode, selection, wave, earlier),
+            ready=lambda claimed: _ready(context, selection(), claimed),
+            execute=lambda wave, earlier: self._execute(context, sqlmesh, mode, selection(), wave, earlier),
         )
         if executed_here:
             self._prune(context, runs_dir, keep=run_id)
