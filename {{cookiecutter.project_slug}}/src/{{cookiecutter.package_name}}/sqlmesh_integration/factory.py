@@ -31,7 +31,7 @@ from sqlmesh import Context
 from sqlmesh.core.model import Model
 
 from .outcomes import AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
-from .resource import SQLMeshResource
+from .resource import SQLMeshResource, tables_read
 from .run_results import SQLMeshRunResults
 from .selection import AUDIT_ARGS_METADATA, AUDIT_METADATA, MODEL_OP_TAG, StepContext
 from .translator import AuditIdentity, AuditUse, SQLMeshTranslator, is_asset_model
@@ -68,7 +68,7 @@ def _model_asset(
     audit_uses = translator.get_audit_uses(model)
     spec = AssetSpec(
         key=key,
-        deps=[translator.get_asset_key(fqn) for fqn in _upstream_fqns(context, model)],
+        deps=[translator.get_asset_key(fqn) for fqn in tables_read(context, model)],
         description=translator.get_description(model),
         group_name=translator.get_group_name(model),
         owners=translator.get_owners(model),
@@ -143,18 +143,6 @@ def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSp
         )
         for use in audit_uses
     ]
-
-
-def _upstream_fqns(context: Context, model: Model) -> set[str]:
-    """Direct upstream models, looking through embedded models to what they read."""
-    upstream = set()
-    for fqn in model.depends_on:
-        parent = context.models.get(fqn)
-        if parent is not None and parent.kind.is_embedded:
-            upstream |= _upstream_fqns(context, parent)
-        else:
-            upstream.add(fqn)
-    return upstream
 
 
 def _definition_metadata(model: Model) -> dict[str, object]:

@@ -196,8 +196,8 @@ class SQLMeshResource(ConfigurableResource):
                 continue
             missing = sorted(
                 context.get_model(parent).name
-                for parent in _built_parents(context, model)
-                if parent not in models and parent not in deployed
+                for parent in tables_read(context, model)
+                if parent not in models and parent not in deployed and _built_by_sqlmesh(context, parent)
             )
             if missing:
                 blocked[fqn] = (
@@ -442,15 +442,23 @@ def _audit_outcomes(events: ModelEvents, model: Model) -> list[AuditOutcome]:
     return outcomes
 
 
-def _built_parents(context: Context, model: Model) -> set[str]:
-    """The models with a table that ``model`` reads, looking through embedded models; externals excluded."""
-    parents = set()
+def tables_read(context: Context, model: Model) -> set[str]:
+    """What ``model`` reads, looking through embedded models (inlined) to what they read.
+
+    Used for the asset graph's edges (externals included) and to find upstream
+    tables a run cannot build.
+    """
+    tables = set()
     for fqn in model.depends_on:
         parent = context.models.get(fqn)
-        if parent is None or parent.kind.is_external:
-            continue
-        parents |= _built_parents(context, parent) if parent.kind.is_embedded else {fqn}
-    return parents
+        tables |= tables_read(context, parent) if parent is not None and parent.kind.is_embedded else {fqn}
+    return tables
+
+
+def _built_by_sqlmesh(context: Context, fqn: str) -> bool:
+    """Whether SQLMesh builds this table (not an external model, nor a table it does not know)."""
+    model = context.models.get(fqn)
+    return model is not None and not model.kind.is_external
 
 
 def _embedded_ancestors(context: Context, fqns: dict[str, str]) -> set[str]:
