@@ -40,6 +40,14 @@ def test_asset_key_is_schema_and_name_without_the_default_catalog():
     assert translator.get_asset_key("raw.events") == AssetKey(["raw", "events"])
 
 
+def test_a_model_in_another_catalog_keeps_it_in_its_key():
+    # The factory tells the translator which catalog is the project's default.
+    in_project = translator.for_catalog("warehouse")
+    assert in_project.get_asset_key('"warehouse"."marts"."orders"') == AssetKey(["marts", "orders"])
+    assert in_project.get_asset_key('"archive"."marts"."orders"') == AssetKey(["archive", "marts", "orders"])
+    assert translator.default_catalog is None  # the copy is configured, not the original
+
+
 def test_group_owner_and_tags():
     assert translator.get_group_name(AUDITED) == "marts"
     assert translator.get_owners(AUDITED) == ["team:data_team"]

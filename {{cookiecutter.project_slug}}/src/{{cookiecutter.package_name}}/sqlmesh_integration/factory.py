@@ -28,12 +28,19 @@ from dagster import (
 )
 from sqlglot import exp
 from sqlmesh import Context
+from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 
 from .outcomes import AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
 from .resource import SQLMeshResource, tables_read
 from .run_results import SQLMeshRunResults
-from .selection import AUDIT_ARGS_METADATA, AUDIT_METADATA, MODEL_OP_TAG, StepContext
+from .selection import (
+    AUDIT_ARGS_METADATA,
+    AUDIT_METADATA,
+    MODEL_OP_TAG,
+    STANDALONE_AUDIT_OP_TAG,
+    StepContext,
+)
 from .translator import AuditIdentity, AuditUse, SQLMeshTranslator, is_asset_model
 
 
@@ -45,8 +52,8 @@ def sqlmesh_assets(
     Assets require the resources ``sqlmesh`` (a :class:`SQLMeshResource`) and
     ``sqlmesh_results`` (a :class:`SQLMeshRunResults`).
     """
-    translator = translator or SQLMeshTranslator()
     context = sqlmesh.load_context()
+    translator = (translator or SQLMeshTranslator()).for_catalog(context.default_catalog)
     warehouse_kind = context.connection_config.type_
     assets = [
         _model_asset(context, model, translator, warehouse_kind)
@@ -58,7 +65,12 @@ def sqlmesh_assets(
         for model in context.models.values()
         if model.kind.is_external and translator.get_audit_uses(model)
     ]
-    return assets + sources
+    standalone = [
+        _standalone_audit_checks(audit, translator)
+        for audit in context.standalone_audits.values()
+        if audit.depends_on and not audit.skip
+    ]
+    return assets + sources + standalone
 
 
 def _model_asset(
@@ -128,6 +140,64 @@ def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDe
         )
 
     return _audits
+
+
+def _standalone_audit_checks(audit: StandaloneAudit, translator: SQLMeshTranslator) -> AssetChecksDefinition:
+    """A standalone audit, as one check on each asset it reads.
+
+    It shows on the **Checks** tab of every table it reads, and runs once in
+    the run's SQLMesh execution, after the models, however many of its checks
+    are selected. SQLMesh never lets a standalone audit block anything, so its
+    checks are not blocking and a failure is a warning.
+    """
+    name = translator.get_standalone_audit_check_name(audit)
+    targets = sorted({translator.get_asset_key(fqn) for fqn in audit.depends_on}, key=lambda k: k.path)
+    specs = [
+        AssetCheckSpec(
+            name=name,
+            asset=target,
+            description=audit.description or f"SQLMesh standalone audit '{audit.name}'",
+            metadata={AUDIT_METADATA: audit.name, AUDIT_ARGS_METADATA: ""},
+        )
+        for target in targets
+    ]
+
+    @multi_asset_check(
+        name=f"sqlmesh_audit__{name}",
+        specs=specs,
+        can_subset=True,
+        op_tags={STANDALONE_AUDIT_OP_TAG: audit.name},
+        description=f"SQLMesh standalone audit {audit.name}",
+    )
+    def _audit(
+        context: AssetCheckExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
+    ) -> Iterator[AssetCheckResult]:
+        results = sqlmesh_results.get_or_execute(context, sqlmesh, audit.name)
+        if results.error is not None:
+            raise Failure(f"SQLMesh could not execute this run: {results.error}", allow_retries=False)
+        outcome = results.models[audit.name]
+        if outcome.status is ModelStatus.BLOCKED:
+            raise Failure(outcome.error, allow_retries=False)
+        if outcome.status is ModelStatus.SKIPPED:
+            context.log.warning(
+                f"SQLMesh did not run the standalone audit {audit.name}: a model it reads was not "
+                "completed in this run. No result is reported."
+            )
+            return
+        (result,) = outcome.audits
+        for key in context.selected_asset_check_keys:
+            yield AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=result.passed,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"failing_rows": result.failing_rows, "blocking": False},
+                description=None
+                if result.passed
+                else f"SQLMesh standalone audit '{audit.name}' failed on {result.failing_rows} row(s)",
+            )
+
+    return _audit
 
 
 def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSpec]:

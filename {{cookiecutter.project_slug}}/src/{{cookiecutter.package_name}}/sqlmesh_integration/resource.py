@@ -16,6 +16,8 @@ from enum import StrEnum
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlmesh import Context
+from sqlmesh.core.environment import EnvironmentNamingInfo, execute_environment_statements
+from sqlmesh.core.macros import RuntimeStage
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 from sqlmesh.utils.date import now_timestamp, to_datetime
@@ -92,18 +94,32 @@ class SQLMeshResource(ConfigurableResource):
         run failed or skipped).
         """
         context = self.load_context()
-        models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.models}
-        sources = {fqn for fqn in selection.to_audit_only if models[fqn].kind.is_external}
+        models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.model_names}
+        sources = {fqn for fqn in selection.to_audit_only & set(models) if models[fqn].kind.is_external}
         recorder = ExecutionRecorder(on_message)
         try:
             with recording(context, recorder):
+                if sources:
+                    self._before_all(context, set(models))
                 outcomes = self._audit_only(context, sources, selection, recorder)
                 failed_sources = {fqn for fqn, outcome in outcomes.items() if outcome.blocking_audit_failed}
                 materialized, plan_applied = self._materialize(
                     context, selection.to_materialize, mode, recorder, failed_sources | set(not_done_upstream)
                 )
                 outcomes |= materialized
-                outcomes |= self._audit_only(context, selection.to_audit_only - sources, selection, recorder)
+                # A standalone audit reading a model this run did not complete is skipped, as in SQLMesh.
+                not_done = {fqn for fqn, outcome in outcomes.items() if not outcome.done}
+                not_done |= failed_sources | set(not_done_upstream)
+                skipped = {
+                    name
+                    for name in selection.to_audit_only
+                    if selection.models[name].standalone_audit
+                    and context.standalone_audits[name].depends_on & not_done
+                }
+                recorder.models_skipped(skipped)
+                outcomes |= {name: ModelOutcome(model=name, status=ModelStatus.SKIPPED) for name in skipped}
+                audited = selection.to_audit_only - sources - skipped
+                outcomes |= self._audit_only(context, audited, selection, recorder)
             return outcomes, plan_applied
         except Exception as error:
             locked = WarehouseLockedError.from_duckdb(error)
@@ -208,6 +224,25 @@ class SQLMeshResource(ConfigurableResource):
                 )
         return blocked
 
+    def _before_all(self, context: Context, selected: set[str]) -> None:
+        """Execute the project's ``before_all`` statements, as SQLMesh does before a plan or run.
+
+        Sources are audited before SQLMesh plans or runs anything, and a
+        project may use ``before_all`` to prepare what they read.
+        """
+        statements = getattr(context, "_environment_statements", [])  # SQLMesh has no public accessor
+        if not statements:
+            return
+        execute_environment_statements(
+            adapter=context.engine_adapter,
+            environment_statements=statements,
+            runtime_stage=RuntimeStage.BEFORE_ALL,
+            environment_naming_info=EnvironmentNamingInfo(name=self.environment),
+            default_catalog=context.default_catalog,
+            snapshots={s.name: s for s in context.snapshots.values()},
+            selected_models=selected,
+        )
+
     def _audit_only(
         self, context: Context, fqns: set[str], selection: RunSelection, recorder: ExecutionRecorder
     ) -> dict[str, ModelOutcome]:
@@ -222,22 +257,11 @@ class SQLMeshResource(ConfigurableResource):
         )
         outcomes = {}
         for fqn in sorted(fqns):
-            model = context.get_model(fqn)
-            snapshot = in_environment.get(fqn) or (
-                _source_snapshot(context, fqn) if model.kind.is_external else None
-            )
-            if snapshot is None or not context.engine_adapter.table_exists(snapshot.table_name()):
-                outcomes[fqn] = ModelOutcome(
-                    model=model.name,
-                    status=ModelStatus.BLOCKED,
-                    error=(
-                        f"The source table {model.name} does not exist in the warehouse, so its audits "
-                        "have nothing to check. Load it first (SQLMesh reads it but does not build it)."
-                        if model.kind.is_external
-                        else f"{model.name} has no table in SQLMesh environment '{self.environment}' yet, "
-                        "so its audits have nothing to check. Materialize it first, then execute its checks."
-                    ),
-                )
+            standalone = selection.models[fqn].standalone_audit
+            name = fqn if standalone else context.get_model(fqn).name
+            snapshot = self._auditable(context, fqn, standalone, in_environment)
+            if isinstance(snapshot, str):
+                outcomes[fqn] = ModelOutcome(model=name, status=ModelStatus.BLOCKED, error=snapshot)
                 continue
             wanted = selection.models[fqn].audits
             # The audits read the whole table: a time-ranged audit is bounded by the
@@ -245,7 +269,7 @@ class SQLMeshResource(ConfigurableResource):
             # withheld has none yet: up to now).
             filled = snapshot.intervals or [(0, now_timestamp())]
             start, end = filled[0][0], filled[-1][1]
-            recorder.message(f"SQLMesh: auditing {model.name} ({len(wanted)} audit(s)), evaluating nothing")
+            recorder.message(f"SQLMesh: auditing {name} ({len(wanted)} audit(s)), evaluating nothing")
             results = context.snapshot_evaluator.audit(
                 snapshot=snapshot, snapshots=in_environment, start=start, end=end
             )
@@ -263,17 +287,53 @@ class SQLMeshResource(ConfigurableResource):
                 )
                 audits.append(audit)
                 recorder.message(
-                    f"SQLMesh: audit {identity.audit_name} of {model.name} "
+                    f"SQLMesh: audit {identity.audit_name} of {name} "
                     + ("passed" if audit.passed else f"failed on {audit.failing_rows} row(s)")
                 )
             outcomes[fqn] = ModelOutcome(
-                model=model.name,
+                model=name,
                 status=ModelStatus.AUDITED,
                 audits=audits,
                 snapshot_version=snapshot.version,
-                physical_table=snapshot.table_name(),
+                physical_table=None if standalone else snapshot.table_name(),
             )
         return outcomes
+
+    def _auditable(
+        self, context: Context, fqn: str, standalone: bool, in_environment: dict[str, Snapshot]
+    ) -> Snapshot | str:
+        """The snapshot whose audits can run now, or why they cannot (what to do first)."""
+        if standalone:
+            audit = context.standalone_audits[fqn]
+            missing = sorted(
+                context.get_model(parent).name
+                for parent in audit.depends_on
+                if parent not in in_environment and _built_by_sqlmesh(context, parent)
+            )
+            if missing:
+                return (
+                    f"The standalone audit {fqn} reads {', '.join(missing)}, which "
+                    f"{'has' if len(missing) == 1 else 'have'} no table in SQLMesh environment "
+                    f"'{self.environment}' yet. Materialize {'it' if len(missing) == 1 else 'them'} "
+                    "first, then execute its checks."
+                )
+            # Versioned from its definition: it reads the environment's tables, not one of its own.
+            return in_environment.get(fqn) or _unplanned_snapshot(context, fqn)
+        model = context.get_model(fqn)
+        snapshot = in_environment.get(fqn) or (
+            _unplanned_snapshot(context, fqn) if model.kind.is_external else None
+        )
+        if snapshot is not None and context.engine_adapter.table_exists(snapshot.table_name()):
+            return snapshot
+        if model.kind.is_external:
+            return (
+                f"The source table {model.name} does not exist in the warehouse, so its audits "
+                "have nothing to check. Load it first (SQLMesh reads it but does not build it)."
+            )
+        return (
+            f"{model.name} has no table in SQLMesh environment '{self.environment}' yet, "
+            "so its audits have nothing to check. Materialize it first, then execute its checks."
+        )
 
     def _bring_environment_up_to_date(
         self,
@@ -473,11 +533,11 @@ def _embedded_ancestors(context: Context, fqns: dict[str, str]) -> set[str]:
     return found
 
 
-def _source_snapshot(context: Context, fqn: str) -> Snapshot:
-    """An external model's snapshot, ready to audit though no plan has deployed it.
+def _unplanned_snapshot(context: Context, fqn: str) -> Snapshot:
+    """The snapshot of a source or a standalone audit, ready to audit though no plan has deployed it.
 
-    A source is not built by SQLMesh: its audits read the table where it is,
-    so a version derived from its definition is all the evaluator needs.
+    Neither has a table SQLMesh builds: their audits read tables that exist
+    already, so a version derived from the definition is all the evaluator needs.
     """
     snapshot = context.snapshots[fqn].model_copy()
     if snapshot.change_category is None:

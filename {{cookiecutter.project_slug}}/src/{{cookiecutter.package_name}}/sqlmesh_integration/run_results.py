@@ -137,21 +137,36 @@ class SQLMeshRunResults(ConfigurableResource):
         )
 
     def _prune(self, context: StepContext, runs_dir: Path, keep: str) -> None:
-        """Delete result folders of finished runs beyond the newest ``keep_finished_runs``.
-
-        Housekeeping never fails a step: with several runs at once, another
-        run may be pruning the same folders.
-        """
-        try:
-            finished = [
-                folder
-                for folder in sorted(runs_dir.iterdir(), key=_modified, reverse=True)
-                if folder.is_dir() and folder.name != keep and _is_finished(context, folder.name)
-            ]
-            for folder in finished[self.keep_finished_runs :]:
-                shutil.rmtree(folder, ignore_errors=True)
-        except Exception as error:
+        error = prune_finished_runs(
+            runs_dir,
+            keep=keep,
+            keep_finished=self.keep_finished_runs,
+            is_finished=lambda run_id: _is_finished(context, run_id),
+        )
+        if error is not None:
             context.log.warning(f"Could not prune old SQLMesh result folders in {runs_dir}: {error}")
+
+
+def prune_finished_runs(
+    runs_dir: Path, keep: str, keep_finished: int, is_finished: Callable[[str], bool]
+) -> Exception | None:
+    """Delete result folders of finished runs beyond the newest ``keep_finished``; return what went wrong.
+
+    Housekeeping never fails a step: with several runs at once, another run
+    may be pruning, or writing, the same folder. A run that is not finished
+    keeps its folder.
+    """
+    try:
+        finished = [
+            folder
+            for folder in sorted(runs_dir.iterdir(), key=_modified, reverse=True)
+            if folder.is_dir() and folder.name != keep and is_finished(folder.name)
+        ]
+        for folder in finished[keep_finished:]:
+            shutil.rmtree(folder, ignore_errors=True)
+    except Exception as error:
+        return error
+    return None
 
 
 def execute_once(

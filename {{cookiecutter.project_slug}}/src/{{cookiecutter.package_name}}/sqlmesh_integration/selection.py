@@ -26,6 +26,7 @@ from dagster._core.definitions.dependency import NodeHandle
 from .translator import AuditIdentity
 
 MODEL_OP_TAG = "sqlmesh/model"
+STANDALONE_AUDIT_OP_TAG = "sqlmesh/standalone_audit"
 AUDIT_METADATA = "sqlmesh/audit"
 AUDIT_ARGS_METADATA = "sqlmesh/audit_args"
 
@@ -47,12 +48,19 @@ class ModelSelection:
     waits_for: frozenset[str] = field(default_factory=frozenset)
     """Steps of this run, not SQLMesh's, upstream of the model: they must succeed first."""
 
+    standalone_audit: bool = False
+    """Not a model but a standalone audit (keyed by its name): audited, never evaluated."""
+
 
 @dataclass(frozen=True)
 class RunSelection:
-    """Every model of a run, keyed by its SQLMesh fully qualified name."""
+    """Every model of a run, keyed by its SQLMesh fully qualified name, and its standalone audits."""
 
     models: dict[str, ModelSelection]
+
+    @property
+    def model_names(self) -> set[str]:
+        return {fqn for fqn, selection in self.models.items() if not selection.standalone_audit}
 
     @property
     def to_materialize(self) -> set[str]:
@@ -84,10 +92,11 @@ def run_selection(context: StepContext) -> RunSelection:
             continue
         keys = job.asset_layer.get_selected_entity_keys_for_node(handle)
         entities[node.name] = set(keys)
-        fqn = node.definition.tags.get(MODEL_OP_TAG)
+        fqn = _sqlmesh_name(node.definition.tags)
         if fqn is None:
             continue
         models[fqn] = ModelSelection(
+            standalone_audit=STANDALONE_AUDIT_OP_TAG in node.definition.tags,
             materialize=any(isinstance(key, AssetKey) for key in keys),
             audits=frozenset(
                 audit_identity(assets_def.get_spec_for_check_key(key).metadata)
@@ -95,11 +104,11 @@ def run_selection(context: StepContext) -> RunSelection:
                 if isinstance(key, AssetCheckKey)
             ),
         )
-    sqlmesh_nodes = {node.name for node in job.graph.nodes if MODEL_OP_TAG in node.definition.tags}
+    sqlmesh_nodes = {node.name for node in job.graph.nodes if _sqlmesh_name(node.definition.tags)}
     if set(entities) <= sqlmesh_nodes:  # the common case: a run of SQLMesh assets only
         return RunSelection(models)
     producers = {key: name for name, keys in entities.items() for key in keys if isinstance(key, AssetKey)}
-    node_of_model = {node.definition.tags.get(MODEL_OP_TAG): node.name for node in job.graph.nodes}
+    node_of_model = {_sqlmesh_name(node.definition.tags): node.name for node in job.graph.nodes}
     return RunSelection(
         {
             fqn: replace(
@@ -114,6 +123,11 @@ def run_selection(context: StepContext) -> RunSelection:
             for fqn, selection in models.items()
         }
     )
+
+
+def _sqlmesh_name(op_tags: Any) -> str | None:
+    """The SQLMesh model or standalone audit an op executes, if any."""
+    return op_tags.get(MODEL_OP_TAG) or op_tags.get(STANDALONE_AUDIT_OP_TAG)
 
 
 def _targets(keys: set) -> set[AssetKey]:

@@ -6,12 +6,14 @@ subclass :class:`SQLMeshTranslator`, override the method and pass an instance
 to :func:`sqlmesh_assets`.
 """
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from dagster import AssetKey
 from sqlglot import exp
+from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -75,15 +77,29 @@ def is_asset_model(model: Model) -> bool:
 class SQLMeshTranslator:
     """Derives Dagster asset keys, groups, owners, tags and checks from SQLMesh models."""
 
+    default_catalog: str | None = None
+    """The SQLMesh project's default catalog, set by :meth:`for_catalog` when definitions are built."""
+
+    def for_catalog(self, default_catalog: str | None) -> "SQLMeshTranslator":
+        """A copy of this translator that knows the project's default catalog."""
+        translator = copy.copy(self)
+        translator.default_catalog = default_catalog
+        return translator
+
     def get_asset_key(self, fqn: str) -> AssetKey:
         """``"warehouse"."marts"."orders"`` becomes ``marts/orders``.
 
-        The catalog is left out: with DuckDB it is only the file name. External
-        tables referenced by a model go through here too, so they line up with
-        assets defined elsewhere under the same convention.
+        The default catalog is left out (with DuckDB it is only the file's
+        name); a model in another catalog keeps it (``archive/marts/orders``),
+        so two models with the same schema and name never share a key.
+        External tables referenced by a model go through here too, so they
+        line up with assets defined elsewhere under the same convention.
         """
         table = exp.to_table(fqn)
-        return AssetKey([part for part in (table.db, table.name) if part])
+        other_catalog = bool(self.default_catalog) and table.catalog not in ("", self.default_catalog)
+        return AssetKey(
+            [part for part in (table.catalog if other_catalog else "", table.db, table.name) if part]
+        )
 
     def get_group_name(self, model: Model) -> str:
         """One Dagster group per SQLMesh schema."""
@@ -122,6 +138,10 @@ class SQLMeshTranslator:
             blocking = audit_is_blocking(audit.blocking, args)
             uses.append(AuditUse(check_name=unique, identity=identity, blocking=blocking))
         return uses
+
+    def get_standalone_audit_check_name(self, audit: StandaloneAudit) -> str:
+        """A standalone audit is one check, of that name, on each asset it reads."""
+        return _NAME_UNSAFE.sub("_", audit.name)[:_MAX_CHECK_NAME]
 
     def get_check_name(self, model: Model, audit: AuditIdentity, used_more_than_once: bool) -> str:
         """The audit's name; for an audit used twice, with the arguments that tell the uses apart.

@@ -1,0 +1,2 @@
+MODEL (name marts.after_broken, kind FULL);
+SELECT COUNT(*) AS n FROM marts.broken

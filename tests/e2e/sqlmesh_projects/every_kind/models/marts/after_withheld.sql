@@ -1,0 +1,2 @@
+MODEL (name marts.after_withheld, kind FULL);
+SELECT COUNT(*) AS n FROM marts.withheld
