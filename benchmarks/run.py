@@ -63,13 +63,14 @@ DISTURBED_FRACTION = 0.2
 # The contestants, in the order the table lists them. "Builders" build every table
 # and are compared with "bare"; the two load contestants are compared with each other.
 BUILDERS = ("bare", "default", "multiprocess")
-LOADERS = ("defs-load", "bare-load")
+LOADERS = ("defs-load", "defs-load-cold", "bare-load")
 CONTESTANTS = BUILDERS + LOADERS
 BASELINE = {
     "bare": "bare",
     "default": "bare",
     "multiprocess": "bare",
     "defs-load": "bare-load",
+    "defs-load-cold": "bare-load",
     "bare-load": "bare-load",
 }
 
@@ -107,6 +108,13 @@ resolved = time.perf_counter()
 print(json.dumps({"count": len(module.defs.resolve_all_asset_keys()), "import_dagster_s": imported - start,
                   "import_definitions_s": built - imported, "resolve_s": resolved - built}))
 """
+
+# The same with the definitions cache empty (SQLMesh's own cache stays warm): after a change.
+DEFS_LOAD_COLD = (
+    "import os, shutil\n"
+    "shutil.rmtree(os.path.join(os.environ['SQLMESH_PROJECT_DIR'], '.cache', 'dagster_definitions'), True)\n"
+    + DEFS_LOAD
+)
 
 # Run with the project's interpreter: which of the expected views are missing or empty.
 VERIFY = """
@@ -560,6 +568,10 @@ def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str,
         "default": (materialize, space.env()),
         "multiprocess": (materialize, space.env("multiprocess")),
         "defs-load": ([python, "-c", DEFS_LOAD, f"{space.project.package}.definitions"], space.env()),
+        "defs-load-cold": (
+            [python, "-c", DEFS_LOAD_COLD, f"{space.project.package}.definitions"],
+            space.env(),
+        ),
         "bare-load": ([python, "-c", BARE_LOAD, project], space.env()),
     }[contestant]
 

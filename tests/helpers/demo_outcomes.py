@@ -47,6 +47,9 @@ def assert_first_demo_run(result: dict, scratch, bad_cast_error: str) -> None:
     }
     assert BAD_CAST in result["failures"][step(BAD_CAST)]
     assert bad_cast_error in result["failures"][step(BAD_CAST)]
+    assert result["failure_metadata"][step(BAD_CAST)]["sqlmesh/model_file"] == (
+        "sqlmesh_project/models/failure_demo/orders_with_bad_cast.sql"
+    )
     # Skipped by SQLMesh: Dagster does not execute them either.
     assert not {step(model) for model in EXPECTED_SKIPPED} & set(result["steps"])
 

@@ -79,15 +79,25 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
                 if "failing_rows" in data.metadata
                 else None,
             }
+    failure_records = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     failures = {
         record.dagster_event.step_key: str(record.dagster_event.event_specific_data.error.message)
-        for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+        for record in failure_records
+    }
+    failure_metadata = {
+        record.dagster_event.step_key: {
+            key: str(getattr(value, "value", value))
+            for key, value in (record.dagster_event.event_specific_data.user_failure_data.metadata).items()
+        }
+        for record in failure_records
+        if record.dagster_event.event_specific_data.user_failure_data is not None
     }
     return {
         "run_id": run_id,
         "status": run.status.value,
         "steps": steps,
         "failures": failures,
+        "failure_metadata": failure_metadata,
         "materialized": materialized,
         "checks": checks,
         "executions": executions,

@@ -2,6 +2,7 @@
 
 - :mod:`.translator`: how SQLMesh names become Dagster names;
 - :mod:`.factory`: one asset per model, audits as asset checks;
+- :mod:`.project`: what the definitions need from the project, cached by its content;
 - :mod:`.resource`: loading and executing the SQLMesh project;
 - :mod:`.selection`: what a run asks of SQLMesh (models to materialize, audits to report);
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;

@@ -23,6 +23,7 @@ from types import FrameType, TracebackType
 
 from sqlglot.errors import ParseError
 from sqlmesh import Context
+from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot.evaluator import SnapshotCreationFailedError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -97,18 +98,22 @@ def creation_failures(error: BaseException, context: Context) -> dict[str, str] 
     creation = next((e for e in _chain(error) if isinstance(e, SnapshotCreationFailedError)), None)
     if creation is None or not creation.errors:
         return None
-    project = Path(context.path).resolve()
     failures = {}
     for failed in creation.errors:
         fqn = getattr(failed.node, "name", str(failed.node))
-        model = context.get_model(fqn)
-        path = getattr(model, "_path", None)  # SQLMesh keeps a model's file in a private field
-        where = f" ({_display(Path(path), project)})" if path else ""
+        path = model_file(context.path, context.get_model(fqn))
+        where = f" ({path})" if path else ""
         failures[fqn] = (
             f"SQLMesh could not create the table of {_model_name(context, fqn)}{where}: "
             f"{_database_error(failed.__cause__ or failed)}. Fix the model, then materialize again."
         )
     return failures
+
+
+def model_file(project_path: str | Path, model: Model) -> str | None:
+    """The file a model is defined in, as ``sqlmesh_project/models/...`` when inside the project."""
+    path = getattr(model, "_path", None)  # SQLMesh keeps a model's file in a private field
+    return _display(Path(path), Path(project_path).resolve()) if path else None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

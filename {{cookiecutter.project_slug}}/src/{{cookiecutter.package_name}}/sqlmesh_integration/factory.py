@@ -27,11 +27,12 @@ from dagster import (
     multi_asset_check,
 )
 from sqlglot import exp
-from sqlmesh import Context
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 
+from .diagnostics import model_file
 from .outcomes import AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
+from .project import ProjectDefinitions
 from .resource import SQLMeshResource, tables_read
 from .run_results import SQLMeshRunResults
 from .selection import (
@@ -52,43 +53,41 @@ def sqlmesh_assets(
     Assets require the resources ``sqlmesh`` (a :class:`SQLMeshResource`) and
     ``sqlmesh_results`` (a :class:`SQLMeshRunResults`).
     """
-    context = sqlmesh.load_context()
-    translator = (translator or SQLMeshTranslator()).for_catalog(context.default_catalog)
-    warehouse_kind = context.connection_config.type_
+    project = sqlmesh.load_definitions()
+    translator = (translator or SQLMeshTranslator()).for_catalog(project.default_catalog)
     assets = [
-        _model_asset(context, model, translator, warehouse_kind)
-        for model in context.models.values()
-        if is_asset_model(model)
+        _model_asset(project, model, translator) for model in project.models.values() if is_asset_model(model)
     ]
     sources = [
         _source_checks(model, translator)
-        for model in context.models.values()
+        for model in project.models.values()
         if model.kind.is_external and translator.get_audit_uses(model)
     ]
     standalone = [
         _standalone_audit_checks(audit, translator)
-        for audit in context.standalone_audits.values()
+        for audit in project.standalone_audits.values()
         if audit.depends_on and not audit.skip
     ]
     return assets + sources + standalone
 
 
 def _model_asset(
-    context: Context, model: Model, translator: SQLMeshTranslator, warehouse_kind: str
+    project: ProjectDefinitions, model: Model, translator: SQLMeshTranslator
 ) -> AssetsDefinition:
     key = translator.get_asset_key(model.fqn)
     audit_uses = translator.get_audit_uses(model)
+    source_file = model_file(project.path, model)
     spec = AssetSpec(
         key=key,
-        deps=[translator.get_asset_key(fqn) for fqn in tables_read(context, model)],
+        deps=[translator.get_asset_key(fqn) for fqn in tables_read(project.models, model)],
         description=translator.get_description(model),
         group_name=translator.get_group_name(model),
         owners=translator.get_owners(model),
         tags=translator.get_tags(model),
-        kinds={"sqlmesh", warehouse_kind},
-        code_version=model.data_hash,
+        kinds={"sqlmesh", project.warehouse_kind},
+        code_version=project.code_versions[model.fqn],
         skippable=True,
-        metadata=_definition_metadata(model),
+        metadata=_definition_metadata(model, project.columns.get(model.fqn, {})),
     )
     check_specs = _check_specs(key, audit_uses)
 
@@ -103,7 +102,7 @@ def _model_asset(
         context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
-        yield from report_outcome(context, results, model.fqn, key, audit_uses)
+        yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file)
 
     return _asset
 
@@ -215,7 +214,7 @@ def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSp
     ]
 
 
-def _definition_metadata(model: Model) -> dict[str, object]:
+def _definition_metadata(model: Model, columns: dict[str, tuple[str, str | None]]) -> dict[str, object]:
     table = exp.to_table(model.fqn)
     metadata: dict[str, object] = {
         "sqlmesh/model_name": model.name,
@@ -224,14 +223,11 @@ def _definition_metadata(model: Model) -> dict[str, object]:
     }
     if model.cron:
         metadata["sqlmesh/cron"] = model.cron
-    if model.columns_to_types:
-        descriptions = model.column_descriptions
+    if columns:
         metadata["dagster/column_schema"] = TableSchema(
             columns=[
-                TableColumn(
-                    name=name, type=data_type.sql(dialect=model.dialect), description=descriptions.get(name)
-                )
-                for name, data_type in model.columns_to_types.items()
+                TableColumn(name=name, type=data_type, description=description)
+                for name, (data_type, description) in columns.items()
             ]
         )
     return metadata
@@ -243,6 +239,7 @@ def report_outcome(
     fqn: str,
     key: AssetKey,
     audit_uses: list[AuditUse],
+    source_file: str | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Translate what SQLMesh did to one model into Dagster events, for what this step selected.
 
@@ -262,6 +259,7 @@ def report_outcome(
             f"SQLMesh model {outcome.model} failed: {outcome.error}",
             metadata={
                 "sqlmesh/model_name": outcome.model,
+                **({"sqlmesh/model_file": source_file} if source_file else {}),
                 "sqlmesh/error": MetadataValue.md(f"```\n{outcome.error}\n```"),
             },
             allow_retries=False,

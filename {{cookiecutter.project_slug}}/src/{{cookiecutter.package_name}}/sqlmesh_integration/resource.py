@@ -10,8 +10,9 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from enum import StrEnum
+from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -26,6 +27,7 @@ from sqlmesh.utils.errors import PlanError
 from .diagnostics import WarehouseLockedError, creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
+from .project import ProjectDefinitions, cached_definitions
 from .selection import RunSelection
 from .translator import AuditIdentity, audit_args_key, audit_is_blocking
 
@@ -56,6 +58,17 @@ class SQLMeshResource(ConfigurableResource):
             "plans are applied from CI, so Dagster only runs what was deployed."
         ),
     )
+
+    def load_definitions(self) -> ProjectDefinitions:
+        """What the Dagster definitions need from the project; from a cache when nothing changed."""
+
+        def load_from_disk() -> Context:
+            # The project changed since this process last loaded it: load it anew (a context's
+            # refresh does not see every change, a new external_models.yaml for one).
+            _contexts.pop((self.project_dir, self.gateway), None)
+            return self.load_context()
+
+        return cached_definitions(Path(self.project_dir), self.gateway, load_from_disk)
 
     def load_context(self) -> Context:
         """The process's SQLMesh context, loaded once and refreshed when files change."""
@@ -212,7 +225,7 @@ class SQLMeshResource(ConfigurableResource):
                 continue
             missing = sorted(
                 context.get_model(parent).name
-                for parent in tables_read(context, model)
+                for parent in tables_read(context.models, model)
                 if parent not in models and parent not in deployed and _built_by_sqlmesh(context, parent)
             )
             if missing:
@@ -502,7 +515,7 @@ def _audit_outcomes(events: ModelEvents, model: Model) -> list[AuditOutcome]:
     return outcomes
 
 
-def tables_read(context: Context, model: Model) -> set[str]:
+def tables_read(models: Mapping[str, Model], model: Model) -> set[str]:
     """What ``model`` reads, looking through embedded models (inlined) to what they read.
 
     Used for the asset graph's edges (externals included) and to find upstream
@@ -510,8 +523,8 @@ def tables_read(context: Context, model: Model) -> set[str]:
     """
     tables = set()
     for fqn in model.depends_on:
-        parent = context.models.get(fqn)
-        tables |= tables_read(context, parent) if parent is not None and parent.kind.is_embedded else {fqn}
+        parent = models.get(fqn)
+        tables |= tables_read(models, parent) if parent is not None and parent.kind.is_embedded else {fqn}
     return tables
 
 

@@ -33,7 +33,7 @@ def sqlmesh_schedules(
     want it; a deployment passes ``DefaultScheduleStatus.RUNNING``. A project
     without any model to build has nothing to schedule: the list is empty.
     """
-    models = [m for m in sqlmesh.load_context().models.values() if is_asset_model(m)]
+    models = [m for m in sqlmesh.load_definitions().models.values() if is_asset_model(m)]
     if not models:
         return []
     most_frequent = min(models, key=lambda model: model.interval_unit.seconds)

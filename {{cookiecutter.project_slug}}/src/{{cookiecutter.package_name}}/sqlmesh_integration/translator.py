@@ -7,6 +7,7 @@ to :func:`sqlmesh_assets`.
 """
 
 import copy
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ class SQLMeshTranslator:
         External tables referenced by a model go through here too, so they
         line up with assets defined elsewhere under the same convention.
         """
-        table = exp.to_table(fqn)
+        table = _table(fqn)
         other_catalog = bool(self.default_catalog) and table.catalog not in ("", self.default_catalog)
         return AssetKey(
             [part for part in (table.catalog if other_catalog else "", table.db, table.name) if part]
@@ -103,7 +104,7 @@ class SQLMeshTranslator:
 
     def get_group_name(self, model: Model) -> str:
         """One Dagster group per SQLMesh schema."""
-        return exp.to_table(model.fqn).db or "default"
+        return _table(model.fqn).db or "default"
 
     def get_description(self, model: Model) -> str | None:
         return model.description
@@ -155,6 +156,12 @@ class SQLMeshTranslator:
         values = _ARG_NAME.sub(" ", audit.args_key)
         words = [word for word in _NAME_UNSAFE.split(values) if word]
         return f"{audit.audit_name}__{'__'.join(words)}"[:_MAX_CHECK_NAME]
+
+
+@functools.lru_cache(maxsize=65536)
+def _table(fqn: str) -> exp.Table:
+    """A table name parsed once: every model's key is asked for by each model that reads it."""
+    return exp.to_table(fqn)
 
 
 def audit_is_blocking(audit_default: bool, args: dict[str, Any]) -> bool:

@@ -1,0 +1,111 @@
+"""Definitions read the SQLMesh project from a cache keyed by its content: any change is seen.
+
+Each test edits one kind of file of a copy of this project's SQLMesh project
+and loads it again with real SQLMesh.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project import ProjectDefinitions
+
+SQLMESH_PROJECT = Path(__file__).resolve().parents[2] / "sqlmesh_project"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "sqlmesh_project"
+    shutil.copytree(SQLMESH_PROJECT, copy, ignore=shutil.ignore_patterns(".cache", "logs", "__pycache__"))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    return copy
+
+
+def load(project: Path) -> ProjectDefinitions:
+    return SQLMeshResource(project_dir=str(project)).load_definitions()
+
+
+def model(definitions: ProjectDefinitions, name: str):
+    (found,) = (m for m in definitions.models.values() if m.name == name)
+    return found
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} is not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def test_an_unchanged_project_is_read_back_as_it_was_loaded(project: Path):
+    loaded = load(project)
+    cached = load(project)
+    assert not loaded.from_cache and cached.from_cache
+    assert (cached.path, cached.default_catalog, cached.warehouse_kind) == (
+        loaded.path,
+        loaded.default_catalog,
+        loaded.warehouse_kind,
+    )
+    assert {fqn: (m.data_hash, m.metadata_hash) for fqn, m in cached.models.items()} == {
+        fqn: (m.data_hash, m.metadata_hash) for fqn, m in loaded.models.items()
+    }
+    customers = model(cached, "marts.customers")
+    assert customers.columns_to_types == model(loaded, "marts.customers").columns_to_types
+    assert customers.column_descriptions["email"] == "Contact email address"
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def test_a_change_to_any_file_of_the_project_is_seen(project: Path):
+    load(project)
+    edits = {
+        "model": lambda: replace(
+            project / "models" / "marts" / "customers.sql", "One row per customer with", "Every customer with"
+        ),
+        "Python model": lambda: replace(
+            project / "models" / "marts" / "customer_segments.py", "Marketing segment of", "The segment of"
+        ),
+        "macro": lambda: append(project / "macros" / "money.py", "\n# edited\n"),
+        "audit": lambda: append(project / "audits" / "assert_positive_amounts.sql", "\n-- edited\n"),
+        "seed": lambda: append(
+            project / "seeds" / "customers.csv", "999,Ada,Lovelace,ada@example.com,2024-02-01\n"
+        ),
+        "config": lambda: append(project / "config.py", "\n# edited\n"),
+        "new external model": lambda: (project / "external_models.yaml").write_text(
+            "- name: landing.events\n  columns:\n    id: int\n"
+        ),
+    }
+    for kind, edit in edits.items():
+        edit()
+        assert not load(project).from_cache, f"a changed {kind} was not seen"
+    changed = load(project)
+    assert changed.from_cache
+    assert model(changed, "marts.customers").description.startswith("Every customer")
+    assert model(changed, "marts.customer_segments").description.startswith("The segment of")
+    assert model(changed, "landing.events").kind.is_external
+
+
+{%- if cookiecutter.warehouse == "duckdb" %}
+
+
+def test_an_environment_variable_the_config_reads_is_part_of_the_key(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    load(project)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "elsewhere.duckdb"))
+    moved = load(project)
+    assert not moved.from_cache
+    assert moved.default_catalog == "elsewhere"
+{%- endif %}
+
+
+def test_an_unreadable_cache_entry_means_a_load(project: Path):
+    load(project)
+    (entry,) = (project / ".cache" / "dagster_definitions").glob("*.pickle.gz")
+    entry.write_bytes(b"not a cache entry")
+    again = load(project)
+    assert not again.from_cache
+    assert model(again, "marts.customers")
