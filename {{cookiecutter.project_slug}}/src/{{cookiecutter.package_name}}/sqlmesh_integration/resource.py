@@ -10,7 +10,9 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
-from collections.abc import Callable, Collection, Mapping
+import sys
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -111,7 +113,7 @@ class SQLMeshResource(ConfigurableResource):
         sources = {fqn for fqn in selection.to_audit_only & set(models) if models[fqn].kind.is_external}
         recorder = ExecutionRecorder(on_message)
         try:
-            with recording(context, recorder):
+            with recording(context, recorder), room_to_select(len(context.models)):
                 if sources:
                     self._before_all(context, set(models))
                 outcomes = self._audit_only(context, sources, selection, recorder)
@@ -513,6 +515,22 @@ def _audit_outcomes(events: ModelEvents, model: Model) -> list[AuditOutcome]:
             )
         )
     return outcomes
+
+
+@contextmanager
+def room_to_select(models: int) -> Iterator[None]:
+    """Let SQLMesh parse a selection of up to ``models`` models.
+
+    SQLMesh parses ``select_models`` and ``restate_models`` as one expression,
+    recursing once per name: from several hundred models on, Python's default
+    recursion limit (1000) fails the run with ``RecursionError``.
+    """
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, 4 * models + 1000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def tables_read(models: Mapping[str, Model], model: Model) -> set[str]:
