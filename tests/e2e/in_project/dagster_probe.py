@@ -40,6 +40,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     checks: dict[str, dict] = {}
     evaluated: Counter[str] = Counter()
     warnings: list[str] = []
+    errors: list[str] = []
     executions = 0
     lock_errors = 0
     for record in instance.all_logs(run_id):
@@ -50,6 +51,8 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
             executions += message.startswith(EXECUTION_MESSAGE)
             if record.level == logging.WARNING:
                 warnings.append(message)
+            if record.level == logging.ERROR:
+                errors.append(message)
             if message.startswith(EVALUATED_PREFIX):
                 evaluated[message[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
             continue
@@ -104,6 +107,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "evaluated": dict(evaluated),
         "lock_errors": lock_errors,
         "warnings": warnings,
+        "errors": errors,
     }
 
 

@@ -1,99 +1,64 @@
-"""SQLMesh in a child process: values, lines and errors come back; a dead or stopped child is reported."""
+"""SQLMesh in a child process: it runs apart, ends its stream whatever happens, and can be stopped."""
 
 import os
 import signal
-import threading
 import time
+from pathlib import Path
 
-import pytest
-
-from {{ cookiecutter.package_name }}.sqlmesh_integration.isolation import (
-    ExecutionProcessDied,
-    SQLMeshExecutionError,
-    run_isolated,
-)
-
-
-def test_the_value_and_every_line_come_back_in_order():
-    lines: list[str] = []
-
-    def work(send):
-        for number in range(3):
-            send(f"line {number}")
-        return {"pid": os.getpid()}
-
-    value = run_isolated(work, lines.append)
-    assert lines == ["line 0", "line 1", "line 2"]
-    assert value["pid"] != os.getpid()  # it ran in another process
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import StreamReader, StreamWriter
+from {{ cookiecutter.package_name }}.sqlmesh_integration.isolation import start_isolated
+from {{ cookiecutter.package_name }}.sqlmesh_integration.resource import MaterializeMode
+from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import Claim, execute_to_stream, watch
+from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import RunSelection
 
 
-def test_lines_sent_from_many_threads_arrive_whole():
-    lines: list[str] = []
-
-    def work(send):
-        def burst(name):
-            for number in range(200):
-                send(f"{name}:{number}:" + "x" * 2000)
-
-        threads = [threading.Thread(target=burst, args=(name,)) for name in "abcd"]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    run_isolated(work, lines.append)
-    assert len(lines) == 800
-    assert all(line.endswith("x" * 2000) for line in lines)
+def test_the_work_runs_in_another_process(tmp_path):
+    marker = tmp_path / "pid"
+    execution = start_isolated(lambda: marker.write_text(str(os.getpid())))
+    assert execution.wait(60)
+    assert execution.how_it_ended() is None
+    assert int(marker.read_text()) == execution.pid != os.getpid()
 
 
 class ModelBroke(ValueError):
     pass
 
 
-def test_an_error_keeps_its_type_and_the_child_traceback():
-    def work(send):
+class BrokenProject:
+    """Stands in for the SQLMesh resource: what matters here is how the stream ends, not SQLMesh."""
+
+    def execute(self, *args, **kwargs):
         raise ModelBroke("model marts.orders is broken")
 
-    with pytest.raises(ModelBroke, match="marts.orders is broken") as raised:
-        run_isolated(work, print)
-    assert "Raised in the process executing SQLMesh" in raised.value.__notes__[0]
-    assert "in work" in raised.value.__notes__[0]
+
+def test_an_error_ends_the_stream_with_its_message_type_and_traceback(tmp_path):
+    events = tmp_path / "events-1.jsonl"
+    writer = StreamWriter(events)
+    execution = start_isolated(
+        lambda: execute_to_stream(BrokenProject(), RunSelection({}), MaterializeMode.RUN, set(), writer)
+    )
+    assert execution.wait(60)
+    end = StreamReader(events).read().end
+    assert end is not None and end.error == "model marts.orders is broken"
+    assert "ModelBroke: model marts.orders is broken" in end.detail and "in execute" in end.detail
 
 
-def test_an_error_that_cannot_cross_processes_keeps_its_type_name():
-    class Local(Exception):  # a local class cannot be pickled
-        pass
-
-    def work(send):
-        raise Local("nope")
-
-    with pytest.raises(SQLMeshExecutionError, match=r"Local: nope"):
-        run_isolated(work, print)
+def watched(tmp_path: Path, work, is_stopping=lambda: False):
+    claim = Claim(tmp_path, 1, ["a"], os.getpid(), to_start=False)
+    execution = start_isolated(work)
+    watch(execution, StreamWriter(claim.events), claim, is_stopping)
+    return execution, StreamReader(claim.events).read().end
 
 
-def test_a_killed_child_is_reported_as_such():
-    def work(send):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    with pytest.raises(ExecutionProcessDied, match="was killed by signal SIGKILL"):
-        run_isolated(work, print)
+def test_a_killed_child_ends_the_stream_saying_so(tmp_path):
+    execution, end = watched(tmp_path, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    assert end is not None and f"(pid {execution.pid}) was killed by signal SIGKILL" in end.error
 
 
-def test_an_interrupted_step_stops_the_child():
-    """What a terminated run does: the step is interrupted while SQLMesh works; the child must end."""
-    pids: list[int] = []
-
-    def work(send):
-        send(str(os.getpid()))
-        time.sleep(600)
-
-    def on_message(line):
-        pids.append(int(line))
-        raise KeyboardInterrupt  # Dagster interrupts a terminated step with an exception
-
+def test_a_terminated_run_stops_the_child(tmp_path):
+    """What the UI's Terminate does: the run is CANCELING while SQLMesh works; the child must end."""
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        run_isolated(work, on_message)
+    execution, end = watched(tmp_path, lambda: time.sleep(600), is_stopping=lambda: True)
     assert time.monotonic() - started < 30
-    with pytest.raises(ProcessLookupError):
-        os.kill(pids[0], 0)
+    assert end is not None and "was killed by signal SIGTERM" in end.error
+    assert not Path(f"/proc/{execution.pid}").exists() or execution.wait(0)

@@ -5,7 +5,6 @@ import threading
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import run_results
-from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import ExecutionResults
 from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import prune_finished_runs
 
 
@@ -13,7 +12,7 @@ def make_runs(runs_dir: Path, names: list[str]) -> None:
     for age, name in enumerate(reversed(names)):  # the first name is the newest
         folder = runs_dir / name
         folder.mkdir(parents=True)
-        (folder / "results-1.json").write_text("{}")
+        (folder / "events-1.jsonl").write_text("{}")
         os.utime(folder, (1_000_000 + age, 1_000_000 + age))
 
 
@@ -54,10 +53,8 @@ def test_a_folder_that_cannot_be_read_is_reported_not_raised(tmp_path):
     assert isinstance(error, FileNotFoundError)
 
 
-def test_results_kept_in_memory_are_bounded():
-    for n in range(50):
-        run_results._remember(
-            f"run-{n}", ExecutionResults(run_id=f"run-{n}", mode="run", models={}, covers=["m"])
-        )
-    assert len(run_results._results_in_this_process) <= run_results._REMEMBERED_RUNS
-    assert "run-49" in run_results._results_in_this_process
+def test_streams_read_in_memory_are_bounded(tmp_path):
+    for n in range(200):
+        run_results._reader(tmp_path / f"run-{n}" / "events-1.jsonl")
+    assert len(run_results._readers) <= run_results._REMEMBERED_STREAMS
+    assert tmp_path / "run-199" / "events-1.jsonl" in run_results._readers

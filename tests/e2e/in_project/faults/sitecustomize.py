@@ -4,7 +4,7 @@ Put this folder on PYTHONPATH and set SQLMESH_DAGSTER_FAULT to one of:
 
 - ``loading``: when the executing process starts loading the SQLMesh project;
 - ``evaluating``: after SQLMesh has evaluated two models, while it goes on;
-- ``before_sharing``: after SQLMesh has finished, before the results are shared.
+- ``after_evaluating``: after SQLMesh has finished, before the execution ends its stream.
 
 The integration executes SQLMesh in a process forked from the step's, so the
 kill only happens in a forked child: a process whose pid differs from the one
@@ -37,7 +37,7 @@ def _patch_resource(module) -> None:
             return original_load(self)
 
         resource.load_context = load_context
-    elif FAULT == "before_sharing":
+    elif FAULT == "after_evaluating":
         original_execute = resource.execute
 
         def execute(self, *args, **kwargs):
@@ -65,7 +65,7 @@ def _patch_evaluator(module) -> None:
 def _targets() -> dict:
     if FAULT == "evaluating":
         return {"sqlmesh.core.snapshot.evaluator": _patch_evaluator}
-    if FAULT in ("loading", "before_sharing"):
+    if FAULT in ("loading", "after_evaluating"):
         return {"<package>.sqlmesh_integration.resource": _patch_resource}
     return {}
 

@@ -52,19 +52,28 @@ class ModelEvents:
 class ExecutionRecorder:
     """Collects the events of one SQLMesh execution; safe to call from any thread."""
 
-    def __init__(self, on_message: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, on_message: Callable[[str, str | None], None] = lambda text, model: None) -> None:
         self._lock = threading.Lock()
         self._on_message = on_message
         self.models: dict[str, ModelEvents] = {}
+        self._planned_batches: dict[str, int] = {}
+        self.on_evaluated: Callable[[Snapshot], None] = lambda snapshot: None
+        """Called once SQLMesh has evaluated every batch it planned for a model in this pass."""
 
     def _events(self, fqn: str) -> ModelEvents:
         return self.models.setdefault(fqn, ModelEvents())
 
-    def message(self, text: str) -> None:
-        self._on_message(text)
+    def message(self, text: str, model: str | None = None) -> None:
+        """A line for the run's log: about ``model`` (its fqn), or about the whole execution."""
+        self._on_message(text, model)
+
+    def evaluation_planned(self, batches: dict[Snapshot, int]) -> None:
+        """SQLMesh is about to evaluate these models, in this many batches each."""
+        with self._lock:
+            self._planned_batches.update({snapshot.name: count for snapshot, count in batches.items()})
 
     def model_started(self, snapshot: Snapshot) -> None:
-        self._on_message(f"SQLMesh: evaluating {snapshot.name}")
+        self._on_message(f"SQLMesh: evaluating {snapshot.name}", snapshot.name)
 
     def batch_finished(
         self,
@@ -84,14 +93,19 @@ class ExecutionRecorder:
             events.duration_ms += duration_ms
             events.intervals.append((start, end))
             events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
+            # Audit failures are notified before their batch's progress: the last batch is final.
+            final = events.evaluated_batches == self._planned_batches.get(snapshot.name)
         audits = (
             f", audits passed {audits_passed}, failed {audits_failed}"
             if audits_passed or audits_failed
             else ""
         )
         self._on_message(
-            f"SQLMesh: evaluated {snapshot.name} [{start} .. {end}] in {duration_ms / 1000:.2f}s{audits}"
+            f"SQLMesh: evaluated {snapshot.name} [{start} .. {end}] in {duration_ms / 1000:.2f}s{audits}",
+            snapshot.name,
         )
+        if final:
+            self.on_evaluated(snapshot)
 
     def models_failed(self, errors: list[NodeExecutionFailedError]) -> None:
         for error in errors:
@@ -106,7 +120,7 @@ class ExecutionRecorder:
                 if isinstance(cause, NodeAuditsErrors):
                     events.blocking_audit_failed = True
                     events.audits_ran = True
-            self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}")
+            self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}", fqn)
 
     def settled(self) -> set[str]:
         """Models that already failed or were skipped in this execution."""
@@ -128,7 +142,8 @@ class ExecutionRecorder:
             for fqn in fqns:
                 self._events(fqn).skipped = True
         for fqn in sorted(fqns):
-            self._on_message(f"SQLMesh: skipped {fqn} because a model or source upstream of it failed")
+            # Dagster does not execute a skipped model's step: the line is the whole execution's.
+            self._on_message(f"SQLMesh: skipped {fqn} because a model or source upstream of it failed", None)
 
     def audit_failed(self, error: AuditError) -> None:
         if error.model is None:
@@ -137,7 +152,8 @@ class ExecutionRecorder:
         with self._lock:
             self._events(error.model.fqn).audit_failures.append(failure)
         self._on_message(
-            f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)"
+            f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)",
+            error.model.fqn,
         )
 
 
@@ -151,6 +167,15 @@ class RecordingConsole(NoopConsole):
     def __init__(self, recorder: ExecutionRecorder) -> None:
         super().__init__()
         self.recorder = recorder
+
+    def start_evaluation_progress(
+        self,
+        batched_intervals: dict[Snapshot, list[tuple[int, int]]],
+        environment_naming_info: Any,
+        default_catalog: str | None,
+        audit_only: bool = False,
+    ) -> None:
+        self.recorder.evaluation_planned({s: len(batches) for s, batches in batched_intervals.items()})
 
     def start_snapshot_evaluation_progress(self, snapshot: Snapshot, audit_only: bool = False) -> None:
         self.recorder.model_started(snapshot)

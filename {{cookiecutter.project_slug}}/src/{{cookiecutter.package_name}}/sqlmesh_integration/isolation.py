@@ -1,111 +1,107 @@
-"""Execute SQLMesh in a forked child process and relay its progress lines.
+"""Execute SQLMesh in a forked child process that the step can watch and stop.
 
 Why a child process:
 
 - If the process executing SQLMesh dies (killed, out of memory, a crash in a
-  database driver), the Dagster step that started it survives and fails with
-  a message that says so: the run ends as failed instead of hanging.
+  database driver), the Dagster process that started it survives and says
+  so: the steps still waiting fail with that message instead of hanging.
 - If the run is terminated (the UI's Terminate, GraphQL ``terminateRun``),
-  Dagster interrupts the step; the step then stops the child, so nothing goes
-  on evaluating models and writing SQLMesh state after the run ended, and the
-  DuckDB file is free for the next run. On Linux the child is also bound to
-  its parent (``PR_SET_PDEATHSIG``): a step process killed outright takes its
-  SQLMesh execution with it.
+  the child is stopped, so nothing goes on evaluating models and writing
+  SQLMesh state after the run ended, and the DuckDB file is free for the
+  next run. On Linux the child is also bound to its parent
+  (``PR_SET_PDEATHSIG``): a process killed outright takes its SQLMesh
+  execution with it.
 - The child is forked, so it inherits the already loaded SQLMesh project: it
   costs milliseconds, not a second import.
 
-An exception raised in the child comes back to the parent with its own type
-(when it can be pickled) and the child's traceback as a note.
+The child reports through the run's execution stream (a file, see
+:mod:`.execution_stream`), not through this module: what it reported before
+dying stays reported.
 
 On macOS, forking a process that has loaded system frameworks is not safe
 (Python itself stopped forking there by default), and on Windows there is no
 fork: there the work runs in a thread of the step's process instead, with the
-same contract except that a terminated run's execution finishes its current
-model before the process exits.
+same contract except that a stopped execution finishes its current model
+before the process exits.
 """
 
 import contextlib
 import ctypes
 import multiprocessing
 import os
-import pickle
-import queue
 import signal
 import sys
 import threading
-import traceback
 import warnings
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Protocol
 
-T = TypeVar("T")
-Work = Callable[[Callable[[str], None]], T]
+Work = Callable[[], None]
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE_SECONDS = 5
 
 
-class ExecutionProcessDied(RuntimeError):
-    """The child process ended without reporting a result."""
+class IsolatedExecution(Protocol):
+    """A running execution: wait for it, stop it, say how it ended."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds; whether the execution has ended."""
+        ...
+
+    def stop(self) -> None: ...
+
+    def how_it_ended(self) -> str | None:
+        """None if the work returned; otherwise how the process ended ("was killed by signal SIGKILL")."""
+        ...
 
 
-class SQLMeshExecutionError(RuntimeError):
-    """An error raised in the child whose own type could not cross the process boundary."""
-
-
-def run_isolated(work: Work[T], on_message: Callable[[str], None]) -> T:
-    """Run ``work(send_line)`` in a child process; call ``on_message`` here for each line.
-
-    If this call is interrupted (the run is terminated), the child is stopped
-    before the interruption goes on.
-    """
+def start_isolated(work: Work) -> IsolatedExecution:
+    """Start ``work()`` in a forked child process (a thread where forking is not safe)."""
     if not _fork_is_safe():
-        return _run_in_thread(work, on_message)
+        return _ThreadExecution(work)
     fork = multiprocessing.get_context("fork")
-    receiver, sender = fork.Pipe(duplex=False)
     with warnings.catch_warnings():
         # Python 3.12+ warns about forking a process that has threads. The child
-        # only executes SQLMesh and writes to the pipe; it touches none of the
+        # only executes SQLMesh and appends to a file; it touches none of the
         # locks Dagster's threads may hold.
         warnings.simplefilter("ignore", DeprecationWarning)
-        process = fork.Process(target=_child, args=(work, sender, os.getpid()), name="sqlmesh-execution")
+        process = fork.Process(target=_child, args=(work, os.getpid()), name="sqlmesh-execution")
         process.start()
-    sender.close()
-    reply: tuple[str, Any] | None = None
-    try:
-        with receiver:
-            while True:
-                try:
-                    kind, payload = receiver.recv()
-                except EOFError:  # the child has exited and everything it sent was read
-                    break
-                if kind == "line":
-                    on_message(payload)
-                else:
-                    reply = (kind, payload)
-        process.join()
-    except BaseException:
-        # Interrupted (the run was terminated) or failed while relaying: the
-        # child must not go on evaluating models once this step is gone.
-        stop(process)
-        raise
-    if reply is None:
-        raise ExecutionProcessDied(
-            f"The process executing SQLMesh (pid {process.pid}) {_how_it_ended(process.exitcode)} "
-            "before it reported its results. Nothing of this run was recorded as done; "
-            "SQLMesh's own state says which intervals were completed, so the next run "
-            "evaluates only what is still missing."
-        )
-    kind, payload = reply
-    if kind == "error":
-        raise _rebuild_error(payload)
-    return payload
+    return _ProcessExecution(process)
+
+
+class _ProcessExecution:
+    def __init__(self, process: BaseProcess) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid or 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._process.join(timeout)
+        return not self._process.is_alive()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the child is still alive after a grace period."""
+        stop(self._process)
+
+    def how_it_ended(self) -> str | None:
+        code = self._process.exitcode
+        if code == 0:
+            return None
+        if code is not None and code < 0:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        return f"exited with code {code}"
 
 
 def stop(process: BaseProcess) -> None:
-    """Stop the child: SIGTERM, then SIGKILL if it is still alive after a grace period."""
+    """Stop a child process: SIGTERM, then SIGKILL if it is still alive after a grace period."""
     if process.is_alive():
         process.terminate()
         process.join(_STOP_GRACE_SECONDS)
@@ -118,32 +114,18 @@ def _fork_is_safe() -> bool:
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _child(work: Work[Any], sender: Connection, parent_pid: int) -> None:
+def _child(work: Work, parent_pid: int) -> None:
     # The parent's signal handlers (Dagster's, which turn SIGTERM and SIGINT into
     # exceptions raised somewhere inside SQLMesh) are inherited by a fork: restore
     # the defaults, so that stopping the child ends it at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _die_with_parent(parent_pid)
-    send_lock = threading.Lock()
-
-    def send(message: tuple[str, Any]) -> None:
-        # SQLMesh reports from its worker threads; a pipe message must be written whole.
-        with send_lock:
-            sender.send(message)
-
-    try:
-        value = work(lambda line: send(("line", line)))
-    except BaseException as error:  # reported to the parent, which decides what fails
-        send(("error", _portable_error(error)))
-    else:
-        send(("value", value))
-    finally:
-        sender.close()
+    work()
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this process when the step that started it dies."""
+    """Ask Linux to kill this process when the process that started it dies."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -151,54 +133,32 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _portable_error(error: BaseException) -> dict[str, Any]:
-    try:
-        pickled: bytes | None = pickle.dumps(error)
-        pickle.loads(pickled)  # some exceptions pickle but cannot be rebuilt
-    except Exception:
-        pickled = None
-    return {
-        "pickled": pickled,
-        "type": f"{type(error).__module__}.{type(error).__qualname__}",
-        "message": str(error),
-        "traceback": "".join(traceback.format_exception(error)),
-    }
+class _ThreadExecution:
+    """The same contract in a thread, where forking is not safe; a thread cannot be stopped."""
 
+    def __init__(self, work: Work) -> None:
+        self._failed = False
 
-def _rebuild_error(payload: dict[str, Any]) -> BaseException:
-    error: BaseException
-    if payload["pickled"] is not None:
-        error = pickle.loads(payload["pickled"])
-    else:
-        error = SQLMeshExecutionError(f"{payload['type']}: {payload['message']}")
-    error.add_note(f"Raised in the process executing SQLMesh:\n{payload['traceback']}")
-    return error
+        def target() -> None:
+            try:
+                work()
+            except BaseException:
+                self._failed = True
+                raise
 
+        self._thread = threading.Thread(target=target, name="sqlmesh-execution", daemon=True)
+        self._thread.start()
 
-def _how_it_ended(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        return f"was killed by signal {signal.Signals(-exitcode).name}"
-    return f"exited with code {exitcode}"
+    @property
+    def pid(self) -> int:
+        return os.getpid()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
-def _run_in_thread(work: Work[T], on_message: Callable[[str], None]) -> T:
-    """The same contract in a thread: lines are relayed from the caller's thread only."""
-    lines: queue.Queue[str] = queue.Queue()
-    reply: dict[str, Any] = {}
+    def stop(self) -> None:
+        pass
 
-    def target() -> None:
-        try:
-            reply["value"] = work(lines.put)
-        except BaseException as error:
-            reply["error"] = error
-
-    thread = threading.Thread(target=target, name="sqlmesh-execution", daemon=True)
-    thread.start()
-    while thread.is_alive() or not lines.empty():
-        try:
-            on_message(lines.get(timeout=0.2))
-        except queue.Empty:
-            pass
-    if "error" in reply:
-        raise reply["error"]
-    return reply["value"]
+    def how_it_ended(self) -> str | None:
+        return "raised an error" if self._failed else None

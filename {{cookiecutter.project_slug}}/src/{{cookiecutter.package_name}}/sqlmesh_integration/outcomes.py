@@ -1,12 +1,11 @@
 """What one SQLMesh execution did to each model, in a form that crosses processes.
 
-Dagster's default executor runs every asset step in its own process, so the
-step that executes SQLMesh hands its results to the others through a file.
+Dagster's multiprocess executor runs every asset step in its own process, so
+outcomes reach the steps through a file (see :mod:`.execution_stream`).
 Everything here is plain data that round-trips through JSON.
 """
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +70,17 @@ class ModelOutcome:
     not_restatable: str | None = None
     """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelOutcome":
+        return cls(
+            **{
+                **data,
+                "status": ModelStatus(data["status"]),
+                "intervals": [tuple(i) for i in data["intervals"]],
+                "audits": [AuditOutcome(**a) for a in data["audits"]],
+            }
+        )
+
     @property
     def done(self) -> bool:
         """Whether the model's table holds what this run asked for, so models below it may run."""
@@ -87,33 +97,14 @@ class ModelOutcome:
 
 @dataclass
 class ExecutionResults:
-    """The results of the single SQLMesh execution of one Dagster run."""
+    """What a step learns from the run's SQLMesh execution: its own model's outcome, or why there is none."""
 
     run_id: str
     mode: str
     models: dict[str, ModelOutcome]
     plan_applied: bool = False
     error: str | None = None
-    """Set when SQLMesh could not execute at all (for example a locked warehouse)."""
+    """Why the execution reported no outcome for the model (a locked warehouse, a killed process)."""
     covers: list[str] = field(default_factory=list)
     """The models this execution was for (a run has more than one execution only when
     it mixes SQLMesh models with other assets they read)."""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
-
-    @classmethod
-    def from_json(cls, text: str) -> "ExecutionResults":
-        data: dict[str, Any] = json.loads(text)
-        models = {
-            name: ModelOutcome(
-                **{
-                    **outcome,
-                    "status": ModelStatus(outcome["status"]),
-                    "intervals": [tuple(i) for i in outcome["intervals"]],
-                    "audits": [AuditOutcome(**a) for a in outcome["audits"]],
-                }
-            )
-            for name, outcome in data.pop("models").items()
-        }
-        return cls(models=models, **data)

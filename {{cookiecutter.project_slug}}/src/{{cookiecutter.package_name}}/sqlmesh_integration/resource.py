@@ -13,6 +13,7 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from sqlmesh.utils.errors import PlanError
 
 from .diagnostics import WarehouseLockedError, creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
+from .execution_stream import OutcomePublisher
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
 from .project import ProjectDefinitions, cached_definitions
 from .selection import RunSelection
@@ -95,10 +97,17 @@ class SQLMeshResource(ConfigurableResource):
         self,
         selection: RunSelection,
         mode: MaterializeMode,
-        on_message: Callable[[str], None],
+        publisher: OutcomePublisher,
         not_done_upstream: Collection[str] = (),
-    ) -> tuple[dict[str, ModelOutcome], bool]:
-        """Execute SQLMesh once for a run: each selected model's outcome, and whether a plan was applied.
+    ) -> bool:
+        """Execute SQLMesh once for a run; return whether a plan was applied.
+
+        Each selected model's outcome is published as soon as it is final:
+        an evaluated model when SQLMesh has evaluated its last batch, a model
+        with nothing to evaluate before SQLMesh starts, the others (failed,
+        skipped, audited) as SQLMesh reports them. Models evaluated inside a
+        plan are published once the plan has promoted them when the run also
+        holds assets that are not SQLMesh's (they may read the model's view).
 
         Models whose asset is selected are evaluated as ``mode`` asks; models
         of which only checks are selected are audited against the table they
@@ -111,19 +120,24 @@ class SQLMeshResource(ConfigurableResource):
         context = self.load_context()
         models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.model_names}
         sources = {fqn for fqn in selection.to_audit_only & set(models) if models[fqn].kind.is_external}
-        recorder = ExecutionRecorder(on_message)
+        recorder = ExecutionRecorder(publisher.line)
         try:
             with recording(context, recorder), room_to_select(len(context.models)):
                 if sources:
                     self._before_all(context, set(models))
-                outcomes = self._audit_only(context, sources, selection, recorder)
-                failed_sources = {fqn for fqn, outcome in outcomes.items() if outcome.blocking_audit_failed}
-                materialized, plan_applied = self._materialize(
-                    context, selection.to_materialize, mode, recorder, failed_sources | set(not_done_upstream)
+                self._audit_only(context, sources, selection, recorder, publisher)
+                failed_sources = {fqn for fqn in sources if publisher.published[fqn].blocking_audit_failed}
+                plan_applied = self._materialize(
+                    context,
+                    selection.to_materialize,
+                    mode,
+                    recorder,
+                    publisher,
+                    failed_sources | set(not_done_upstream),
+                    hold_planned=bool(selection.foreign_steps),
                 )
-                outcomes |= materialized
                 # A standalone audit reading a model this run did not complete is skipped, as in SQLMesh.
-                not_done = {fqn for fqn, outcome in outcomes.items() if not outcome.done}
+                not_done = {fqn for fqn, outcome in publisher.published.items() if not outcome.done}
                 not_done |= failed_sources | set(not_done_upstream)
                 skipped = {
                     name
@@ -132,10 +146,13 @@ class SQLMeshResource(ConfigurableResource):
                     and context.standalone_audits[name].depends_on & not_done
                 }
                 recorder.models_skipped(skipped)
-                outcomes |= {name: ModelOutcome(model=name, status=ModelStatus.SKIPPED) for name in skipped}
+                for name in sorted(skipped):
+                    publisher.publish(
+                        name, lambda name=name: ModelOutcome(model=name, status=ModelStatus.SKIPPED)
+                    )
                 audited = selection.to_audit_only - sources - skipped
-                outcomes |= self._audit_only(context, audited, selection, recorder)
-            return outcomes, plan_applied
+                self._audit_only(context, audited, selection, recorder, publisher)
+            return plan_applied
         except Exception as error:
             locked = WarehouseLockedError.from_duckdb(error)
             if locked is not None:
@@ -151,21 +168,40 @@ class SQLMeshResource(ConfigurableResource):
         fqns: set[str],
         mode: MaterializeMode,
         recorder: ExecutionRecorder,
+        publisher: OutcomePublisher,
         failed_sources: set[str],
-    ) -> tuple[dict[str, ModelOutcome], bool]:
+        hold_planned: bool,
+    ) -> bool:
         if not fqns:
-            return {}, False
+            return False
         models = {fqn: context.get_model(fqn) for fqn in fqns}
         blocked = self._blocked(context, models)
         for fqn, reason in blocked.items():
-            recorder.message(f"SQLMesh: {fqn} cannot be materialized: {reason}")
+            recorder.message(f"SQLMesh: {fqn} cannot be materialized: {reason}", fqn)
+            publisher.publish(
+                fqn,
+                lambda fqn=fqn, reason=reason: ModelOutcome(
+                    model=models[fqn].name, status=ModelStatus.BLOCKED, error=reason
+                ),
+            )
         below_blocked = {d for fqn in set(blocked) | failed_sources for d in context.dag.downstream(fqn)}
         below_blocked &= set(models)
         recorder.models_skipped(below_blocked - set(blocked))
         plannable = {fqn: m for fqn, m in models.items() if fqn not in blocked and fqn not in below_blocked}
-        plan_applied = self._bring_environment_up_to_date(
-            context, plannable, recorder, backfill=mode is MaterializeMode.RUN
-        )
+
+        def publish_evaluated(snapshot: Snapshot) -> None:
+            model = models.get(snapshot.name)
+            if model is not None:
+                events = recorder.models.get(snapshot.name, ModelEvents())
+                publisher.publish(
+                    snapshot.name, lambda: self._outcome(context, model, snapshot, events, had_work=True)
+                )
+
+        recorder.on_evaluated = publish_evaluated
+        with publisher.holding(hold_planned):
+            plan_applied = self._bring_environment_up_to_date(
+                context, plannable, recorder, backfill=mode is MaterializeMode.RUN
+            )
         # A model the plan already failed or skipped is not attempted twice in one run.
         runnable = {fqn: model for fqn, model in plannable.items() if fqn not in recorder.settled()}
         not_restatable = (
@@ -176,18 +212,10 @@ class SQLMeshResource(ConfigurableResource):
         snapshots = self._environment_snapshots(context, set(runnable))
         missing_before = self._models_with_missing_intervals(context, snapshots)
         names = [model.name for fqn, model in runnable.items() if fqn not in not_restatable]
-        recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
-        if names and mode is MaterializeMode.RESTATE:
-            self._restate(context, names)
-        elif names:
-            status = context.run(self.environment, select_models=names, no_auto_upstream=True)
-            if status.is_failure and not recorder.settled() & set(runnable):
-                raise RuntimeError(
-                    "SQLMesh's run reported a failure without naming a failed model; "
-                    "its log above says what went wrong."
-                )
-        outcomes = {
-            fqn: self._outcome(
+
+        def outcome(fqn: str) -> Callable[[], ModelOutcome]:
+            model = models[fqn]
+            return lambda: self._outcome(
                 context,
                 model,
                 snapshots.get(fqn),
@@ -196,14 +224,28 @@ class SQLMeshResource(ConfigurableResource):
                 had_work=fqn in missing_before
                 or (mode is MaterializeMode.RESTATE and not model.kind.is_seed and fqn not in not_restatable),
             )
-            for fqn, model in models.items()
-            if fqn not in blocked
-        }
-        for fqn, reason in not_restatable.items():
-            outcomes[fqn].not_restatable = reason
-        for fqn, reason in blocked.items():
-            outcomes[fqn] = ModelOutcome(model=models[fqn].name, status=ModelStatus.BLOCKED, error=reason)
-        return outcomes, plan_applied
+
+        if mode is MaterializeMode.RUN:
+            for fqn in sorted(set(runnable) - missing_before):  # nothing to evaluate: final now
+                publisher.publish(fqn, outcome(fqn))
+        recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
+        if names and mode is MaterializeMode.RESTATE:
+            with publisher.holding(hold_planned):
+                self._restate(context, names)
+        elif names:
+            status = context.run(self.environment, select_models=names, no_auto_upstream=True)
+            if status.is_failure and not recorder.settled() & set(runnable):
+                raise RuntimeError(
+                    "SQLMesh's run reported a failure without naming a failed model; "
+                    "its log above says what went wrong."
+                )
+        for fqn in sorted(not_restatable):
+            publisher.publish(
+                fqn, lambda fqn=fqn: replace(outcome(fqn)(), not_restatable=not_restatable[fqn])
+            )
+        for fqn in sorted(models):  # failed, skipped, or with intervals SQLMesh did not evaluate
+            publisher.publish(fqn, outcome(fqn))
+        return plan_applied
 
     def _blocked(self, context: Context, models: dict[str, Model]) -> dict[str, str]:
         """Models that cannot be built in this run, each with what is missing and what to do.
@@ -259,24 +301,30 @@ class SQLMeshResource(ConfigurableResource):
         )
 
     def _audit_only(
-        self, context: Context, fqns: set[str], selection: RunSelection, recorder: ExecutionRecorder
-    ) -> dict[str, ModelOutcome]:
+        self,
+        context: Context,
+        fqns: set[str],
+        selection: RunSelection,
+        recorder: ExecutionRecorder,
+        publisher: OutcomePublisher,
+    ) -> None:
         """Run the selected audits of models that are not materialized, as ``sqlmesh audit`` does."""
         if not fqns:
-            return {}
+            return
         environment = context.state_reader.get_environment(self.environment)
         in_environment = (
             {s.name: s for s in context.state_reader.get_snapshots(environment.snapshots).values()}
             if environment
             else {}
         )
-        outcomes = {}
         for fqn in sorted(fqns):
             standalone = selection.models[fqn].standalone_audit
             name = fqn if standalone else context.get_model(fqn).name
             snapshot = self._auditable(context, fqn, standalone, in_environment)
             if isinstance(snapshot, str):
-                outcomes[fqn] = ModelOutcome(model=name, status=ModelStatus.BLOCKED, error=snapshot)
+                recorder.message(f"SQLMesh: cannot audit {name}: {snapshot}", fqn)
+                blocked = ModelOutcome(model=name, status=ModelStatus.BLOCKED, error=snapshot)
+                publisher.publish(fqn, lambda blocked=blocked: blocked)
                 continue
             wanted = selection.models[fqn].audits
             # The audits read the whole table: a time-ranged audit is bounded by the
@@ -284,7 +332,7 @@ class SQLMeshResource(ConfigurableResource):
             # withheld has none yet: up to now).
             filled = snapshot.intervals or [(0, now_timestamp())]
             start, end = filled[0][0], filled[-1][1]
-            recorder.message(f"SQLMesh: auditing {name} ({len(wanted)} audit(s)), evaluating nothing")
+            recorder.message(f"SQLMesh: auditing {name} ({len(wanted)} audit(s)), evaluating nothing", fqn)
             results = context.snapshot_evaluator.audit(
                 snapshot=snapshot, snapshots=in_environment, start=start, end=end
             )
@@ -303,16 +351,17 @@ class SQLMeshResource(ConfigurableResource):
                 audits.append(audit)
                 recorder.message(
                     f"SQLMesh: audit {identity.audit_name} of {name} "
-                    + ("passed" if audit.passed else f"failed on {audit.failing_rows} row(s)")
+                    + ("passed" if audit.passed else f"failed on {audit.failing_rows} row(s)"),
+                    fqn,
                 )
-            outcomes[fqn] = ModelOutcome(
+            audited = ModelOutcome(
                 model=name,
                 status=ModelStatus.AUDITED,
                 audits=audits,
                 snapshot_version=snapshot.version,
                 physical_table=None if standalone else snapshot.table_name(),
             )
-        return outcomes
+            publisher.publish(fqn, lambda audited=audited: audited)
 
     def _auditable(
         self, context: Context, fqn: str, standalone: bool, in_environment: dict[str, Snapshot]

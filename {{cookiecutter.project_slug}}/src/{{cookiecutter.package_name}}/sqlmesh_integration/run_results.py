@@ -1,54 +1,102 @@
-"""One SQLMesh execution per Dagster run, shared by every step of the run.
+"""One SQLMesh execution per Dagster run, shared by every step of the run, model by model.
 
 Dagster's default executor runs each asset step in its own process, so
-in-memory state cannot be shared between the steps of a run. The results
-therefore live in a run-scoped folder of the Dagster instance's storage:
+in-memory state cannot be shared between the steps of a run. The execution
+therefore lives in a run-scoped folder of the Dagster instance's storage:
 
     <storage>/sqlmesh_runs/<run_id>/
-        execution.lock      held while one step executes SQLMesh
-        started-<n>.json    the models execution n covers, written before it begins
-        results-<n>.json    what SQLMesh did to each of them
+        execution.lock      held while a step looks for, or claims, an execution
+        started-<n>.json    the models execution n covers, and the process that owns it
+        events-<n>.jsonl    execution n as a stream of events (see execution_stream)
 
-The first step to take the lock executes SQLMesh for every model of the
-run (not only its own) and writes its results; every other step waits for
-the lock and reads them. A ``started`` file without results means the
-executing process died: the run fails rather than executing twice.
+The first step of the run claims an execution for every model of the run
+(not only its own) and starts SQLMesh in a child process; every step, that
+one included, then reads the stream until its own model's outcome is there,
+reports it and finishes, while SQLMesh goes on with the others. So a step
+below a model starts as soon as SQLMesh has finished that model.
+
+The process that started the execution owns it: it stops it if the run is
+terminated, records how it ended if it dies, and does not exit before it has
+ended (its resource teardown waits; Dagster has already been told that the
+step succeeded, so the run goes on). A stream that never ends while its
+owner is gone means the owner was killed: the steps still waiting fail
+rather than executing SQLMesh a second time.
 
 A run that also holds assets SQLMesh does not build (an ingestion step, a
 Python asset SQLMesh reads as an external table) may need more than one
 execution: a model below such an asset is left to a later execution, made
 by the first step that needs it once that asset's step has succeeded (so
-SQLMesh reads the fresh table). A run of SQLMesh assets only always has one.
+SQLMesh reads the fresh table), and after the earlier executions have ended.
+A run of SQLMesh assets only always has one.
 """
 
 import functools
 import json
+import os
 import shutil
+import threading
+import time
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import (
     ConfigurableResource,
     DagsterEventType,
+    DagsterInstance,
     DagsterRunStatus,
     Failure,
+    InitResourceContext,
 )
 from filelock import FileLock
 from pydantic import Field
 
-from .isolation import run_isolated
+from .execution_stream import ExecutionEnded, OutcomePublisher, StreamReader, StreamState, StreamWriter
+from .isolation import IsolatedExecution, start_isolated
 from .outcomes import ExecutionResults
 from .resource import MaterializeMode, SQLMeshResource
 from .selection import RunSelection, StepContext, run_selection
 
 MODE_TAG = "sqlmesh/mode"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-_REMEMBERED_RUNS = 8
-_results_in_this_process: dict[str, dict[str, ExecutionResults]] = {}
+_STOPPING = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
+_POLL_SECONDS = 0.05
+_OWNER_CHECK_SECONDS = 1.0
+_REMEMBERED_STREAMS = 64
+_readers: dict[Path, StreamReader] = {}
+_owned: dict[str, list["OwnedExecution"]] = {}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An execution of the run that covers a model: found, or claimed just now to be started."""
+
+    run_dir: Path
+    number: int
+    covers: list[str]
+    owner: int
+    """The process that started it (or will): it stops it, and records how it ended."""
+    to_start: bool
+
+    @property
+    def events(self) -> Path:
+        return self.run_dir / f"events-{self.number}.jsonl"
+
+
+@dataclass
+class OwnedExecution:
+    """An execution this process started: watched until it ends."""
+
+    claim: Claim
+    execution: IsolatedExecution
+    watcher: threading.Thread
+    general_lines_logged: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class SQLMeshRunResults(ConfigurableResource):
-    """Executes SQLMesh once per Dagster run and hands the results to every step."""
+    """Executes SQLMesh once per Dagster run and hands each step its own model's outcome."""
 
     mode: str = Field(
         default=MaterializeMode.RUN.value,
@@ -63,29 +111,63 @@ class SQLMeshRunResults(ConfigurableResource):
     )
 
     def get_or_execute(self, context: StepContext, sqlmesh: SQLMeshResource, fqn: str) -> ExecutionResults:
-        """The results of the execution that covers ``fqn``, executing it if no step has yet."""
+        """``fqn``'s outcome in the run's execution that covers it, as soon as it is final.
+
+        Starts that execution if no step has yet.
+        """
         run_id = context.run.run_id
-        remembered = _results_in_this_process.get(run_id, {})
-        if fqn in remembered:
-            return remembered[fqn]
         mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
 
-        # Read only by the step that executes: every other step just reads the results.
+        # Read only by the step that starts an execution: every other step just reads.
         @functools.cache
         def selection() -> RunSelection:
             return run_selection(context)
 
-        results, executed_here = execute_once(
-            runs_dir / run_id,
-            fqn,
-            ready=lambda claimed: _ready(context, selection(), claimed),
-            execute=lambda wave, earlier: self._execute(context, sqlmesh, mode, selection(), wave, earlier),
+        claim = claim_execution(
+            runs_dir / run_id, fqn, ready=lambda claimed: _ready(context, selection(), claimed)
         )
-        if executed_here:
+        if claim.to_start:
+            try:
+                self._start(context, sqlmesh, mode, selection(), claim)
+            except BaseException as error:
+                # Steps waiting for this execution must not wait for ever.
+                StreamWriter(claim.events).append(ExecutionEnded(error=f"SQLMesh was not started: {error}"))
+                raise
             self._prune(context, runs_dir, keep=run_id)
-        _remember(run_id, results)
-        return results
+        state = follow(claim, fqn, context.log.info)
+        if fqn in state.outcomes:
+            # Reported as SQLMesh did it, even if the execution failed later on.
+            return ExecutionResults(run_id, mode.value, {fqn: state.outcomes[fqn]}, covers=claim.covers)
+        end = state.end or ExecutionEnded()
+        return ExecutionResults(
+            run_id,
+            mode.value,
+            {},
+            error=end.error or f"SQLMesh's execution for this run did not report {fqn}.",
+            covers=claim.covers,
+        )
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Wait for the executions this process started: a process must not exit while SQLMesh works.
+
+        Dagster has already recorded the step (or the run's steps) as done;
+        only the process waits, and logs what the execution said about the
+        run as a whole since the last step read it.
+        """
+        run_id = context.run.run_id if context.run else None
+        for key in [key for key in _owned if run_id in (None, key)]:
+            for owned in _owned.pop(key):
+                try:
+                    while owned.watcher.is_alive():
+                        owned.watcher.join(0.5)
+                except BaseException:
+                    owned.execution.stop()
+                    raise
+                _log_general_lines(owned, _reader(owned.claim.events).read(), context.log.info)
+                end = _reader(owned.claim.events).read().end
+                if end is not None and end.error:
+                    context.log.error(f"SQLMesh's execution ended with an error: {end.detail or end.error}")
 
     def _mode(self, context: StepContext) -> MaterializeMode:
         requested = context.run.tags.get(MODE_TAG, self.mode)
@@ -99,42 +181,46 @@ class SQLMeshRunResults(ConfigurableResource):
                 allow_retries=False,
             ) from None
 
-    def _execute(
+    def _start(
         self,
         context: StepContext,
         sqlmesh: SQLMeshResource,
         mode: MaterializeMode,
         selection: RunSelection,
-        wave: set[str],
-        earlier: list[ExecutionResults],
-    ) -> ExecutionResults:
+        claim: Claim,
+    ) -> None:
         run_id = context.run.run_id
-        selection = selection.restricted_to(wave)
+        selection = selection.restricted_to(set(claim.covers))
+        # Executions of one run never overlap (DuckDB admits one writer): wait for the earlier ones.
+        earlier = [_ended(claim.run_dir, number, context.log.info) for number in range(1, claim.number)]
         audit_only = selection.to_audit_only
         after = sorted(set().union(*(s.waits_for for s in selection.models.values())))
         context.log.info(
             f"SQLMesh execution for run {run_id}: {len(selection.to_materialize)} model(s), mode "
             f"'{mode.value}'{f', audits of {len(audit_only)} more' if audit_only else ''}, "
-            f"executed by step '{context.op_execution_context.op_handle}' and shared with every step "
+            f"started by step '{context.op_execution_context.op_handle}' and shared with every step "
             "of the run" + (f" that needs it (after step(s) {', '.join(after)})" if after else "")
         )
         # Models below what an earlier execution of this run failed, skipped or could not build.
-        not_done = {
-            fqn for results in earlier for fqn, outcome in results.models.items() if not outcome.done
-        } | {fqn for results in earlier if results.error for fqn in results.covers}
-        try:
-            outcomes, plan_applied = run_isolated(
-                lambda send_line: sqlmesh.execute(selection, mode, send_line, not_done), context.log.info
-            )
-        except Exception as error:  # reported by every asset of the run, see factory
-            notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
-            context.log.error(f"SQLMesh could not execute: {type(error).__name__}: {error}{notes}")
-            return ExecutionResults(
-                run_id=run_id, mode=mode.value, models={}, error=str(error), covers=sorted(wave)
-            )
-        return ExecutionResults(
-            run_id=run_id, mode=mode.value, models=outcomes, plan_applied=plan_applied, covers=sorted(wave)
+        not_done = {fqn for state in earlier for fqn, outcome in state.outcomes.items() if not outcome.done}
+        not_done |= {
+            fqn
+            for state, number in zip(earlier, range(1, claim.number), strict=True)
+            if state.end is not None and state.end.error
+            for fqn in _covers(claim.run_dir, number)
+            if fqn not in state.outcomes
+        }
+        writer = StreamWriter(claim.events)
+        execution = start_isolated(lambda: execute_to_stream(sqlmesh, selection, mode, not_done, writer))
+        instance = context.instance
+        watcher = threading.Thread(
+            target=watch,
+            args=(execution, writer, claim, lambda: _is_stopping(instance, run_id)),
+            name=f"sqlmesh-execution-{claim.number}-watcher",
+            daemon=True,
         )
+        watcher.start()
+        _owned.setdefault(run_id, []).append(OwnedExecution(claim, execution, watcher))
 
     def _prune(self, context: StepContext, runs_dir: Path, keep: str) -> None:
         error = prune_finished_runs(
@@ -145,6 +231,169 @@ class SQLMeshRunResults(ConfigurableResource):
         )
         if error is not None:
             context.log.warning(f"Could not prune old SQLMesh result folders in {runs_dir}: {error}")
+
+
+def execute_to_stream(
+    sqlmesh: SQLMeshResource,
+    selection: RunSelection,
+    mode: MaterializeMode,
+    not_done: set[str],
+    writer: StreamWriter,
+) -> None:
+    """Execute SQLMesh and append everything it reports to the stream, ending it whatever happens."""
+    try:
+        plan_applied = sqlmesh.execute(selection, mode, OutcomePublisher(writer), not_done)
+    except BaseException as error:  # reported by every step still waiting, see factory
+        notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
+        writer.append(
+            ExecutionEnded(
+                error=f"{error}{notes}",
+                detail="".join(traceback.format_exception(error)),
+            )
+        )
+    else:
+        writer.append(ExecutionEnded(plan_applied=plan_applied))
+
+
+def claim_execution(run_dir: Path, fqn: str, ready: Callable[[set[str]], set[str]]) -> Claim:
+    """The execution of the run that covers ``fqn``; claimed now, if none does yet.
+
+    Safe across the processes of a run (a file lock). A new execution covers
+    every model ``ready`` allows (never fewer than ``fqn`` itself): models no
+    earlier execution claimed whose upstream steps have succeeded.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(run_dir / "execution.lock"):
+        claimed: set[str] = set()
+        started = sorted(run_dir.glob("started-*.json"), key=_number)
+        for path in started:
+            record = json.loads(path.read_text())
+            if fqn in record["covers"]:
+                return Claim(run_dir, _number(path), record["covers"], record["owner"], to_start=False)
+            claimed |= set(record["covers"])
+        covers = sorted(ready(claimed) | {fqn})
+        number = len(started) + 1
+        _write_atomically(
+            run_dir / f"started-{number}.json", json.dumps({"covers": covers, "owner": os.getpid()})
+        )
+        return Claim(run_dir, number, covers, os.getpid(), to_start=True)
+
+
+def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamState:
+    """Read the execution's stream until ``fqn``'s outcome is there (``None``: until it ends).
+
+    Logs the lines about ``fqn``; the step that started the execution also
+    logs the lines about the whole execution. Fails if the process that owns
+    the execution is gone without ending it.
+    """
+    reader = _reader(claim.events)
+    owned = _owned_here(claim)
+    logged = 0
+    last_owner_check = time.monotonic()
+    try:
+        while True:
+            state = reader.read()
+            own_lines = state.lines_about.get(fqn, []) if fqn is not None else []
+            for line in own_lines[logged:]:
+                log(line.text)
+            logged = len(own_lines)
+            if owned is not None:
+                _log_general_lines(owned, state, log)
+            if (fqn is not None and fqn in state.outcomes) or state.end is not None:
+                return state
+            if time.monotonic() - last_owner_check > _OWNER_CHECK_SECONDS:
+                last_owner_check = time.monotonic()
+                if not _alive(claim.owner) and reader.read().end is None:
+                    raise Failure(
+                        "The process that was executing SQLMesh for this run stopped before it "
+                        "ended its execution. Re-execute the run (from failure) to execute SQLMesh "
+                        "again; SQLMesh's own state says which intervals were completed.",
+                        allow_retries=False,
+                    )
+            time.sleep(_POLL_SECONDS)
+    except BaseException:
+        # Interrupted (the run was terminated): SQLMesh must not go on once the run is over.
+        if owned is not None and reader.read().end is None:
+            owned.execution.stop()
+        raise
+
+
+def _ended(run_dir: Path, number: int, log: Callable[[str], None]) -> StreamState:
+    covers = _covers(run_dir, number)
+    owner = json.loads((run_dir / f"started-{number}.json").read_text())["owner"]
+    return follow(Claim(run_dir, number, covers, owner, to_start=False), None, log)
+
+
+def _covers(run_dir: Path, number: int) -> list[str]:
+    return json.loads((run_dir / f"started-{number}.json").read_text())["covers"]
+
+
+def watch(
+    execution: IsolatedExecution, writer: StreamWriter, claim: Claim, is_stopping: Callable[[], bool]
+) -> None:
+    """Until the execution ends: stop it if the run is being terminated; record how it ended."""
+    while not execution.wait(_OWNER_CHECK_SECONDS):
+        try:
+            stopping = is_stopping()
+        except Exception:  # the instance may be unreachable for a moment; look again next time
+            stopping = False
+        if stopping:
+            execution.stop()
+    if _reader(claim.events).read().end is None:
+        writer.append(
+            ExecutionEnded(
+                error=f"The process executing SQLMesh (pid {execution.pid}) {execution.how_it_ended()} "
+                "before it ended its execution. Models it reported stay reported; SQLMesh's own "
+                "state says which intervals were completed, so the next run evaluates only what "
+                "is still missing."
+            )
+        )
+
+
+def _log_general_lines(owned: OwnedExecution, state: StreamState, log: Callable[[str], None]) -> None:
+    with owned.lock:
+        general = state.lines_about.get(None, [])
+        for line in general[owned.general_lines_logged :]:
+            log(line.text)
+        owned.general_lines_logged = len(general)
+
+
+def _owned_here(claim: Claim) -> OwnedExecution | None:
+    for executions in _owned.values():
+        for owned in executions:
+            if owned.claim.events == claim.events:
+                return owned
+    return None
+
+
+def _reader(path: Path) -> StreamReader:
+    """This process's reader of a stream: the steps it runs read each event once between them."""
+    reader = _readers.get(path)
+    if reader is None:
+        reader = _readers[path] = StreamReader(path)
+        while len(_readers) > _REMEMBERED_STREAMS:
+            del _readers[next(iter(_readers))]
+    return reader
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
+    return state != "Z"
+
+
+def _is_stopping(instance: DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.status in _STOPPING
 
 
 def prune_finished_runs(
@@ -169,50 +418,6 @@ def prune_finished_runs(
     return None
 
 
-def execute_once(
-    run_dir: Path,
-    fqn: str,
-    ready: Callable[[set[str]], set[str]],
-    execute: Callable[[set[str], list[ExecutionResults]], ExecutionResults],
-) -> tuple[ExecutionResults, bool]:
-    """The results of the execution that covers ``fqn``; whether it was executed here.
-
-    Safe across the processes of a run (a file lock). If no execution covers
-    ``fqn`` yet, one is made for every model ``ready`` allows (never fewer
-    than ``fqn`` itself): models no earlier execution claimed whose upstream
-    steps have succeeded. A ``started`` file without results means the
-    executing process died: the run fails rather than executing SQLMesh a
-    second time.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(run_dir / "execution.lock"):
-        earlier: list[ExecutionResults] = []
-        claimed: set[str] = set()
-        for started in sorted(run_dir.glob("started-*.json"), key=_number):
-            covers = set(json.loads(started.read_text()))
-            results_file = run_dir / f"results-{_number(started)}.json"
-            if not results_file.exists():
-                if fqn in covers:
-                    raise Failure(
-                        "The step that was executing SQLMesh for this run stopped before it shared its "
-                        "results. Re-execute the run (from failure) to execute SQLMesh again.",
-                        allow_retries=False,
-                    )
-                claimed |= covers
-                continue
-            results = ExecutionResults.from_json(results_file.read_text())
-            if fqn in covers:
-                return results, False
-            earlier.append(results)
-            claimed |= covers
-        wave = ready(claimed) | {fqn}
-        number = len(list(run_dir.glob("started-*.json"))) + 1
-        (run_dir / f"started-{number}.json").write_text(json.dumps(sorted(wave)))
-        results = execute(wave, earlier)
-        _write_atomically(run_dir / f"results-{number}.json", results.to_json())
-        return results, True
-
-
 def _ready(context: StepContext, selection: RunSelection, claimed: set[str]) -> set[str]:
     """Models of the run that no execution has claimed and whose upstream steps have all succeeded."""
     waiting = {fqn: s for fqn, s in selection.models.items() if fqn not in claimed}
@@ -228,14 +433,6 @@ def _ready(context: StepContext, selection: RunSelection, claimed: set[str]) -> 
 
 def _number(path: Path) -> int:
     return int(path.stem.rsplit("-", 1)[1])
-
-
-def _remember(run_id: str, results: ExecutionResults) -> None:
-    """Keep the latest runs' results in memory, so the steps of a run in this process read them once."""
-    remembered = _results_in_this_process.setdefault(run_id, {})
-    remembered.update(dict.fromkeys(results.covers, results))
-    while len(_results_in_this_process) > _REMEMBERED_RUNS:
-        del _results_in_this_process[next(iter(_results_in_this_process))]
 
 
 def _modified(path: Path) -> float:

@@ -57,6 +57,8 @@ class RunSelection:
     """Every model of a run, keyed by its SQLMesh fully qualified name, and its standalone audits."""
 
     models: dict[str, ModelSelection]
+    foreign_steps: frozenset[str] = frozenset()
+    """Steps of the run that are not SQLMesh's (they may read what SQLMesh builds)."""
 
     @property
     def model_names(self) -> set[str]:
@@ -67,7 +69,7 @@ class RunSelection:
         return {fqn for fqn, selection in self.models.items() if selection.materialize}
 
     def restricted_to(self, fqns: set[str]) -> "RunSelection":
-        return RunSelection({fqn: s for fqn, s in self.models.items() if fqn in fqns})
+        return RunSelection({fqn: s for fqn, s in self.models.items() if fqn in fqns}, self.foreign_steps)
 
     @property
     def to_audit_only(self) -> set[str]:
@@ -121,7 +123,8 @@ def run_selection(context: StepContext) -> RunSelection:
                 ),
             )
             for fqn, selection in models.items()
-        }
+        },
+        foreign_steps=frozenset(set(entities) - sqlmesh_nodes),
     )
 
 

@@ -1,0 +1,143 @@
+"""One execution per run, read model by model by every step, whatever the number of processes."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+from dagster import Failure
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
+    ExecutionEnded,
+    LogLine,
+    ModelFinished,
+    OutcomePublisher,
+    StreamReader,
+    StreamWriter,
+)
+from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import AuditOutcome, ModelOutcome, ModelStatus
+from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import Claim, claim_execution, follow
+
+
+def every_status() -> dict[str, ModelOutcome]:
+    return {
+        '"w"."s"."a"': ModelOutcome(
+            model="s.a",
+            status=ModelStatus.EVALUATED,
+            duration_ms=12,
+            intervals=[("2024-01-01T00:00:00+00:00", "2024-01-02T00:00:00+00:00")],
+            audits=[AuditOutcome("not_null", "columns=(id)", blocking=True, passed=False, failing_rows=3)],
+            row_count=7,
+        ),
+        **{
+            f'"w"."s"."{status.value}"': ModelOutcome(model=f"s.{status.value}", status=status, error="why")
+            for status in ModelStatus
+            if status is not ModelStatus.EVALUATED
+        },
+    }
+
+
+def test_outcomes_of_every_status_and_the_end_round_trip_through_the_stream(tmp_path):
+    writer = StreamWriter(tmp_path / "events-1.jsonl")
+    outcomes = every_status()
+    for fqn, outcome in outcomes.items():
+        writer.append(ModelFinished(fqn, outcome))
+    writer.append(ExecutionEnded(error="the warehouse went away", detail="Traceback ...", plan_applied=True))
+
+    state = StreamReader(tmp_path / "events-1.jsonl").read()
+    assert state.outcomes == outcomes
+    assert state.end == ExecutionEnded(
+        error="the warehouse went away", detail="Traceback ...", plan_applied=True
+    )
+
+
+def test_a_line_being_written_is_read_only_once_it_is_whole(tmp_path):
+    path = tmp_path / "events-1.jsonl"
+    StreamWriter(path).append(LogLine("SQLMesh: evaluating a", '"w"."s"."a"'))
+    with path.open("a") as stream:
+        stream.write('{"event": "line", "text": "SQLMesh: evalu')  # a writer in the middle of a line
+    reader = StreamReader(path)
+    assert [line.text for line in reader.read().lines_about['"w"."s"."a"']] == ["SQLMesh: evaluating a"]
+    with path.open("a") as stream:
+        stream.write('ating b", "model": null}\n')
+    assert [line.text for line in reader.read().lines_about[None]] == ["SQLMesh: evaluating b"]
+
+
+def test_a_model_is_reported_once_and_held_outcomes_wait_for_the_end_of_the_block(tmp_path):
+    path = tmp_path / "events-1.jsonl"
+    publisher = OutcomePublisher(StreamWriter(path))
+    reader = StreamReader(path)
+    evaluated = ModelOutcome("s.a", ModelStatus.EVALUATED)
+    with publisher.holding():
+        publisher.publish("a", lambda: evaluated)
+        assert "a" not in reader.read().outcomes  # a plan has not promoted it yet
+    assert reader.read().outcomes == {"a": evaluated}
+    publisher.publish("a", lambda: pytest.fail("computed a second time"))
+    assert path.read_text().count("model_finished") == 1
+
+
+def test_events_appended_from_many_threads_arrive_whole(tmp_path):
+    writer = StreamWriter(tmp_path / "events-1.jsonl")
+
+    def burst(name: str) -> None:
+        for number in range(200):
+            writer.append(LogLine(f"{name}:{number}:" + "x" * 5000, name))
+
+    threads = [threading.Thread(target=burst, args=(name,)) for name in "abcd"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = StreamReader(tmp_path / "events-1.jsonl").read().lines_about
+    assert {name: len(lines[name]) for name in "abcd"} == dict.fromkeys("abcd", 200)
+    assert all(line.text.endswith("x" * 5000) for name in "abcd" for line in lines[name])
+
+
+def everything(claimed: set[str]) -> set[str]:
+    return {"a", "b", "c"} - claimed
+
+
+def test_the_first_step_claims_the_execution_for_the_whole_run_and_every_later_one_finds_it(tmp_path):
+    first = claim_execution(tmp_path / "run-1", "b", everything)
+    second = claim_execution(tmp_path / "run-1", "c", lambda claimed: pytest.fail("claimed a second time"))
+    assert first.to_start and not second.to_start
+    assert first.covers == second.covers == ["a", "b", "c"]
+    assert first.events == second.events
+
+
+def test_a_model_waiting_for_another_step_gets_a_later_execution(tmp_path):
+    waits = {"c"}  # c is below an asset that is not SQLMesh's, whose step has not run yet
+    first = claim_execution(tmp_path / "run-1", "a", lambda claimed: everything(claimed) - waits)
+    waits.clear()  # that step succeeded
+    later = claim_execution(tmp_path / "run-1", "c", lambda claimed: everything(claimed) - waits)
+    assert (first.number, first.covers) == (1, ["a", "b"])
+    assert (later.number, later.covers, later.to_start) == (2, ["c"], True)
+
+
+def test_a_step_reads_its_own_outcome_and_lines_while_the_execution_goes_on(tmp_path):
+    claim = claim_execution(tmp_path / "run-1", "a", everything)
+    writer = StreamWriter(claim.events)
+    writer.append(LogLine("SQLMesh: evaluated a", "a"))
+    writer.append(LogLine("SQLMesh: evaluated b", "b"))
+    writer.append(ModelFinished("a", ModelOutcome("s.a", ModelStatus.EVALUATED)))
+    logged: list[str] = []
+
+    state = follow(claim, "a", logged.append)  # no end yet: SQLMesh is still at work on b and c
+    assert state.outcomes["a"].status is ModelStatus.EVALUATED and state.end is None
+    assert logged == ["SQLMesh: evaluated a"]
+
+
+def test_a_step_whose_model_was_not_reported_fails_when_the_owner_is_gone(tmp_path):
+    """The process that owned the execution was killed: fail, never execute SQLMesh a second time."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    (run_dir / "started-1.json").write_text(json.dumps({"covers": ["a", "b"], "owner": int(gone.stdout)}))
+    claim = claim_execution(run_dir, "b", lambda claimed: pytest.fail("claimed a second time"))
+    assert claim == Claim(run_dir, 1, ["a", "b"], int(gone.stdout), to_start=False)
+
+    with pytest.raises(Failure, match="stopped before it ended its execution"):
+        follow(claim, "b", print)
