@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from peer import PEER_MODULE, PeerEnv, install_peer, peer_env, write_peer_definitions
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_BIN = Path(sys.executable).parent
 MODELS_PER_LAYER = 10
@@ -62,13 +64,17 @@ DISTURBED_FRACTION = 0.2
 
 # The contestants, in the order the table lists them. "Builders" build every table
 # and are compared with "bare"; the two load contestants are compared with each other.
-BUILDERS = ("bare", "default", "multiprocess")
+BUILDERS = ("bare", "default", "python-api", "multiprocess", "peer-cli", "peer-python")
+PEERS = ("peer-cli", "peer-python")
 LOADERS = ("defs-load", "defs-load-cold", "bare-load")
 CONTESTANTS = BUILDERS + LOADERS
 BASELINE = {
     "bare": "bare",
     "default": "bare",
+    "python-api": "bare",
     "multiprocess": "bare",
+    "peer-cli": "bare",
+    "peer-python": "bare",
     "defs-load": "bare-load",
     "defs-load-cold": "bare-load",
     "bare-load": "bare-load",
@@ -114,6 +120,66 @@ DEFS_LOAD_COLD = (
     "import os, shutil\n"
     "shutil.rmtree(os.path.join(os.environ['SQLMESH_PROJECT_DIR'], '.cache', 'dagster_definitions'), True)\n"
     + DEFS_LOAD
+)
+
+# When the run's assets were reported, from the Dagster instance's event log: seconds from the
+# run's start to the first and the last materialization, and to the run's end.
+TIMELINE = """
+from dagster import DagsterEventType
+
+def timeline(instance, run_id):
+    records = instance.all_logs(run_id)
+    def at(kind):
+        return [r.timestamp for r in records if r.dagster_event and r.dagster_event.event_type == kind]
+    (start,) = at(DagsterEventType.RUN_START)
+    done = at(DagsterEventType.RUN_SUCCESS) + at(DagsterEventType.RUN_FAILURE)
+    materialized = at(DagsterEventType.ASSET_MATERIALIZATION)
+    return {
+        "materializations": len(materialized),
+        "first_s": min(materialized) - start if materialized else None,
+        "last_s": max(materialized) - start if materialized else None,
+        "run_s": max(done) - start if done else None,
+    }
+"""
+
+# The CLI contestants' timeline, read afterwards from their DAGSTER_HOME (not timed).
+READ_TIMELINE = (
+    TIMELINE
+    + """
+import json
+from dagster import DagsterInstance
+with DagsterInstance.get() as instance:
+    print(json.dumps(timeline(instance, instance.get_runs(limit=1)[0].run_id)))
+"""
+)
+
+# Ours in process, through Dagster's Python API with an ephemeral instance (no CLI, no run storage).
+PYTHON_API = (
+    TIMELINE
+    + """
+import importlib, json, sys
+from dagster import DagsterInstance
+module = importlib.import_module(sys.argv[1])
+job = module.defs.resolve_implicit_global_asset_job_def()
+with DagsterInstance.ephemeral() as instance:
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    print(json.dumps({"success": result.success, **timeline(instance, result.run_id)}))
+"""
+)
+
+# The peer in process, as PYTHON_API does for ours: dagster.materialize on an ephemeral instance.
+PEER_PYTHON_API = (
+    TIMELINE
+    + f"""
+import json
+from dagster import DagsterInstance, materialize
+from {PEER_MODULE} import SQLMeshResource, sqlmesh_project
+with DagsterInstance.ephemeral() as instance:
+    result = materialize(
+        [sqlmesh_project], resources={{"sqlmesh": SQLMeshResource()}}, instance=instance, raise_on_error=False
+    )
+    print(json.dumps({{"success": result.success, **timeline(instance, result.run_id)}}))
+"""
 )
 
 # Run with the project's interpreter: which of the expected views are missing or empty.
@@ -519,6 +585,8 @@ class Workspace:
     project: BakedProject
     root: Path
     models: list[str]
+    peer: PeerEnv | None = None
+    """The peer's virtual environment, when a peer contestant runs."""
 
     @property
     def sqlmesh_project(self) -> Path:
@@ -567,6 +635,8 @@ def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str,
         "bare": ([python, "-c", BARE_PLAN, project], space.env()),
         "default": (materialize, space.env()),
         "multiprocess": (materialize, space.env("multiprocess")),
+        "python-api": ([python, "-c", PYTHON_API, f"{space.project.package}.definitions"], space.env()),
+        **(_peer_commands(space) if space.peer else {}),
         "defs-load": ([python, "-c", DEFS_LOAD, f"{space.project.package}.definitions"], space.env()),
         "defs-load-cold": (
             [python, "-c", DEFS_LOAD_COLD, f"{space.project.package}.definitions"],
@@ -574,6 +644,36 @@ def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str,
         ),
         "bare-load": ([python, "-c", BARE_LOAD, project], space.env()),
     }[contestant]
+
+
+def _peer_commands(space: Workspace) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The peer, wired as its documentation shows, in its own venv (see peer.py)."""
+    assert space.peer is not None
+    env = peer_env(space.env(), space.root.parent / "peer")
+    return {
+        "peer-cli": (
+            [str(space.peer.dagster), "asset", "materialize", "-m", PEER_MODULE, "--select", "*"],
+            env,
+        ),
+        "peer-python": ([str(space.peer.python), "-c", PEER_PYTHON_API], env),
+    }
+
+
+def dagster_timeline(contestant: str, space: Workspace, measurement: Measurement) -> dict[str, object]:
+    """When the run reported its assets (see TIMELINE); read after the timed process, never inside it."""
+    if contestant in ("python-api", "peer-python"):
+        return json.loads(measurement.stdout.strip().splitlines()[-1])
+    python = space.peer.python if contestant in PEERS and space.peer else space.project.python
+    result = subprocess.run(
+        [str(python), "-c", READ_TIMELINE],
+        env=space.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return {"error": result.stderr.strip()[-500:]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def verify_tables(space: Workspace) -> str | None:
@@ -616,6 +716,12 @@ def run_once(contestant: str, space: Workspace, log: Path, settle_s: float) -> R
         run.failure = f"exit code {measurement.returncode} (see {log})"
     elif contestant in BUILDERS:
         run.failure = verify_tables(space)
+        if contestant != "bare":
+            run.detail = dagster_timeline(contestant, space, measurement)
+            if run.failure is None and run.detail.get("materializations") != len(space.models):
+                run.failure = (
+                    f"{run.detail.get('materializations')} materializations, expected {len(space.models)}"
+                )
     else:
         run.detail = json.loads(measurement.stdout.strip().splitlines()[-1])
         if run.detail.get("count") != len(space.models):
@@ -638,6 +744,9 @@ class Summary:
     tree_pss_peak_mb: float | None = None
     largest_process_rss_mb: float | None = None
     foreign_cpu_median_s: float | None = None
+    first_materialization_s: float | None = None
+    """Median seconds from the Dagster run's start to its first asset materialization."""
+    last_materialization_s: float | None = None
     disturbed: int = 0
     """Timed runs during which the rest of the machine used more than DISTURBED_FRACTION of a CPU."""
     failures: list[str] = field(default_factory=list)
@@ -660,6 +769,11 @@ def summarize(contestant: str, runs: list[Run]) -> Summary:
         summary.largest_process_rss_mb = max(m.largest_process_rss_mb for m in good)
         summary.foreign_cpu_median_s = statistics.median(m.foreign_cpu_s for m in good)
         summary.disturbed = sum(m.foreign_cpu_s > DISTURBED_FRACTION * m.wall_s for m in good)
+    firsts = [r.detail["first_s"] for r in runs if r.failure is None and r.detail.get("first_s") is not None]
+    lasts = [r.detail["last_s"] for r in runs if r.failure is None and r.detail.get("last_s") is not None]
+    if firsts:
+        summary.first_materialization_s = statistics.median(firsts)
+        summary.last_materialization_s = statistics.median(lasts)
     return summary
 
 
@@ -674,7 +788,7 @@ def ratio(summaries: dict[str, Summary], contestant: str) -> float | None:
 def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -> str:
     header = (
         f"{'contestant':<13} {'median':>8} {'min-max':>15} {'ratio':>16} "
-        f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8} {'other CPU':>10}"
+        f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8} {'other CPU':>10} {'first/last asset':>17}"
     )
     lines = [f"N = {models} models", header, "-" * len(header)]
     for contestant, s in summaries.items():
@@ -688,10 +802,17 @@ def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -
         lines.append(
             f"{contestant:<13} {s.median_s:>7.2f}s {s.min_s:>6.2f}-{s.max_s:>6.2f}s {ratio_text:>16} "
             f"{s.tree_rss_peak_mb:>7.0f}MB {s.tree_pss_peak_mb:>7.0f}MB {s.largest_process_rss_mb:>6.0f}MB "
-            f"{s.foreign_cpu_median_s:>9.1f}s" + (f"  ({', '.join(flags)})" if flags else "")
+            f"{s.foreign_cpu_median_s:>9.1f}s {_first_last(s):>17}"
+            + (f"  ({', '.join(flags)})" if flags else "")
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)
+
+
+def _first_last(summary: Summary) -> str:
+    if summary.first_materialization_s is None:
+        return "-"
+    return f"{summary.first_materialization_s:.2f}s/{summary.last_materialization_s:.2f}s"
 
 
 def marginal_costs(results: dict[int, dict[str, Summary]], pairs: list[tuple[int, int]]) -> list[dict]:
@@ -749,6 +870,7 @@ def benchmark_size(
     repeat: int,
     settle_s: float,
     say: Callable[[str], None],
+    peer: PeerEnv | None = None,
 ) -> dict[str, list[Run]]:
     """All runs for one N: one untimed warm-up, then ``repeat`` interleaved rounds.
 
@@ -758,7 +880,7 @@ def benchmark_size(
     """
     root = workdir / f"n{models}"
     names = generate_project(project, root / "sqlmesh_project", models)
-    space = Workspace(project=project, root=root, models=names)
+    space = Workspace(project=project, root=root, models=names, peer=peer)
     logs = space.root / "logs"
     warm_up = run_once("default", space, logs / "warm-up.log", settle_s=0)
     say(
@@ -919,6 +1041,14 @@ def main(argv: list[str] | None = None) -> int:
     install(project)
     meta = run_metadata(project, args, revision)
     say(f"versions: {meta['versions']}")
+    peer = None
+    if set(PEERS) & set(args.contestants):
+        say(f"Installing the peer into {workdir / 'peer-venv'} ...")
+        # Same DuckDB as ours: the same engine, and a file format the verification can read.
+        peer = install_peer(workdir, TEMPLATE_BIN / "uv", duckdb_version=meta["versions"]["duckdb"])
+        write_peer_definitions(workdir / "peer")
+        meta["peer_versions"] = peer.versions
+        say(f"peer versions: {peer.versions}")
 
     results: dict[int, dict[str, Summary]] = {}
     raw: dict[int, dict[str, list[Run]]] = {}
@@ -926,7 +1056,9 @@ def main(argv: list[str] | None = None) -> int:
     marginal: list[dict] = []
     for models in args.models:
         contestants, notes[models] = contestants_for(models, args.contestants, args.multiprocess_max)
-        raw[models] = benchmark_size(project, workdir, models, contestants, args.repeat, args.settle, say)
+        raw[models] = benchmark_size(
+            project, workdir, models, contestants, args.repeat, args.settle, say, peer
+        )
         results[models] = {c: summarize(c, runs) for c, runs in raw[models].items()}
         marginal = marginal_costs(results, marginal_pairs(list(results), tuple(args.marginal)))
         write_results(output, meta, raw, results, notes, marginal)

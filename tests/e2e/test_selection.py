@@ -167,6 +167,18 @@ def test_with_auto_plan_off_a_model_never_deployed_is_not_reported_up_to_date(de
     assert result["materialized"]["raw/orders"]["sqlmesh/status"] == "up to date, not evaluated in this run"
 
 
+def mixed_graph_run(project, tmp_path, executor, graph: str, source: str, model: str, sql: str) -> tuple:
+    """A run of every asset of ``mixed_graphs:<graph>``, with the external model and SQLMesh model it needs."""
+    scratch = project.scratch(tmp_path, executor, copy_sqlmesh_project=True)
+    (scratch.sqlmesh_project / "external_models.yaml").write_text(source)
+    (scratch.sqlmesh_project / "models" / "marts" / f"{model}.sql").write_text(sql)
+    scratch.extra_env = {"PYTHONPATH": str(IN_PROJECT)}
+    result = scratch.materialize(module=f"mixed_graphs:{graph}")
+    assert result["status"] == "SUCCESS", result["failures"]
+    assert set(evaluated(result).values()) == {1}  # no model evaluated twice
+    return scratch, result
+
+
 SANDWICH_SOURCE = """
 - name: landing.customer_count
   columns:
@@ -182,20 +194,46 @@ SELECT run_id, customers FROM landing.customer_count
 @pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
 def test_a_python_asset_between_sqlmesh_models_is_read_fresh(starter_project, tmp_path, executor):
     """SQLMesh model -> Dagster asset -> SQLMesh model, in one run: the second model reads this run's table."""
-    scratch = starter_project.scratch(tmp_path, executor, copy_sqlmesh_project=True)
-    (scratch.sqlmesh_project / "external_models.yaml").write_text(SANDWICH_SOURCE)
-    (scratch.sqlmesh_project / "models" / "marts" / "customer_count_report.sql").write_text(SANDWICH_TOP)
-    scratch.extra_env = {"PYTHONPATH": str(IN_PROJECT)}
-
-    result = scratch.materialize(module="sandwich")
-
-    assert result["status"] == "SUCCESS", result["failures"]
+    scratch, result = mixed_graph_run(
+        starter_project,
+        tmp_path,
+        executor,
+        "sandwich",
+        SANDWICH_SOURCE,
+        "customer_count_report",
+        SANDWICH_TOP,
+    )
     assert {"landing/customer_count", "marts/customers", "marts/customer_count_report"} <= set(
         result["materialized"]
     )
-    # Two SQLMesh executions, around the Python asset; no model evaluated twice.
+    # Two SQLMesh executions, around the Python asset.
     assert result["executions"] == 2
-    assert set(evaluated(result).values()) == {1}
     assert scratch.query("SELECT run_id, customers FROM marts.customer_count_report") == [
         [result["run_id"], 20]
+    ]
+
+
+INGESTED_SOURCE = """
+- name: landing.daily_targets
+  columns:
+    run_id: text
+    target: int
+"""
+INGESTED_REPORT = """
+MODEL (name marts.target_report, kind FULL);
+SELECT t.run_id, t.target, COUNT(*) AS customers FROM landing.daily_targets AS t CROSS JOIN marts.customers
+GROUP BY t.run_id, t.target
+"""
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_a_python_asset_feeding_sqlmesh_gets_one_execution_after_it(starter_project, tmp_path, executor):
+    """An ingestion asset and every SQLMesh model of the run: SQLMesh starts once, after the asset."""
+    scratch, result = mixed_graph_run(
+        starter_project, tmp_path, executor, "ingestion", INGESTED_SOURCE, "target_report", INGESTED_REPORT
+    )
+    assert {"landing/daily_targets", "marts/customers", "marts/target_report"} <= set(result["materialized"])
+    assert result["executions"] == 1
+    assert scratch.query("SELECT run_id, target, customers FROM marts.target_report") == [
+        [result["run_id"], 1000, 20]
     ]

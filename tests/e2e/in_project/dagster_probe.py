@@ -120,7 +120,9 @@ def main() -> None:
     parser.add_argument("--reexecute-from-failure", default=None)
     parser.add_argument("--summarize", default=None)
     parser.add_argument(
-        "--module", default=None, help="the module holding `defs` (default: PACKAGE.definitions)"
+        "--module",
+        default=None,
+        help="MODULE[:NAME], the module holding the Definitions NAME (default: PACKAGE.definitions:defs)",
     )
     args = parser.parse_args()
     tags = dict(tag.split("=", 1) for tag in args.tag)
@@ -132,9 +134,8 @@ def main() -> None:
             print(json.dumps(summarize(instance, run_id), indent=1, sort_keys=True))
             return
         # The job every step process can load again: the project's implicit asset job.
-        repository = ReconstructableRepository.for_module(
-            args.module or f"{args.package}.definitions", "defs"
-        )
+        module, _, name = (args.module or f"{args.package}.definitions").partition(":")
+        repository = ReconstructableRepository.for_module(module, name or "defs")
         job = repository.get_reconstructable_job("__ASSET_JOB")
         if args.reexecute_from_failure:
             options = ReexecutionOptions.from_failure(args.reexecute_from_failure, instance)

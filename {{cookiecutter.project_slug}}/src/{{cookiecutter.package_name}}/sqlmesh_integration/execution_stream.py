@@ -78,9 +78,7 @@ class OutcomePublisher:
     """Publishes each model's outcome once, as soon as it is final; safe from any thread.
 
     While :meth:`holding`, outcomes are kept back and published when the
-    block ends: a model evaluated inside a SQLMesh plan is only visible in
-    the environment (its view) once the plan has promoted it, which matters
-    to a Dagster asset of the run that reads it.
+    block ends (see :func:`.run_results.execute_to_stream` for when).
     """
 
     def __init__(self, writer: StreamWriter) -> None:

@@ -39,6 +39,7 @@ from .selection import (
     AUDIT_ARGS_METADATA,
     AUDIT_METADATA,
     MODEL_OP_TAG,
+    SQLMESH_OP_TAGS,
     STANDALONE_AUDIT_OP_TAG,
     StepContext,
 )
@@ -96,7 +97,7 @@ def _model_asset(
         specs=[spec],
         check_specs=check_specs,
         can_subset=True,
-        op_tags={MODEL_OP_TAG: model.fqn},
+        op_tags={MODEL_OP_TAG: model.fqn, **SQLMESH_OP_TAGS},
     )
     def _asset(
         context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
@@ -124,7 +125,7 @@ def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDe
         name=f"{key.to_python_identifier()}__sqlmesh_audits",
         specs=_check_specs(key, audit_uses),
         can_subset=True,
-        op_tags={MODEL_OP_TAG: model.fqn},
+        op_tags={MODEL_OP_TAG: model.fqn, **SQLMESH_OP_TAGS},
         description=f"SQLMesh audits of the external source {model.name}",
     )
     def _audits(
@@ -165,7 +166,7 @@ def _standalone_audit_checks(audit: StandaloneAudit, translator: SQLMeshTranslat
         name=f"sqlmesh_audit__{name}",
         specs=specs,
         can_subset=True,
-        op_tags={STANDALONE_AUDIT_OP_TAG: audit.name},
+        op_tags={STANDALONE_AUDIT_OP_TAG: audit.name, **SQLMESH_OP_TAGS},
         description=f"SQLMesh standalone audit {audit.name}",
     )
     def _audit(

@@ -105,9 +105,7 @@ class SQLMeshResource(ConfigurableResource):
         Each selected model's outcome is published as soon as it is final:
         an evaluated model when SQLMesh has evaluated its last batch, a model
         with nothing to evaluate before SQLMesh starts, the others (failed,
-        skipped, audited) as SQLMesh reports them. Models evaluated inside a
-        plan are published once the plan has promoted them when the run also
-        holds assets that are not SQLMesh's (they may read the model's view).
+        skipped, audited) as SQLMesh reports them.
 
         Models whose asset is selected are evaluated as ``mode`` asks; models
         of which only checks are selected are audited against the table they
@@ -134,7 +132,6 @@ class SQLMeshResource(ConfigurableResource):
                     recorder,
                     publisher,
                     failed_sources | set(not_done_upstream),
-                    hold_planned=bool(selection.foreign_steps),
                 )
                 # A standalone audit reading a model this run did not complete is skipped, as in SQLMesh.
                 not_done = {fqn for fqn, outcome in publisher.published.items() if not outcome.done}
@@ -170,7 +167,6 @@ class SQLMeshResource(ConfigurableResource):
         recorder: ExecutionRecorder,
         publisher: OutcomePublisher,
         failed_sources: set[str],
-        hold_planned: bool,
     ) -> bool:
         if not fqns:
             return False
@@ -198,10 +194,9 @@ class SQLMeshResource(ConfigurableResource):
                 )
 
         recorder.on_evaluated = publish_evaluated
-        with publisher.holding(hold_planned):
-            plan_applied = self._bring_environment_up_to_date(
-                context, plannable, recorder, backfill=mode is MaterializeMode.RUN
-            )
+        plan_applied = self._bring_environment_up_to_date(
+            context, plannable, recorder, backfill=mode is MaterializeMode.RUN
+        )
         # A model the plan already failed or skipped is not attempted twice in one run.
         runnable = {fqn: model for fqn, model in plannable.items() if fqn not in recorder.settled()}
         not_restatable = (
@@ -230,8 +225,7 @@ class SQLMeshResource(ConfigurableResource):
                 publisher.publish(fqn, outcome(fqn))
         recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
         if names and mode is MaterializeMode.RESTATE:
-            with publisher.holding(hold_planned):
-                self._restate(context, names)
+            self._restate(context, names)
         elif names:
             status = context.run(self.environment, select_models=names, no_auto_upstream=True)
             if status.is_failure and not recorder.settled() & set(runnable):

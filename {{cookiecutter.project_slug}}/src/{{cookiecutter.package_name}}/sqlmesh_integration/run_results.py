@@ -63,6 +63,7 @@ _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatu
 _STOPPING = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
 _POLL_SECONDS = 0.05
 _OWNER_CHECK_SECONDS = 1.0
+_FOREIGN_POLL_SECONDS = 0.5
 _REMEMBERED_STREAMS = 64
 _readers: dict[Path, StreamReader] = {}
 _owned: dict[str, list["OwnedExecution"]] = {}
@@ -241,8 +242,13 @@ def execute_to_stream(
     writer: StreamWriter,
 ) -> None:
     """Execute SQLMesh and append everything it reports to the stream, ending it whatever happens."""
+    publisher = OutcomePublisher(writer)
     try:
-        plan_applied = sqlmesh.execute(selection, mode, OutcomePublisher(writer), not_done)
+        # A run that also holds assets that are not SQLMesh's gets every outcome once SQLMesh is done:
+        # such an asset may read what SQLMesh builds (a view a plan promotes only at its end, a
+        # DuckDB file SQLMesh holds until it closes it).
+        with publisher.holding(bool(selection.foreign_steps)):
+            plan_applied = sqlmesh.execute(selection, mode, publisher, not_done)
     except BaseException as error:  # reported by every step still waiting, see factory
         notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
         writer.append(
@@ -419,16 +425,60 @@ def prune_finished_runs(
 
 
 def _ready(context: StepContext, selection: RunSelection, claimed: set[str]) -> set[str]:
-    """Models of the run that no execution has claimed and whose upstream steps have all succeeded."""
+    """Models of the run that no execution has claimed and whose upstream steps have all succeeded.
+
+    Steps that are not SQLMesh's and that models of the run wait for, if the
+    executor has already started them, are waited for first (they run in
+    their own process, and SQLMesh steps start after them, see
+    ``SQLMESH_OP_TAGS``): so an ingestion asset and the models below it get
+    one execution, as a run of SQLMesh models only does.
+    """
     waiting = {fqn: s for fqn, s in selection.models.items() if fqn not in claimed}
-    if not any(s.waits_for for s in waiting.values()):
+    foreign = set().union(*(s.waits_for for s in waiting.values()))
+    if not foreign:
         return set(waiting)
-    succeeded = {
-        record.dagster_event.step_key
-        for record in context.instance.all_logs(context.run.run_id, of_type=DagsterEventType.STEP_SUCCESS)
-        if record.dagster_event is not None
-    }
+    said = False
+    while True:
+        started, ended, succeeded = _step_states(context, foreign)
+        running = sorted(started - ended)
+        if not running:
+            break
+        if not said:
+            context.log.info(
+                f"Waiting for step(s) {', '.join(running)}, which SQLMesh models of this run read, "
+                "so that one SQLMesh execution covers them."
+            )
+            said = True
+        time.sleep(_FOREIGN_POLL_SECONDS)
     return {fqn for fqn, s in waiting.items() if s.waits_for <= succeeded}
+
+
+def _step_states(context: StepContext, steps: set[str]) -> tuple[set[str], set[str], set[str]]:
+    """Which of ``steps`` the run has started, which have ended, and which succeeded."""
+    kinds = {
+        DagsterEventType.STEP_WORKER_STARTING,
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_SKIPPED,
+    }
+    started: set[str] = set()
+    ended: set[str] = set()
+    succeeded: set[str] = set()
+    for record in context.instance.all_logs(context.run.run_id, of_type=kinds):
+        event = record.dagster_event
+        if event is None or event.step_key not in steps:
+            continue
+        started.add(event.step_key)
+        if event.event_type in (
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.STEP_SKIPPED,
+        ):
+            ended.add(event.step_key)
+        if event.event_type == DagsterEventType.STEP_SUCCESS:
+            succeeded.add(event.step_key)
+    return started, ended, succeeded
 
 
 def _number(path: Path) -> int:

@@ -29,6 +29,10 @@ MODEL_OP_TAG = "sqlmesh/model"
 STANDALONE_AUDIT_OP_TAG = "sqlmesh/standalone_audit"
 AUDIT_METADATA = "sqlmesh/audit"
 AUDIT_ARGS_METADATA = "sqlmesh/audit_args"
+SQLMESH_OP_TAGS = {"dagster/priority": "-1"}
+"""Tags of every op that executes SQLMesh: Dagster's executors start a run's other ready
+steps (an ingestion asset SQLMesh reads) before them, so that SQLMesh, started once, reads
+what they write."""
 
 
 StepContext = AssetExecutionContext | AssetCheckExecutionContext
