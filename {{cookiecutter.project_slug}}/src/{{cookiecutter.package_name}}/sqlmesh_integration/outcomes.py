@@ -99,12 +99,6 @@ class ModelOutcome:
 class ExecutionResults:
     """What a step learns from the run's SQLMesh execution: its own model's outcome, or why there is none."""
 
-    run_id: str
-    mode: str
     models: dict[str, ModelOutcome]
-    plan_applied: bool = False
     error: str | None = None
     """Why the execution reported no outcome for the model (a locked warehouse, a killed process)."""
-    covers: list[str] = field(default_factory=list)
-    """The models this execution was for (a run has more than one execution only when
-    it mixes SQLMesh models with other assets they read)."""

@@ -139,14 +139,10 @@ class SQLMeshRunResults(ConfigurableResource):
         state = follow(claim, fqn, context.log.info)
         if fqn in state.outcomes:
             # Reported as SQLMesh did it, even if the execution failed later on.
-            return ExecutionResults(run_id, mode.value, {fqn: state.outcomes[fqn]}, covers=claim.covers)
+            return ExecutionResults({fqn: state.outcomes[fqn]})
         end = state.end or ExecutionEnded()
         return ExecutionResults(
-            run_id,
-            mode.value,
-            {},
-            error=end.error or f"SQLMesh's execution for this run did not report {fqn}.",
-            covers=claim.covers,
+            {}, error=end.error or f"SQLMesh's execution for this run did not report {fqn}."
         )
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
