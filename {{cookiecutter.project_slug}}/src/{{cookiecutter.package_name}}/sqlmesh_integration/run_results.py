@@ -161,8 +161,9 @@ class SQLMeshRunResults(ConfigurableResource):
                 except BaseException:
                     owned.execution.stop()
                     raise
-                _log_general_lines(owned, _reader(owned.claim.events).read(), context.log.info)
-                end = _reader(owned.claim.events).read().end
+                state = _reader(owned.claim.events).read()
+                _log_general_lines(owned, state, context.log.info)
+                end = state.end
                 if end is not None and end.error:
                     context.log.error(f"SQLMesh's execution ended with an error: {end.detail or end.error}")
 
@@ -189,7 +190,11 @@ class SQLMeshRunResults(ConfigurableResource):
         run_id = context.run.run_id
         selection = selection.restricted_to(set(claim.covers))
         # Executions of one run never overlap (DuckDB admits one writer): wait for the earlier ones.
-        earlier = [_ended(claim.run_dir, number, context.log.info) for number in range(1, claim.number)]
+        earlier = [
+            (done, follow(done, None, context.log.info))
+            for done in _started(claim.run_dir)
+            if done.number < claim.number
+        ]
         audit_only = selection.to_audit_only
         after = sorted(set().union(*(s.waits_for for s in selection.models.values())))
         context.log.info(
@@ -199,12 +204,14 @@ class SQLMeshRunResults(ConfigurableResource):
             "of the run" + (f" that needs it (after step(s) {', '.join(after)})" if after else "")
         )
         # Models below what an earlier execution of this run failed, skipped or could not build.
-        not_done = {fqn for state in earlier for fqn, outcome in state.outcomes.items() if not outcome.done}
+        not_done = {
+            fqn for _, state in earlier for fqn, outcome in state.outcomes.items() if not outcome.done
+        }
         not_done |= {
             fqn
-            for state, number in zip(earlier, range(1, claim.number), strict=True)
+            for done, state in earlier
             if state.end is not None and state.end.error
-            for fqn in _covers(claim.run_dir, number)
+            for fqn in done.covers
             if fqn not in state.outcomes
         }
         writer = StreamWriter(claim.events)
@@ -267,12 +274,11 @@ def claim_execution(run_dir: Path, fqn: str, ready: Callable[[set[str]], set[str
     run_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(run_dir / "execution.lock"):
         claimed: set[str] = set()
-        started = sorted(run_dir.glob("started-*.json"), key=_number)
-        for path in started:
-            record = json.loads(path.read_text())
-            if fqn in record["covers"]:
-                return Claim(run_dir, _number(path), record["covers"], record["owner"], to_start=False)
-            claimed |= set(record["covers"])
+        started = _started(run_dir)
+        for claim in started:
+            if fqn in claim.covers:
+                return claim
+            claimed |= set(claim.covers)
         covers = sorted(ready(claimed) | {fqn})
         number = len(started) + 1
         _write_atomically(
@@ -284,9 +290,9 @@ def claim_execution(run_dir: Path, fqn: str, ready: Callable[[set[str]], set[str
 def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamState:
     """Read the execution's stream until ``fqn``'s outcome is there (``None``: until it ends).
 
-    Logs the lines about ``fqn``; the step that started the execution also
-    logs the lines about the whole execution. Fails if the process that owns
-    the execution is gone without ending it.
+    Logs the lines about ``fqn``; a step of the process that started the
+    execution also logs the lines about the whole execution not logged yet.
+    Fails if the process that owns the execution is gone without ending it.
     """
     reader = _reader(claim.events)
     owned = _owned_here(claim)
@@ -320,14 +326,13 @@ def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamS
         raise
 
 
-def _ended(run_dir: Path, number: int, log: Callable[[str], None]) -> StreamState:
-    covers = _covers(run_dir, number)
-    owner = json.loads((run_dir / f"started-{number}.json").read_text())["owner"]
-    return follow(Claim(run_dir, number, covers, owner, to_start=False), None, log)
-
-
-def _covers(run_dir: Path, number: int) -> list[str]:
-    return json.loads((run_dir / f"started-{number}.json").read_text())["covers"]
+def _started(run_dir: Path) -> list[Claim]:
+    """The run's executions so far, in order, from their ``started`` files."""
+    claims = []
+    for path in sorted(run_dir.glob("started-*.json"), key=_number):
+        record = json.loads(path.read_text())
+        claims.append(Claim(run_dir, _number(path), record["covers"], record["owner"], to_start=False))
+    return claims
 
 
 def watch(
