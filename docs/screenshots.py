@@ -55,7 +55,7 @@ PROJECT_SETTINGS = ("WAREHOUSE_PATH", "SQLMESH_PROJECT_DIR", "DAGSTER_EXECUTOR",
 # message fills the event table's row, which cuts it before the stack trace (whose file
 # paths would show where the screenshots were taken).
 LOGGED_STEP = "failure_demo__orders_with_bad_cast"
-GROUPS = ("raw", "staging", "marts", "failure_demo")
+GROUPS = ("landing", "raw", "staging", "marts", "failure_demo")
 
 # Virtual milliseconds Chromium lets the page run before capturing it. Virtual
 # time waits for network requests, not for everything the page does in between
@@ -188,7 +188,7 @@ def shots(run_id: str) -> list[Shot]:
             "/asset-groups?" + urllib.parse.urlencode({"expanded": expanded}, safe="@:,"),
             # The graph is fitted to the width; this height leaves room for all of it.
             (1600, 1700),
-            ("stg_orders", "daily_revenue", "bad_cast_summary", "healthy_neighbour"),
+            ("revenue_targets", "stg_orders", "daily_revenue", "bad_cast_summary", "healthy_neighbour"),
             every_asset_coloured=True,
         ),
         Shot(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers.project import IN_PROJECT, InstalledProject, run
+from helpers.sample_expectations import PYTHON_ASSETS
 
 pytestmark = pytest.mark.e2e
 
@@ -152,8 +153,11 @@ def test_every_model_ends_as_in_bare_sqlmesh(starter_project, bare, executor, tm
         fqn: rows for fqn, rows in expected_counts.items() if fqn not in not_built
     }
     assert all(counts[fqn] in (None, 0) for fqn in not_built)
-    # Materialized: every model that wrote rows (a failed blocking audit still wrote them).
-    assert set(result["materialized"]) == {asset_key(fqn) for fqn in set(expected_counts) - not_built}
+    # Materialized: every model that wrote rows (a failed blocking audit still wrote them), and
+    # the shipped Python asset, which writes its own table whatever the SQLMesh project.
+    assert set(result["materialized"]) == PYTHON_ASSETS | {
+        asset_key(fqn) for fqn in set(expected_counts) - not_built
+    }
     for fqn, rows in counts.items():
         reported = result["materialized"].get(asset_key(fqn), {}).get("dagster/row_count")
         assert reported in (None, rows), fqn

@@ -93,7 +93,8 @@ def load_source(scratch, rows: str) -> None:
 
 def test_audits_of_an_external_source_are_checks_run_by_sqlmesh(starter_project, tmp_path):
     scratch = starter_project.scratch(tmp_path, copy_sqlmesh_project=True)
-    (scratch.sqlmesh_project / "external_models.yaml").write_text(EXTERNAL_MODELS)
+    externals = scratch.sqlmesh_project / "external_models.yaml"
+    externals.write_text(externals.read_text() + EXTERNAL_MODELS)  # beside the sample's own
     (scratch.sqlmesh_project / "models" / "staging" / "stg_events.sql").write_text(READS_SOURCE)
 
     # Clean source: the checks pass, and the model below is built in the same execution.

@@ -170,7 +170,8 @@ def test_with_auto_plan_off_a_model_never_deployed_is_not_reported_up_to_date(de
 def mixed_graph_run(project, tmp_path, executor, graph: str, source: str, model: str, sql: str) -> tuple:
     """A run of every asset of ``mixed_graphs:<graph>``, with the external model and SQLMesh model it needs."""
     scratch = project.scratch(tmp_path, executor, copy_sqlmesh_project=True)
-    (scratch.sqlmesh_project / "external_models.yaml").write_text(source)
+    externals = scratch.sqlmesh_project / "external_models.yaml"
+    externals.write_text(externals.read_text() + source)  # beside the sample's own
     (scratch.sqlmesh_project / "models" / "marts" / f"{model}.sql").write_text(sql)
     scratch.extra_env = {"PYTHONPATH": str(IN_PROJECT)}
     result = scratch.materialize(module=f"mixed_graphs:{graph}")

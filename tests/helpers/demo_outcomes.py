@@ -15,6 +15,7 @@ from helpers.sample_expectations import (
     FAILING_AUDIT_ROW_COUNTS,
     MART_ROW_COUNTS,
     PASSING_NON_BLOCKING_AUDITS,
+    PYTHON_ASSETS,
 )
 
 BAD_CAST = "failure_demo.orders_with_bad_cast"
@@ -53,8 +54,10 @@ def assert_first_demo_run(result: dict, scratch, bad_cast_error: str) -> None:
     # Skipped by SQLMesh: Dagster does not execute them either.
     assert not {step(model) for model in EXPECTED_SKIPPED} & set(result["steps"])
 
-    # Materialized: what SQLMesh evaluated, plus the blocking-audit model whose rows were written.
-    assert set(result["materialized"]) == {key(m) for m in ALL_MODELS_DEMO - EXPECTED_SKIPPED - {BAD_CAST}}
+    # Materialized: the Python asset, what SQLMesh evaluated, and the blocking-audit model whose rows were written.
+    assert set(result["materialized"]) == PYTHON_ASSETS | {
+        key(m) for m in ALL_MODELS_DEMO - EXPECTED_SKIPPED - {BAD_CAST}
+    }
     for model in EXPECTED_EVALUATED_DEMO:
         assert result["materialized"][key(model)]["sqlmesh/status"] == "evaluated in this run"
     assert "blocking audit failed" in result["materialized"][key(BLOCKING)]["sqlmesh/status"]

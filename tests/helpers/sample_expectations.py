@@ -25,7 +25,12 @@ ALL_MODELS_STARTER = {
     "marts.orders",
     "marts.daily_revenue",
     "marts.customer_segments",  # the Python model
+    "marts.revenue_vs_target",  # reads the table the Python asset below writes
 }
+
+# Dagster assets written in Python (src/<package>/ingestion.py), in both samples:
+# each writes a table a SQLMesh model reads (declared in external_models.yaml).
+PYTHON_ASSETS = {"landing/revenue_targets"}
 
 DEMO_ONLY_MODELS = {
     "failure_demo.orders_with_bad_cast",
@@ -105,6 +110,7 @@ AUDITS_BY_MODEL = {
     "marts.orders": ["unique_values", "not_null", "accepted_range_non_blocking"],
     "marts.daily_revenue": ["unique_values", "not_null", "forall", "accepted_range"],
     "marts.customer_segments": ["not_null"],
+    "marts.revenue_vs_target": ["unique_values", "not_null"],
     "failure_demo.orders_with_bad_cast": [],
     "failure_demo.bad_cast_summary": [],
     "failure_demo.bad_cast_report": [],
@@ -123,6 +129,7 @@ MART_ROW_COUNTS = {
     "marts.orders": 55,
     "marts.daily_revenue": 77,  # every day from 2024-01-15 to 2024-03-31
     "marts.customer_segments": 20,
+    "marts.revenue_vs_target": 3,  # one row per month the Python asset set a target for
 }
 
 # Rows in the demo models that do get evaluated.
@@ -138,4 +145,5 @@ UNIT_TESTS = {
     "test_stg_orders_flags_pending_returns_as_returns",
     "test_customers_lifetime_value_ignores_returns",
     "test_orders_pivots_payments_by_method",
+    "test_revenue_vs_target_counts_a_month_without_orders_as_zero",
 }

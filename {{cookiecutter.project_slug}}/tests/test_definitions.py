@@ -3,6 +3,7 @@
 from dagster import AssetKey, Definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator, is_asset_model
 
 translator = SQLMeshTranslator()
@@ -21,9 +22,19 @@ def test_definitions_load():
     Definitions.validate_loadable(defs)
 
 
-def test_one_asset_per_sqlmesh_model():
+def test_one_asset_per_sqlmesh_model_beside_the_python_assets():
     graph = defs.resolve_asset_graph()
-    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models())
+    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models()) | {revenue_targets.key}
+
+
+def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
+    """The external model and the asset writing it share one key: an edge, not a duplicate."""
+    context = sqlmesh.load_context()
+    external = [model for model in context.models.values() if model.kind.is_external]
+    assert [translator.get_asset_key(model.fqn) for model in external] == [revenue_targets.key]
+    graph = defs.resolve_asset_graph()
+    assert graph.get(revenue_targets.key).is_materializable
+    assert AssetKey(["marts", "revenue_vs_target"]) in graph.get(revenue_targets.key).child_keys
 
 
 def test_asset_dependencies_are_sqlmesh_lineage():
@@ -68,7 +79,7 @@ def test_checks_block_exactly_when_sqlmesh_blocks():
     assert blocking[("marts/customers", "not_null__number_of_orders__lifetime_value")] is True
 
 
-def test_schedule_runs_every_model_at_the_most_frequent_cron():
+def test_schedule_runs_every_model_and_what_it_reads_at_the_most_frequent_cron():
     schedule = defs.resolve_schedule_def("sqlmesh_run_schedule")
     assert schedule.cron_schedule == "@daily"
     job = defs.resolve_job_def("sqlmesh_run")

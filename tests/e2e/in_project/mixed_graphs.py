@@ -9,7 +9,9 @@ Two code locations (the probe loads one with ``--module mixed_graphs:<name>``):
   long as an ingestion is) -> ``marts/target_report`` (SQLMesh).
 
 Imported inside the baked project's environment (this folder on PYTHONPATH),
-with the SQLMesh models and external models each test adds.
+with the SQLMesh models and external models each test adds. The shipped
+assets are rebuilt from the test's copy of the SQLMesh project
+(SQLMESH_PROJECT_DIR), so they include the models the test added.
 """
 
 import os
@@ -18,8 +20,6 @@ import time
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Definitions, asset
 from shop_analytics.definitions import defs as shipped
-from shop_analytics.definitions import sqlmesh
-from shop_analytics.sqlmesh_integration import sqlmesh_assets
 
 
 def write_landing_table(name: str, select: str, run_id: str) -> None:
@@ -45,8 +45,9 @@ def daily_targets(context: AssetExecutionContext) -> None:
 
 
 def with_sqlmesh(python_asset: AssetsDefinition) -> Definitions:
+    """The shipped assets (SQLMesh models, the sample's own Python asset) and ``python_asset``."""
     return Definitions(
-        assets=[*sqlmesh_assets(sqlmesh), python_asset],
+        assets=[*shipped.assets, python_asset],
         resources=shipped.resources,
         executor=shipped.executor,
     )

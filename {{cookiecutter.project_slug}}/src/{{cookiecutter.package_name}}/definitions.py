@@ -1,11 +1,16 @@
-"""The Dagster code location: every SQLMesh model as an asset, executed once per run."""
+"""The Dagster code location: every SQLMesh model as an asset, executed once per run.
+
+Beside them, the Python assets that write tables SQLMesh reads (``ingestion.py``).
+"""
 
 import os
 from pathlib import Path
 
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
+from .ingestion import revenue_targets
 from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets, sqlmesh_schedules
+from .warehouse import WarehouseResource
 
 SQLMESH_PROJECT_DIR = Path(
     os.environ.get("SQLMESH_PROJECT_DIR", Path(__file__).resolve().parents[2] / "sqlmesh_project")
@@ -24,9 +29,13 @@ sqlmesh = SQLMeshResource(
 assets = sqlmesh_assets(sqlmesh)
 
 defs = Definitions(
-    assets=assets,
+    assets=[*assets, revenue_targets],
     # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
     schedules=sqlmesh_schedules(sqlmesh, assets),
-    resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
+    resources={
+        "sqlmesh": sqlmesh,
+        "sqlmesh_results": SQLMeshRunResults(),
+        "warehouse": WarehouseResource(),
+    },
     executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
 )

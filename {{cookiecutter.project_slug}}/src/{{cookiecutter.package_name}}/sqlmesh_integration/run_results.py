@@ -247,10 +247,10 @@ def execute_to_stream(
     """Execute SQLMesh and append everything it reports to the stream, ending it whatever happens."""
     publisher = OutcomePublisher(writer)
     try:
-        # A run that also holds assets that are not SQLMesh's gets every outcome once SQLMesh is done:
-        # such an asset may read what SQLMesh builds (a view a plan promotes only at its end, a
-        # DuckDB file SQLMesh holds until it closes it).
-        with publisher.holding(bool(selection.foreign_steps)):
+        # A run where an asset that is not SQLMesh's reads what SQLMesh builds gets every outcome once
+        # SQLMesh is done: that asset must not read a view a plan promotes only at its end, nor a
+        # DuckDB file SQLMesh holds until it closes it. Assets feeding SQLMesh ran before it started.
+        with publisher.holding(bool(selection.readers_of_sqlmesh)):
             plan_applied = sqlmesh.execute(selection, mode, publisher, not_done)
     except BaseException as error:  # reported by every step still waiting, see factory
         notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))

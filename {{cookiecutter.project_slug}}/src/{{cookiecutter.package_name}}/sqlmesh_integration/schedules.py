@@ -4,7 +4,9 @@ SQLMesh decides on its own which models are due: its ``run`` evaluates each
 model's elapsed cron intervals and nothing else. So one schedule is enough: it
 fires at the most frequent cron of the project and materializes every model
 in "run" mode, which is one SQLMesh execution that evaluates what is due and
-reports every other model as up to date.
+reports every other model as up to date. The Dagster assets that write
+tables SQLMesh reads (an ingestion) run first in the same run, so SQLMesh
+reads fresh tables.
 """
 
 from dagster import (
@@ -27,7 +29,7 @@ def sqlmesh_schedules(
     assets: list[AssetsDefinition],
     default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
 ) -> list[ScheduleDefinition]:
-    """Materialize every SQLMesh asset at the most frequent model cron, in "run" mode.
+    """Materialize every SQLMesh asset and what they read, at the most frequent model cron, in "run" mode.
 
     Stopped by default: locally you start it from the UI (Automation) when you
     want it; a deployment passes ``DefaultScheduleStatus.RUNNING``. A project
@@ -39,9 +41,13 @@ def sqlmesh_schedules(
     most_frequent = min(models, key=lambda model: model.interval_unit.seconds)
     job = define_asset_job(
         RUN_JOB_NAME,
-        selection=AssetSelection.assets(*assets),
+        # Upstream of the models: the Dagster assets writing tables they read (external models).
+        selection=AssetSelection.assets(*assets).upstream().materializable(),
         tags={MODE_TAG: MaterializeMode.RUN.value},
-        description="Every SQLMesh model, with SQLMesh's run semantics: only missing intervals.",
+        description=(
+            "Every SQLMesh model, with SQLMesh's run semantics (only missing intervals), "
+            "after the Dagster assets writing the tables they read."
+        ),
     )
     schedule = ScheduleDefinition(
         name=f"{RUN_JOB_NAME}_schedule",

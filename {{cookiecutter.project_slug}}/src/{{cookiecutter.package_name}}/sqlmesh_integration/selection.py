@@ -61,8 +61,8 @@ class RunSelection:
     """Every model of a run, keyed by its SQLMesh fully qualified name, and its standalone audits."""
 
     models: dict[str, ModelSelection]
-    foreign_steps: frozenset[str] = frozenset()
-    """Steps of the run that are not SQLMesh's (they may read what SQLMesh builds)."""
+    readers_of_sqlmesh: frozenset[str] = frozenset()
+    """Steps of the run that are not SQLMesh's and read an asset SQLMesh builds in this run."""
 
     @property
     def model_names(self) -> set[str]:
@@ -73,7 +73,9 @@ class RunSelection:
         return {fqn for fqn, selection in self.models.items() if selection.materialize}
 
     def restricted_to(self, fqns: set[str]) -> "RunSelection":
-        return RunSelection({fqn: s for fqn, s in self.models.items() if fqn in fqns}, self.foreign_steps)
+        return RunSelection(
+            {fqn: s for fqn, s in self.models.items() if fqn in fqns}, self.readers_of_sqlmesh
+        )
 
     @property
     def to_audit_only(self) -> set[str]:
@@ -128,7 +130,16 @@ def run_selection(context: StepContext) -> RunSelection:
             )
             for fqn, selection in models.items()
         },
-        foreign_steps=frozenset(set(entities) - sqlmesh_nodes),
+        readers_of_sqlmesh=frozenset(
+            name
+            for name in set(entities) - sqlmesh_nodes
+            if any(
+                producers.get(parent) in sqlmesh_nodes
+                for key in _targets(entities[name])
+                if job.asset_layer.asset_graph.has(key)
+                for parent in job.asset_layer.asset_graph.get(key).parent_keys
+            )
+        ),
     )
 
 
