@@ -53,8 +53,9 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
                 warnings.append(message)
             if record.level == logging.ERROR:
                 errors.append(message)
-            if message.startswith(EVALUATED_PREFIX):
-                evaluated[message[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
+            for line in message.splitlines():  # a step logs the lines it reads at once as one message
+                if line.startswith(EVALUATED_PREFIX):
+                    evaluated[line[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
             continue
         kind = event.event_type
         if kind in (

@@ -128,6 +128,37 @@ def test_a_step_reads_its_own_outcome_and_lines_while_the_execution_goes_on(tmp_
     assert logged == ["SQLMesh: evaluated a"]
 
 
+def test_a_step_logs_what_it_reads_at_once_as_one_message_without_the_interim_line(tmp_path):
+    """Each Dagster log event costs a write: "evaluating" adds nothing once "evaluated" is there."""
+    claim = claim_execution(tmp_path / "run-1", "a", everything)
+    writer = StreamWriter(claim.events)
+    writer.append(LogLine("SQLMesh: evaluating a", "a", interim=True))
+    writer.append(LogLine("SQLMesh: audit x of a failed on 2 row(s)", "a"))
+    writer.append(LogLine("SQLMesh: evaluated a", "a"))
+    writer.append(ModelFinished("a", ModelOutcome("s.a", ModelStatus.EVALUATED)))
+    logged: list[str] = []
+
+    follow(claim, "a", logged.append)
+    assert logged == ["SQLMesh: audit x of a failed on 2 row(s)\nSQLMesh: evaluated a"]
+
+
+def test_a_step_waiting_for_its_model_logs_that_sqlmesh_started_it(tmp_path):
+    """Live progress: the interim line is logged while the step waits, the outcome's line after it."""
+    claim = claim_execution(tmp_path / "run-1", "a", everything)
+    writer = StreamWriter(claim.events)
+    writer.append(LogLine("SQLMesh: evaluating a", "a", interim=True))
+    logged: list[str] = []
+    step = threading.Thread(target=follow, args=(claim, "a", logged.append))
+    step.start()
+    while not logged:
+        step.join(0.01)
+    writer.append(LogLine("SQLMesh: evaluated a", "a"))
+    writer.append(ModelFinished("a", ModelOutcome("s.a", ModelStatus.EVALUATED)))
+    step.join(5)
+    assert not step.is_alive()
+    assert logged == ["SQLMesh: evaluating a", "SQLMesh: evaluated a"]
+
+
 def test_a_step_whose_model_was_not_reported_fails_when_the_owner_is_gone(tmp_path):
     """The process that owned the execution was killed: fail, never execute SQLMesh a second time."""
     gone = subprocess.run(

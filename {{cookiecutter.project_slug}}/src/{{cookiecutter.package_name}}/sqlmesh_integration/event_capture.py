@@ -24,6 +24,7 @@ from sqlmesh.utils.concurrency import NodeExecutionFailedError
 from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
 
+from .execution_stream import LogLine
 from .translator import audit_args_key
 
 
@@ -52,9 +53,9 @@ class ModelEvents:
 class ExecutionRecorder:
     """Collects the events of one SQLMesh execution; safe to call from any thread."""
 
-    def __init__(self, on_message: Callable[[str, str | None], None] = lambda text, model: None) -> None:
+    def __init__(self, on_line: Callable[[LogLine], None] = lambda line: None) -> None:
         self._lock = threading.Lock()
-        self._on_message = on_message
+        self._on_line = on_line
         self.models: dict[str, ModelEvents] = {}
         self._planned_batches: dict[str, int] = {}
         self.on_evaluated: Callable[[Snapshot], None] = lambda snapshot: None
@@ -65,7 +66,7 @@ class ExecutionRecorder:
 
     def message(self, text: str, model: str | None = None) -> None:
         """A line for the run's log: about ``model`` (its fqn), or about the whole execution."""
-        self._on_message(text, model)
+        self._on_line(LogLine(text, model))
 
     def evaluation_planned(self, batches: dict[Snapshot, int]) -> None:
         """SQLMesh is about to evaluate these models, in this many batches each."""
@@ -73,7 +74,7 @@ class ExecutionRecorder:
             self._planned_batches.update({snapshot.name: count for snapshot, count in batches.items()})
 
     def model_started(self, snapshot: Snapshot) -> None:
-        self._on_message(f"SQLMesh: evaluating {snapshot.name}", snapshot.name)
+        self._on_line(LogLine(f"SQLMesh: evaluating {snapshot.name}", snapshot.name, interim=True))
 
     def batch_finished(
         self,
@@ -100,7 +101,7 @@ class ExecutionRecorder:
             if audits_passed or audits_failed
             else ""
         )
-        self._on_message(
+        self.message(
             f"SQLMesh: evaluated {snapshot.name} [{start} .. {end}] in {duration_ms / 1000:.2f}s{audits}",
             snapshot.name,
         )
@@ -120,7 +121,7 @@ class ExecutionRecorder:
                 if isinstance(cause, NodeAuditsErrors):
                     events.blocking_audit_failed = True
                     events.audits_ran = True
-            self._on_message(f"SQLMesh: {fqn} failed: {str(cause).strip()}", fqn)
+            self.message(f"SQLMesh: {fqn} failed: {str(cause).strip()}", fqn)
 
     def settled(self) -> set[str]:
         """Models that already failed or were skipped in this execution."""
@@ -143,7 +144,7 @@ class ExecutionRecorder:
                 self._events(fqn).skipped = True
         for fqn in sorted(fqns):
             # Dagster does not execute a skipped model's step: the line is the whole execution's.
-            self._on_message(f"SQLMesh: skipped {fqn} because a model or source upstream of it failed", None)
+            self.message(f"SQLMesh: skipped {fqn} because a model or source upstream of it failed", None)
 
     def audit_failed(self, error: AuditError) -> None:
         if error.model is None:
@@ -151,7 +152,7 @@ class ExecutionRecorder:
         failure = AuditFailure(error.audit_name, audit_args_key(error.audit_args), error.count)
         with self._lock:
             self._events(error.model.fqn).audit_failures.append(failure)
-        self._on_message(
+        self.message(
             f"SQLMesh: audit {error.audit_name} of {error.model.fqn} failed on {error.count} row(s)",
             error.model.fqn,
         )

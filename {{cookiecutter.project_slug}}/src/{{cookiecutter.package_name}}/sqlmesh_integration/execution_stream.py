@@ -33,6 +33,12 @@ class LogLine:
 
     text: str
     model: str | None = None
+    interim: bool = False
+    """Made redundant by any later line about the same model (SQLMesh started evaluating it).
+
+    A step logs such a line while it waits, for live progress, and leaves it
+    out when the line that follows is already there: one log event instead of two.
+    """
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,6 @@ class OutcomePublisher:
         self._held: list[str] = []
         self._holding = False
         self._lock = threading.Lock()
-
-    def line(self, text: str, model: str | None = None) -> None:
-        self.writer.append(LogLine(text, model))
 
     def publish(self, fqn: str, outcome: Callable[[], ModelOutcome]) -> None:
         """Publish ``fqn``'s outcome, computed once, unless it already was."""

@@ -118,7 +118,7 @@ class SQLMeshResource(ConfigurableResource):
         context = self.load_context()
         models = {fqn: context.get_model(fqn, raise_if_missing=True) for fqn in selection.model_names}
         sources = {fqn for fqn in selection.to_audit_only & set(models) if models[fqn].kind.is_external}
-        recorder = ExecutionRecorder(publisher.line)
+        recorder = ExecutionRecorder(publisher.writer.append)
         try:
             with recording(context, recorder), room_to_select(len(context.models)):
                 if sources:
@@ -197,8 +197,14 @@ class SQLMeshResource(ConfigurableResource):
         plan_applied = self._bring_environment_up_to_date(
             context, plannable, recorder, backfill=mode is MaterializeMode.RUN
         )
-        # A model the plan already failed or skipped is not attempted twice in one run.
-        runnable = {fqn: model for fqn, model in plannable.items() if fqn not in recorder.settled()}
+        # A model the plan already failed or skipped is not attempted twice in one run; one whose
+        # missing intervals the plan evaluated has its final outcome (SQLMesh's run would only find
+        # it up to date, at the cost of reading the state of every model again).
+        runnable = {
+            fqn: model
+            for fqn, model in plannable.items()
+            if fqn not in recorder.settled() and fqn not in publisher.published
+        }
         not_restatable = (
             {fqn: _why_not_restatable(m) for fqn, m in runnable.items() if m.disable_restatement}
             if mode is MaterializeMode.RESTATE
@@ -223,7 +229,8 @@ class SQLMeshResource(ConfigurableResource):
         if mode is MaterializeMode.RUN:
             for fqn in sorted(set(runnable) - missing_before):  # nothing to evaluate: final now
                 publisher.publish(fqn, outcome(fqn))
-        recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
+        if names:
+            recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
         if names and mode is MaterializeMode.RESTATE:
             self._restate(context, names)
         elif names:
@@ -471,6 +478,8 @@ class SQLMeshResource(ConfigurableResource):
         return False
 
     def _environment_snapshots(self, context: Context, models: set[str]) -> dict[str, Snapshot]:
+        if not models:
+            return {}
         environment = context.state_reader.get_environment(self.environment)
         if environment is None:
             return {}

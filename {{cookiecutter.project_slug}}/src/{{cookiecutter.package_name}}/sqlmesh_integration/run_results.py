@@ -52,7 +52,14 @@ from dagster import (
 from filelock import FileLock
 from pydantic import Field
 
-from .execution_stream import ExecutionEnded, OutcomePublisher, StreamReader, StreamState, StreamWriter
+from .execution_stream import (
+    ExecutionEnded,
+    LogLine,
+    OutcomePublisher,
+    StreamReader,
+    StreamState,
+    StreamWriter,
+)
 from .isolation import IsolatedExecution, start_isolated
 from .outcomes import ExecutionResults
 from .resource import MaterializeMode, SQLMeshResource
@@ -302,8 +309,8 @@ def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamS
         while True:
             state = reader.read()
             own_lines = state.lines_about.get(fqn, []) if fqn is not None else []
-            for line in own_lines[logged:]:
-                log(line.text)
+            if logged < len(own_lines):
+                log(_one_message(own_lines[logged:]))
             logged = len(own_lines)
             if owned is not None:
                 _log_general_lines(owned, state, log)
@@ -324,6 +331,15 @@ def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamS
         if owned is not None and reader.read().end is None:
             owned.execution.stop()
         raise
+
+
+def _one_message(lines: list[LogLine]) -> str:
+    """The lines read in one go, as one log message: each Dagster log event costs a write.
+
+    An interim line followed by another is left out (the later line says more).
+    """
+    last = len(lines) - 1
+    return "\n".join(line.text for i, line in enumerate(lines) if not (line.interim and i < last))
 
 
 def _started(run_dir: Path) -> list[Claim]:
