@@ -36,7 +36,7 @@ MONTHLY_REVENUE_TARGETS = {
     description="Monthly revenue targets set by finance, read by the SQLMesh model marts.revenue_vs_target.",
 )
 def revenue_targets(warehouse: WarehouseResource) -> MaterializeResult:
-    """Replace the targets table with this year's targets."""
+    """Replace the targets table with MONTHLY_REVENUE_TARGETS, in one transaction."""
     rows = warehouse.replace_table(
         REVENUE_TARGETS_TABLE,
         {"month": "DATE", "target_revenue": "DECIMAL(18, 2)"},
