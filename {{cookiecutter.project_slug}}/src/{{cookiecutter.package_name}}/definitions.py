@@ -35,7 +35,7 @@ defs = Definitions(
     resources={
         "sqlmesh": sqlmesh,
         "sqlmesh_results": SQLMeshRunResults(),
-        "warehouse": WarehouseResource(),
+        "warehouse": WarehouseResource(project_dir=sqlmesh.project_dir, gateway=sqlmesh.gateway),
     },
     executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
 )

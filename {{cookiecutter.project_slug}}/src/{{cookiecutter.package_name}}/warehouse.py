@@ -1,50 +1,41 @@
 """The warehouse, for Dagster assets that write tables SQLMesh reads.
 
-SQLMesh reaches the warehouse through ``sqlmesh_project/config.py``. Assets
-written in Python reach the same {% if cookiecutter.warehouse == "duckdb" %}DuckDB file{% else %}PostgreSQL database{% endif %} through this resource, read
-from the same environment variables, so both always see the same tables.
+Its connection is the one SQLMesh's gateway uses, read from
+``sqlmesh_project/config.py`` each time an asset connects: both always see the
+same tables, and a change to the config (or to the environment variables it
+reads) applies to both.
 """
 
-import os
 from collections.abc import Sequence
-{%- if cookiecutter.warehouse == "duckdb" %}
-from pathlib import Path
-{%- endif %}
 from typing import Any
 
 {% if cookiecutter.warehouse == "duckdb" -%}
 import duckdb
-{%- else -%}
-import psycopg2
-{%- endif %}
-from dagster import ConfigurableResource{% if cookiecutter.warehouse == "duckdb" %}, Failure{% endif %}
+from dagster import ConfigurableResource, Failure
 from pydantic import Field
-{%- if cookiecutter.warehouse == "duckdb" %}
 
 from .sqlmesh_integration.diagnostics import WarehouseLockedError
+from .sqlmesh_integration.resource import gateway_connection
+{%- else -%}
+import psycopg2
+from dagster import ConfigurableResource
+from pydantic import Field
 
-# sqlmesh_project/config.py's default, from this file's place in the project.
-DEFAULT_WAREHOUSE_PATH = Path(__file__).resolve().parents[2] / "data" / "warehouse.duckdb"
+from .sqlmesh_integration.resource import gateway_connection
 {%- endif %}
 
 
 class WarehouseResource(ConfigurableResource):
     """Writes tables into the warehouse SQLMesh builds its models in."""
+
+    project_dir: str = Field(description="The SQLMesh project whose config names the warehouse.")
+    gateway: str | None = Field(default=None, description="Its gateway; None uses the default.")
 {%- if cookiecutter.warehouse == "duckdb" %}
 
-    path: str | None = Field(
-        default=None,
-        description="The DuckDB file; None reads WAREHOUSE_PATH when connecting, as SQLMesh's config does.",
-    )
-
-    def database_path(self) -> Path:
-        """The DuckDB file, resolved when used so that a test's WAREHOUSE_PATH applies."""
-        return Path(self.path or os.environ.get("WAREHOUSE_PATH", DEFAULT_WAREHOUSE_PATH)).resolve()
-
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A connection to the file; a file another process holds fails saying which process."""
+        """A connection to SQLMesh's DuckDB file; a file another process holds fails saying which."""
         try:
-            return duckdb.connect(str(self.database_path()))
+            return duckdb.connect(gateway_connection(self.project_dir, self.gateway).database)
         except duckdb.IOException as error:
             locked = WarehouseLockedError.from_duckdb(error)
             if locked is None:
@@ -52,20 +43,16 @@ class WarehouseResource(ConfigurableResource):
             raise Failure(str(locked), allow_retries=False) from None
 {%- else %}
 
-    database: str | None = Field(
-        default=None,
-        description="The database; None reads POSTGRES_DB when connecting, as SQLMesh's config does.",
-    )
-
-    def connection_settings(self) -> dict[str, Any]:
-        """The POSTGRES_* settings sqlmesh_project/config.py uses, read when connecting."""
-        return {
-            "host": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
-            "port": int(os.environ.get("POSTGRES_PORT", "5432")),
-            "user": os.environ.get("POSTGRES_USER", "postgres"),
-            "password": os.environ.get("POSTGRES_PASSWORD", ""),
-            "dbname": self.database or os.environ.get("POSTGRES_DB", "warehouse"),
-        }
+    def connect(self) -> Any:
+        """A psycopg2 connection to SQLMesh's PostgreSQL database."""
+        settings = gateway_connection(self.project_dir, self.gateway)
+        return psycopg2.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            dbname=settings.database,
+        )
 {%- endif %}
 
     def replace_table(self, table: str, columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> int:
@@ -93,7 +80,7 @@ class WarehouseResource(ConfigurableResource):
                 connection.executemany(insert, [list(row) for row in rows])
             connection.commit()
 {%- else %}
-        connection = psycopg2.connect(**self.connection_settings())
+        connection = self.connect()
         try:
             with connection, connection.cursor() as cursor:  # commits, or rolls back on error
                 for statement in statements:

@@ -20,6 +20,8 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlmesh import Context
+from sqlmesh.core.config import Config, ConnectionConfig
+from sqlmesh.core.config.loader import load_configs
 from sqlmesh.core.environment import EnvironmentNamingInfo, execute_environment_statements
 from sqlmesh.core.macros import RuntimeStage
 from sqlmesh.core.model import Model
@@ -534,6 +536,16 @@ class SQLMeshResource(ConfigurableResource):
                 f"SELECT COUNT(*) FROM {snapshot.table_name()}"
             )
         return outcome
+
+
+def gateway_connection(project_dir: str, gateway: str | None = None) -> ConnectionConfig:
+    """A gateway's warehouse connection, read from the project's config as SQLMesh reads it.
+
+    For Dagster assets that write tables SQLMesh reads: they reach the same
+    warehouse without repeating its settings, and without loading any model.
+    """
+    (config,) = load_configs("config", Config, paths=project_dir).values()
+    return config.get_gateway(gateway).connection
 
 
 def _status(events: ModelEvents, had_work: bool) -> ModelStatus:
