@@ -17,7 +17,6 @@ from pydantic import Field
 from .sqlmesh_integration.diagnostics import WarehouseLockedError
 from .sqlmesh_integration.resource import gateway_connection
 {%- else -%}
-import psycopg2
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -33,9 +32,19 @@ class WarehouseResource(ConfigurableResource):
 {%- if cookiecutter.warehouse == "duckdb" %}
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A connection to SQLMesh's DuckDB file; a file another process holds fails saying which."""
+        """A connection to SQLMesh's DuckDB warehouse, opened as its gateway opens it.
+
+        SQLMesh's own connection factory and initialisation: a ``database``
+        file, or ``catalogs`` attached with the first one in use, extensions
+        and settings loaded. A file another process holds fails saying which.
+        """
+        settings = gateway_connection(self.project_dir, self.gateway)
         try:
-            return duckdb.connect(gateway_connection(self.project_dir, self.gateway).database)
+            connection = settings._connection_factory_with_kwargs()
+            initialise = settings._cursor_init
+            if initialise is not None:
+                initialise(connection)
+            return connection
         except duckdb.IOException as error:
             locked = WarehouseLockedError.from_duckdb(error)
             if locked is None:
@@ -44,15 +53,18 @@ class WarehouseResource(ConfigurableResource):
 {%- else %}
 
     def connect(self) -> Any:
-        """A psycopg2 connection to SQLMesh's PostgreSQL database."""
+        """A psycopg2 connection to SQLMesh's PostgreSQL database, opened as its gateway opens it.
+
+        SQLMesh's own connection factory with the gateway's settings; a
+        ``role`` is set for the session, as SQLMesh sets it.
+        """
         settings = gateway_connection(self.project_dir, self.gateway)
-        return psycopg2.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            password=settings.password,
-            dbname=settings.database,
-        )
+        connection = settings._connection_factory_with_kwargs()
+        initialise = settings._cursor_init
+        if initialise is not None:
+            with connection.cursor() as cursor:
+                initialise(cursor)
+        return connection
 {%- endif %}
 
     def replace_table(self, table: str, columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> int:
