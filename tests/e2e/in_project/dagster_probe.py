@@ -37,6 +37,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     run = instance.get_run_by_id(run_id)
     steps: dict[str, str] = {}
     materialized: dict[str, dict] = {}
+    partitions: dict[str, list[str]] = {}
     checks: dict[str, dict] = {}
     evaluated: Counter[str] = Counter()
     warnings: list[str] = []
@@ -69,6 +70,10 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
                 lock_errors += "Could not set lock" in str(event.event_specific_data.error)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
+            if materialization.partition is not None:
+                partitions.setdefault(materialization.asset_key.to_user_string(), []).append(
+                    materialization.partition
+                )
             materialized[materialization.asset_key.to_user_string()] = {
                 key: value.value
                 for key, value in materialization.metadata.items()
@@ -103,6 +108,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "failures": failures,
         "failure_metadata": failure_metadata,
         "materialized": materialized,
+        "partitions": {key: sorted(keys) for key, keys in partitions.items()},
         "checks": checks,
         "executions": executions,
         "evaluated": dict(evaluated),

@@ -6,7 +6,8 @@
 - :mod:`.resource`: loading and executing the SQLMesh project;
 - :mod:`.selection`: what a run asks of SQLMesh (models to materialize, audits to report);
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
-- :mod:`.schedules`: a schedule derived from the models' crons;
+- :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;
+- :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
 - :mod:`.diagnostics`: readable messages for a broken project (which file, what is wrong);
@@ -14,6 +15,7 @@
 """
 
 from .factory import sqlmesh_assets
+from .partitions import PARTITIONED_TAG, UNPARTITIONED_TAG, PartitioningError
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG, SQLMeshRunResults
 from .schedules import sqlmesh_schedules
@@ -23,9 +25,12 @@ __all__ = [
     "AuditIdentity",
     "MODE_TAG",
     "MaterializeMode",
+    "PARTITIONED_TAG",
+    "PartitioningError",
     "SQLMeshResource",
     "SQLMeshRunResults",
     "SQLMeshTranslator",
+    "UNPARTITIONED_TAG",
     "is_asset_model",
     "sqlmesh_assets",
     "sqlmesh_schedules",

@@ -16,6 +16,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
     Failure,
@@ -23,6 +24,8 @@ from dagster import (
     MetadataValue,
     TableColumn,
     TableSchema,
+    TimeWindow,
+    TimeWindowPartitionsDefinition,
     multi_asset,
     multi_asset_check,
 )
@@ -32,6 +35,7 @@ from sqlmesh.core.model import Model
 
 from .diagnostics import model_file
 from .outcomes import AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
+from .partitions import BACKFILL_POLICY, TimeRange, filled_partition_keys
 from .project import ProjectDefinitions
 from .resource import SQLMeshResource, tables_read
 from .run_results import SQLMeshRunResults
@@ -78,6 +82,7 @@ def _model_asset(
     key = translator.get_asset_key(model.fqn)
     audit_uses = translator.get_audit_uses(model)
     source_file = model_file(project.path, model)
+    partitions_def = translator.get_partitions_def(model)
     spec = AssetSpec(
         key=key,
         deps=[translator.get_asset_key(fqn) for fqn in tables_read(project.models, model)],
@@ -89,6 +94,7 @@ def _model_asset(
         code_version=project.code_versions[model.fqn],
         skippable=True,
         metadata=_definition_metadata(model, project.columns.get(model.fqn, {})),
+        partitions_def=partitions_def,
     )
     check_specs = _check_specs(key, audit_uses)
 
@@ -98,12 +104,19 @@ def _model_asset(
         check_specs=check_specs,
         can_subset=True,
         op_tags={MODEL_OP_TAG: model.fqn, **SQLMESH_OP_TAGS},
+        backfill_policy=BACKFILL_POLICY if partitions_def else None,
     )
     def _asset(
         context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
-    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
         results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
-        yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file)
+        if partitions_def is not None and (context.has_partition_key or context.has_partition_key_range):
+            within = TimeRange.from_window(context.partition_time_window)
+            yield from report_partitions(
+                context, results, model.fqn, key, audit_uses, partitions_def, within, source_file
+            )
+        else:
+            yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file)
 
     return _asset
 
@@ -312,6 +325,70 @@ def report_outcome(
             "no check result is recorded: execute the check to see the failing rows.",
             allow_retries=False,
         )
+
+
+def report_partitions(
+    context: StepContext,
+    results: ExecutionResults,
+    fqn: str,
+    key: AssetKey,
+    audit_uses: list[AuditUse],
+    partitions_def: TimeWindowPartitionsDefinition,
+    within: TimeRange,
+    source_file: str | None = None,
+) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
+    """A partitioned model in a run for a range: each partition is what SQLMesh's state says of it.
+
+    When every partition of the range is filled, one result covers them all
+    (Dagster records a materialization per partition). Otherwise each filled
+    partition is reported on its own and the step fails naming the intervals
+    SQLMesh did not fill, with the database's error.
+    """
+    outcome = results.models.get(fqn)
+    partial = (ModelStatus.EVALUATED, ModelStatus.UP_TO_DATE, ModelStatus.FAILED, ModelStatus.NOT_EVALUATED)
+    if results.error is not None or outcome is None or outcome.status not in partial:
+        yield from report_outcome(context, results, fqn, key, audit_uses, source_file)
+        return
+    wanted = partitions_def.get_partition_keys_in_time_window(TimeWindow(within.start, within.end))
+    filled = filled_partition_keys(partitions_def, outcome.filled_intervals, within)
+    if set(filled) == set(wanted) and outcome.status is not ModelStatus.FAILED:
+        yield from report_outcome(context, results, fqn, key, audit_uses, source_file)
+        return
+    for partition in filled:
+        yield AssetMaterialization(
+            asset_key=key,
+            partition=partition,
+            metadata={
+                "sqlmesh/status": "filled: SQLMesh's state holds this interval",
+                **(
+                    {"sqlmesh/snapshot_version": outcome.snapshot_version} if outcome.snapshot_version else {}
+                ),
+            },
+        )
+    unfilled = [partition for partition in wanted if partition not in set(filled)]
+    intervals = ", ".join(
+        str(TimeRange.from_window(partitions_def.time_window_for_partition_key(p))) for p in unfilled
+    )
+    if outcome.status is ModelStatus.NOT_EVALUATED and outcome.waiting_on_signals:
+        signals = ", ".join(f"'{name}'" for name in outcome.waiting_on_signals)
+        context.log.warning(
+            f"SQLMesh did not evaluate {len(unfilled)} partition(s) of {outcome.model}: it is waiting on "
+            f"its signal {signals}. Not filled: {intervals}."
+        )
+        return
+    reason = f": {outcome.error}" if outcome.error else " (its intervals were not evaluated in this run)"
+    raise Failure(
+        f"SQLMesh did not fill {len(unfilled)} of the {len(wanted)} partition(s) of {outcome.model} "
+        f"in this run{reason}. Not filled: {intervals}."
+        + (f" Filled and reported: {len(filled)}." if filled else ""),
+        metadata={
+            "sqlmesh/model_name": outcome.model,
+            "sqlmesh/partitions_not_filled": MetadataValue.json(unfilled),
+            **({"sqlmesh/model_file": source_file} if source_file else {}),
+            **({"sqlmesh/error": MetadataValue.md(f"```\n{outcome.error}\n```")} if outcome.error else {}),
+        },
+        allow_retries=False,
+    )
 
 
 def _unselected_audits_note(audits: list[AuditOutcome]) -> str:

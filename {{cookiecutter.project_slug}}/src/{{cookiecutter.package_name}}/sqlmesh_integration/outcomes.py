@@ -69,6 +69,9 @@ class ModelOutcome:
     """The model's signals, when intervals are missing that SQLMesh did not evaluate."""
     not_restatable: str | None = None
     """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
+    filled_intervals: list[tuple[int, int]] = field(default_factory=list)
+    """For a model run over a range of partitions: every interval SQLMesh's state holds as filled
+    once the execution is done with it (epoch milliseconds, end exclusive)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelOutcome":
@@ -77,6 +80,7 @@ class ModelOutcome:
                 **data,
                 "status": ModelStatus(data["status"]),
                 "intervals": [tuple(i) for i in data["intervals"]],
+                "filled_intervals": [tuple(i) for i in data.get("filled_intervals", [])],
                 "audits": [AuditOutcome(**a) for a in data["audits"]],
             }
         )

@@ -26,13 +26,14 @@ from sqlmesh.core.environment import EnvironmentNamingInfo, execute_environment_
 from sqlmesh.core.macros import RuntimeStage
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
-from sqlmesh.utils.date import now_timestamp, to_datetime
+from sqlmesh.utils.date import now_timestamp, to_datetime, to_timestamp
 from sqlmesh.utils.errors import PlanError
 
 from .diagnostics import WarehouseLockedError, creation_failures, load_error
 from .event_capture import AuditFailureTarget, ExecutionRecorder, ModelEvents, recording
 from .execution_stream import OutcomePublisher
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
+from .partitions import TimeRange
 from .project import ProjectDefinitions, cached_definitions
 from .selection import RunSelection
 from .translator import AuditIdentity, audit_args_key, audit_is_blocking
@@ -134,6 +135,8 @@ class SQLMeshResource(ConfigurableResource):
                     recorder,
                     publisher,
                     failed_sources | set(not_done_upstream),
+                    selection.time_range,
+                    {fqn for fqn in selection.to_materialize if selection.in_range(fqn)},
                 )
                 # A standalone audit reading a model this run did not complete is skipped, as in SQLMesh.
                 not_done = {fqn for fqn, outcome in publisher.published.items() if not outcome.done}
@@ -169,7 +172,17 @@ class SQLMeshResource(ConfigurableResource):
         recorder: ExecutionRecorder,
         publisher: OutcomePublisher,
         failed_sources: set[str],
+        time_range: TimeRange | None = None,
+        ranged: Collection[str] = (),
     ) -> bool:
+        """Plan, then evaluate ``fqns`` as ``mode`` asks; models in ``ranged`` over ``time_range`` only.
+
+        A partitioned model in a run for a range of partitions has exactly
+        that range evaluated: its missing intervals there (``run``), or all of
+        them again (``restate``: SQLMesh's intervals for the range are removed
+        from this model's snapshot alone, so nothing spills onto other models
+        or days, and then evaluated).
+        """
         if not fqns:
             return False
         models = {fqn: context.get_model(fqn) for fqn in fqns}
@@ -192,12 +205,16 @@ class SQLMeshResource(ConfigurableResource):
             if model is not None:
                 events = recorder.models.get(snapshot.name, ModelEvents())
                 publisher.publish(
-                    snapshot.name, lambda: self._outcome(context, model, snapshot, events, had_work=True)
+                    snapshot.name,
+                    lambda: self._outcome(
+                        context, model, snapshot, events, had_work=True, ranged=snapshot.name in ranged
+                    ),
                 )
 
         recorder.on_evaluated = publish_evaluated
+        # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
         plan_applied = self._bring_environment_up_to_date(
-            context, plannable, recorder, backfill=mode is MaterializeMode.RUN
+            context, plannable, recorder, backfill=mode is MaterializeMode.RUN and not ranged
         )
         # A model the plan already failed or skipped is not attempted twice in one run; one whose
         # missing intervals the plan evaluated has its final outcome (SQLMesh's run would only find
@@ -213,7 +230,15 @@ class SQLMeshResource(ConfigurableResource):
             else {}
         )
         snapshots = self._environment_snapshots(context, set(runnable))
-        missing_before = self._models_with_missing_intervals(context, snapshots)
+        in_range = {fqn for fqn in runnable if fqn in ranged and time_range is not None}
+        if mode is MaterializeMode.RESTATE and time_range is not None:
+            restated = {fqn: snapshots[fqn] for fqn in in_range - set(not_restatable) if fqn in snapshots}
+            self._forget_intervals(context, list(restated.values()), time_range, recorder)
+        missing_before = self._models_with_missing_intervals(
+            context, {fqn: s for fqn, s in snapshots.items() if fqn not in in_range}
+        ) | self._models_with_missing_intervals(
+            context, {fqn: s for fqn, s in snapshots.items() if fqn in in_range}, time_range
+        )
         names = [model.name for fqn, model in runnable.items() if fqn not in not_restatable]
 
         def outcome(fqn: str) -> Callable[[], ModelOutcome]:
@@ -226,18 +251,43 @@ class SQLMeshResource(ConfigurableResource):
                 # SQLMesh never restates a seed: it reloads one when its CSV file changes.
                 had_work=fqn in missing_before
                 or (mode is MaterializeMode.RESTATE and not model.kind.is_seed and fqn not in not_restatable),
+                ranged=fqn in in_range,
             )
 
         if mode is MaterializeMode.RUN:
             for fqn in sorted(set(runnable) - missing_before):  # nothing to evaluate: final now
                 publisher.publish(fqn, outcome(fqn))
         if names:
-            recorder.message(f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'")
-        if names and mode is MaterializeMode.RESTATE:
-            self._restate(context, names)
-        elif names:
-            status = context.run(self.environment, select_models=names, no_auto_upstream=True)
-            if status.is_failure and not recorder.settled() & set(runnable):
+            recorder.message(
+                f"SQLMesh: {mode.value} of {len(names)} model(s) in '{self.environment}'"
+                + (f", partitioned ones over {time_range}" if in_range else "")
+            )
+        to_run = [fqn for fqn in runnable if runnable[fqn].name in names]
+        if mode is MaterializeMode.RESTATE:
+            whole = [runnable[fqn].name for fqn in to_run if fqn not in in_range]
+            if whole:
+                self._restate(context, whole)
+            to_run = [fqn for fqn in to_run if fqn in in_range]  # their intervals are forgotten: missing
+        for ranged_wave, wave in _waves(context, to_run, in_range):
+            # One SQLMesh run does not know what an earlier one failed: skip what is below it here.
+            stopped = recorder.settled()
+            below = {fqn for fqn in wave if context.dag.upstream(fqn) & stopped}
+            recorder.models_skipped(below)
+            wave = [fqn for fqn in wave if fqn not in below]
+            if not wave:
+                continue
+            bounds = (
+                {"start": time_range.start, "end": time_range.end, "ignore_cron": True}
+                if ranged_wave and time_range is not None
+                else {}
+            )
+            status = context.run(
+                self.environment,
+                select_models=[runnable[fqn].name for fqn in wave],
+                no_auto_upstream=True,
+                **bounds,
+            )
+            if status.is_failure and not recorder.settled() & set(wave):
                 raise RuntimeError(
                     "SQLMesh's run reported a failure without naming a failed model; "
                     "its log above says what went wrong."
@@ -488,12 +538,34 @@ class SQLMeshResource(ConfigurableResource):
         wanted = [s.snapshot_id for s in environment.snapshots if s.name in models]
         return {s.name: s for s in context.state_reader.get_snapshots(wanted).values()}
 
-    def _models_with_missing_intervals(self, context: Context, snapshots: dict[str, Snapshot]) -> set[str]:
+    def _models_with_missing_intervals(
+        self, context: Context, snapshots: dict[str, Snapshot], time_range: TimeRange | None = None
+    ) -> set[str]:
         if not snapshots:
             return set()
         scheduler = context.scheduler(self.environment)
-        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots))
+        bounds = (
+            {"start": time_range.start, "end": time_range.end, "ignore_cron": True, "end_bounded": True}
+            if time_range
+            else {}
+        )
+        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots), **bounds)
         return {snapshot.name for snapshot, intervals in missing.items() if intervals}
+
+    def _forget_intervals(
+        self, context: Context, snapshots: list[Snapshot], time_range: TimeRange, recorder: ExecutionRecorder
+    ) -> None:
+        """Make SQLMesh's state forget ``time_range`` for exactly these snapshots, so its run evaluates it.
+
+        SQLMesh's own restatement also clears the range of every model below,
+        which a run for a few partitions of a few models must not touch.
+        """
+        if not snapshots:
+            return
+        interval = (to_timestamp(time_range.start), to_timestamp(time_range.end))
+        context.state_sync.remove_intervals([(snapshot, interval) for snapshot in snapshots])
+        for snapshot in snapshots:
+            recorder.message(f"SQLMesh: restating {snapshot.name} over {time_range}", snapshot.name)
 
     def _restate(self, context: Context, names: list[str]) -> None:
         try:
@@ -516,6 +588,7 @@ class SQLMeshResource(ConfigurableResource):
         snapshot: Snapshot | None,
         events: ModelEvents,
         had_work: bool,
+        ranged: bool = False,
     ) -> ModelOutcome:
         outcome = ModelOutcome(
             model=model.name,
@@ -527,6 +600,10 @@ class SQLMeshResource(ConfigurableResource):
             snapshot_version=snapshot.version if snapshot else None,
             physical_table=snapshot.table_name() if snapshot else None,
         )
+        if ranged and snapshot is not None:
+            # What SQLMesh's state holds now, not what it held when the run started.
+            (current,) = context.state_reader.get_snapshots([snapshot.snapshot_id]).values()
+            outcome.filled_intervals = [(start, end) for start, end in current.intervals]
         if outcome.status is ModelStatus.NOT_EVALUATED:
             outcome.waiting_on_signals = [name for name, _ in model.signals]
         if outcome.status is ModelStatus.UP_TO_DATE and snapshot and snapshot.intervals:
@@ -649,3 +726,24 @@ def _why_not_restatable(model: Model) -> str:
         + "). Nothing was evaluated and its data is unchanged. Materialize it in 'run' mode, or set "
         "`disable_restatement false` in its kind if you mean to rebuild it."
     )
+
+
+def _waves(context: Context, fqns: list[str], ranged: set[str]) -> list[tuple[bool, list[str]]]:
+    """``fqns`` in the order SQLMesh's runs must take them: a model after every model it reads.
+
+    Models over the run's range and the others are run apart (one takes a
+    start and an end, the other does not); a model goes in the first wave
+    after every wave holding a model it reads, so it reads their new rows.
+    """
+    wanted = set(fqns)
+    wave: dict[str, int] = {}
+    for fqn in context.dag.sorted:
+        if fqn not in wanted:
+            continue
+        kind = fqn in ranged
+        above = [(wave[p], (p in ranged) != kind) for p in context.dag.upstream(fqn) if p in wave]
+        wave[fqn] = max((number + changes for number, changes in above), default=0)
+    ordered: dict[tuple[int, bool], list[str]] = {}
+    for fqn in sorted(wave, key=lambda fqn: (wave[fqn], fqn in ranged)):
+        ordered.setdefault((wave[fqn], fqn in ranged), []).append(fqn)
+    return [(in_range, names) for (_, in_range), names in ordered.items()]

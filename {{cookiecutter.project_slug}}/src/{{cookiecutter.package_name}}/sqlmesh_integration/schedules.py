@@ -14,11 +14,15 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     ScheduleDefinition,
+    TimeWindowPartitionsDefinition,
+    build_schedule_from_partitioned_job,
     define_asset_job,
 )
+from sqlmesh.core.node import IntervalUnit
 
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG
+from .selection import MODEL_OP_TAG
 from .translator import is_asset_model
 
 RUN_JOB_NAME = "sqlmesh_run"
@@ -36,13 +40,25 @@ def sqlmesh_schedules(
     without any model to build has nothing to schedule: the list is empty.
     """
     models = [m for m in sqlmesh.load_definitions().models.values() if is_asset_model(m)]
+    by_partitions: dict[TimeWindowPartitionsDefinition, list[AssetsDefinition]] = {}
+    for asset in assets:
+        if isinstance(asset.partitions_def, TimeWindowPartitionsDefinition):
+            by_partitions.setdefault(asset.partitions_def, []).append(asset)
+    partitioned = [asset for group in by_partitions.values() for asset in group]
+    partitioned_models = {asset.op.tags.get(MODEL_OP_TAG) for asset in partitioned}
+    models = [m for m in models if m.fqn not in partitioned_models]
+    schedules = [
+        _partitioned_schedule(partitions, group, default_status)
+        for partitions, group in by_partitions.items()
+    ]
     if not models:
-        return []
+        return schedules
     most_frequent = min(models, key=lambda model: model.interval_unit.seconds)
     job = define_asset_job(
         RUN_JOB_NAME,
         # Upstream of the models: the Dagster assets writing tables they read (external models).
-        selection=AssetSelection.assets(*assets).upstream().materializable(),
+        selection=AssetSelection.assets(*assets).upstream().materializable()
+        - AssetSelection.assets(*partitioned),
         tags={MODE_TAG: MaterializeMode.RUN.value},
         description=(
             "Every SQLMesh model, with SQLMesh's run semantics (only missing intervals), "
@@ -57,4 +73,27 @@ def sqlmesh_schedules(
         default_status=default_status,
         description=f"At the most frequent model cron ({most_frequent.cron}, from {most_frequent.name}).",
     )
-    return [schedule]
+    return [schedule, *schedules]
+
+
+def _partitioned_schedule(
+    partitions: TimeWindowPartitionsDefinition,
+    assets: list[AssetsDefinition],
+    default_status: DefaultScheduleStatus,
+) -> ScheduleDefinition:
+    """The latest complete partition of ``assets``, each time one ends, in "run" mode."""
+    unit = IntervalUnit.from_cron(partitions.cron_schedule).value
+    name = f"{RUN_JOB_NAME}_{unit}_partitions_from_{partitions.start.strftime('%Y%m%d%H%M')}"
+    job = define_asset_job(
+        name,
+        selection=AssetSelection.assets(*assets),
+        partitions_def=partitions,
+        tags={MODE_TAG: MaterializeMode.RUN.value},
+        description=f"The SQLMesh models partitioned by {unit}, for one partition (interval) at a time.",
+    )
+    return build_schedule_from_partitioned_job(
+        job,
+        name=f"{name}_schedule",
+        default_status=default_status,
+        description=f"Each {unit} once it is complete, as SQLMesh's run would evaluate it.",
+    )

@@ -17,12 +17,19 @@ asset must not be evaluated before that asset's step has run: each model
 records the steps of the run it waits for (``waits_for``).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dagster import AssetCheckExecutionContext, AssetCheckKey, AssetExecutionContext, AssetKey
+from dagster import AssetCheckExecutionContext, AssetCheckKey, AssetExecutionContext, AssetKey, TimeWindow
 from dagster._core.definitions.dependency import NodeHandle
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
+from .partitions import TimeRange
 from .translator import AuditIdentity
 
 MODEL_OP_TAG = "sqlmesh/model"
@@ -55,6 +62,9 @@ class ModelSelection:
     standalone_audit: bool = False
     """Not a model but a standalone audit (keyed by its name): audited, never evaluated."""
 
+    partitioned: bool = False
+    """Its asset is time-partitioned: SQLMesh evaluates the run's range of intervals only."""
+
 
 @dataclass(frozen=True)
 class RunSelection:
@@ -63,6 +73,8 @@ class RunSelection:
     models: dict[str, ModelSelection]
     readers_of_sqlmesh: frozenset[str] = frozenset()
     """Steps of the run that are not SQLMesh's and read an asset SQLMesh builds in this run."""
+    time_range: TimeRange | None = None
+    """The run's range of partitions, for its partitioned models; None: not a partitioned run."""
 
     @property
     def model_names(self) -> set[str]:
@@ -73,9 +85,11 @@ class RunSelection:
         return {fqn for fqn, selection in self.models.items() if selection.materialize}
 
     def restricted_to(self, fqns: set[str]) -> "RunSelection":
-        return RunSelection(
-            {fqn: s for fqn, s in self.models.items() if fqn in fqns}, self.readers_of_sqlmesh
-        )
+        return replace(self, models={fqn: s for fqn, s in self.models.items() if fqn in fqns})
+
+    def in_range(self, fqn: str) -> bool:
+        """Whether SQLMesh evaluates ``fqn`` over the run's range only (a partitioned model)."""
+        return self.time_range is not None and self.models[fqn].partitioned
 
     @property
     def to_audit_only(self) -> set[str]:
@@ -91,6 +105,7 @@ def run_selection(context: StepContext) -> RunSelection:
     step_keys = context.run.step_keys_to_execute
     entities: dict[str, set] = {}  # node name -> the asset and check keys it executes in this run
     models: dict[str, ModelSelection] = {}
+    time_range: TimeRange | None = None
     for node in job.graph.nodes:
         if step_keys is not None and node.name not in step_keys:
             continue
@@ -103,7 +118,10 @@ def run_selection(context: StepContext) -> RunSelection:
         fqn = _sqlmesh_name(node.definition.tags)
         if fqn is None:
             continue
+        if assets_def.partitions_def is not None and time_range is None:
+            time_range = _run_time_range(context.run.tags, assets_def.partitions_def)
         models[fqn] = ModelSelection(
+            partitioned=assets_def.partitions_def is not None,
             standalone_audit=STANDALONE_AUDIT_OP_TAG in node.definition.tags,
             materialize=any(isinstance(key, AssetKey) for key in keys),
             audits=frozenset(
@@ -114,7 +132,7 @@ def run_selection(context: StepContext) -> RunSelection:
         )
     sqlmesh_nodes = {node.name for node in job.graph.nodes if _sqlmesh_name(node.definition.tags)}
     if set(entities) <= sqlmesh_nodes:  # the common case: a run of SQLMesh assets only
-        return RunSelection(models)
+        return RunSelection(models, time_range=time_range)
     producers = {key: name for name, keys in entities.items() for key in keys if isinstance(key, AssetKey)}
     node_of_model = {_sqlmesh_name(node.definition.tags): node.name for node in job.graph.nodes}
     return RunSelection(
@@ -140,6 +158,21 @@ def run_selection(context: StepContext) -> RunSelection:
                 for parent in job.asset_layer.asset_graph.get(key).parent_keys
             )
         ),
+        time_range=time_range,
+    )
+
+
+def _run_time_range(tags: Mapping[str, str], partitions_def: Any) -> TimeRange | None:
+    """The time window of the run's partition, or of its range (a single-run backfill)."""
+    first = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_START_TAG)
+    last = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if first is None or last is None:
+        return None
+    return TimeRange.from_window(
+        TimeWindow(
+            partitions_def.time_window_for_partition_key(first).start,
+            partitions_def.time_window_for_partition_key(last).end,
+        )
     )
 
 

@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetKey
+from dagster import AssetKey, TimeWindowPartitionsDefinition
 from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
+
+from .partitions import interval_partitions, wants_partitions
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -101,6 +103,20 @@ class SQLMeshTranslator:
         return AssetKey(
             [part for part in (table.catalog if other_catalog else "", table.db, table.name) if part]
         )
+
+    partition_by_default: bool = False
+    """Partition every ``INCREMENTAL_BY_TIME_RANGE`` model unless it has the tag
+    ``dagster_unpartitioned``. Off: only models tagged ``dagster_partitioned`` are partitioned."""
+
+    def get_partitions_def(self, model: Model) -> TimeWindowPartitionsDefinition | None:
+        """Time partitions for an incremental-by-time model that asks for them (see :mod:`.partitions`).
+
+        One partition is one SQLMesh interval of the model's interval unit,
+        in UTC, from its start. Every other model is unpartitioned.
+        """
+        if not wants_partitions(model, self.partition_by_default):
+            return None
+        return interval_partitions(model)
 
     def get_group_name(self, model: Model) -> str:
         """One Dagster group per SQLMesh schema."""
