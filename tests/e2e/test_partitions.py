@@ -7,20 +7,24 @@ table themselves, then compare what Dagster reports per partition with the
 rows per day in the warehouse.
 """
 
-import shutil
+import json
 import time
-from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from helpers.dagster_dev import free_port, graphql, serving
-from helpers.project import Scratch, probe
+from helpers.partitioned_project import (
+    PARTITIONED,
+    day,
+    days,
+    evaluated_batches,
+    range_tags,
+    revenue_per_day,
+    use_partitioned_project,
+)
+from helpers.project import IN_PROJECT, Scratch, probe, run
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = Path(__file__).parent / "sqlmesh_projects" / "partitioned"
-START = date.today() - timedelta(days=14)  # the project's model_defaults.start
-PARTITIONED = ["staging/orders", "marts/daily_revenue"]
 RESTATE = {"sqlmesh/mode": "restate"}
 # GraphQL's launchPartitionBackfill, as the UI's Materialize sends it for a range of partitions.
 BACKFILL = """
@@ -41,48 +45,12 @@ query Backfill($id: String!) {
 """
 
 
-def day(number: int) -> str:
-    """The partition key of the project's day ``number`` (0 is its start)."""
-    return (START + timedelta(days=number)).isoformat()
-
-
-def days(first: int, last: int) -> list[str]:
-    return [day(number) for number in range(first, last + 1)]
-
-
-def range_tags(first: int, last: int) -> dict[str, str]:
-    """The tags of a run for a range of partitions, as a single-run backfill launches it."""
-    return {
-        "dagster/asset_partition_range_start": day(first),
-        "dagster/asset_partition_range_end": day(last),
-    }
-
-
 @pytest.fixture
 def scratch(starter_project, tmp_path, request) -> Scratch:
-    """The partitioned project on a fresh warehouse holding three orders of 10, 20 and 30 a day."""
+    """The partitioned project on a fresh warehouse (see helpers.partitioned_project)."""
     scratch = starter_project.scratch(tmp_path, executor=getattr(request, "param", "in_process"))
-    scratch.sqlmesh_project = tmp_path / "partitioned"
-    shutil.copytree(PROJECT, scratch.sqlmesh_project)
-    rows = ", ".join(
-        f"({number * 10 + i}, DATE '{day(number)}', '{10 * (i + 1)}')"
-        for number in range(15)
-        for i in range(3)
-    )
-    scratch.execute(
-        "CREATE SCHEMA landing; CREATE TABLE landing.orders (order_id INT, order_date DATE, amount TEXT); "
-        f"INSERT INTO landing.orders VALUES {rows}"
-    )
+    use_partitioned_project(scratch)
     return scratch
-
-
-def revenue_per_day(scratch: Scratch) -> dict[str, float]:
-    rows = scratch.query("SELECT order_date, revenue FROM marts.daily_revenue ORDER BY 1")
-    return {str(order_date): float(revenue) for order_date, revenue in rows}
-
-
-def evaluated_batches(result: dict) -> dict[str, int]:
-    return {name.removeprefix("warehouse."): count for name, count in result["evaluated"].items()}
 
 
 @pytest.mark.parametrize("scratch", ["in_process", "multiprocess"], indirect=True)
@@ -167,13 +135,17 @@ def test_a_failing_day_fails_its_partition_and_the_filled_days_are_reported(scra
     assert evaluated_batches(fixed) == {"staging.orders": 1}
 
 
-def test_a_backfill_launched_from_the_ui_is_one_run_and_one_execution(scratch):
-    """The daemon of a real `dagster dev` turns a week's backfill into one run (single-run policy)."""
+def test_a_backfill_launched_from_the_ui_is_one_run_and_one_execution_per_partitioning(scratch):
+    """The daemon of a real `dagster dev` runs a week's backfill of everything as the UI launches it.
+
+    The partitioned assets' week is one run (single-run policy); the unpartitioned asset below them
+    gets a run of its own once they are done. Each run is one SQLMesh execution.
+    """
     port = free_port()
     week = days(0, 6)
     with serving(["make", "dev"], scratch.project.root, {**scratch.env(), "PORT": str(port)}, port, 120):
         params = {
-            "assetSelection": [{"path": key.split("/")} for key in PARTITIONED],
+            "assetSelection": [{"path": key.split("/")} for key in [*PARTITIONED, "marts/revenue_total"]],
             "partitionNames": week,
             "fromFailure": False,
         }
@@ -188,10 +160,46 @@ def test_a_backfill_launched_from_the_ui_is_one_run_and_one_execution(scratch):
             time.sleep(2)
 
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    (run,) = backfill["runs"]
-    result = probe(scratch.project.root, scratch.project.package, scratch.env(), "--summarize", run["runId"])
+    runs = [
+        probe(scratch.project.root, scratch.project.package, scratch.env(), "--summarize", run["runId"])
+        for run in backfill["runs"]
+    ]
+    (week_run,) = [result for result in runs if result["partitions"]]
+    (total_run,) = [result for result in runs if not result["partitions"]]
+    assert len(runs) == 2
+    assert week_run["status"] == total_run["status"] == "SUCCESS"
+    assert week_run["executions"] == total_run["executions"] == 1
+    assert week_run["partitions"] == {key: week for key in PARTITIONED}
+    assert evaluated_batches(week_run) == {"staging.orders": 7, "marts.daily_revenue": 1}
+    assert set(total_run["materialized"]) == {"marts/revenue_total"}
+    assert revenue_per_day(scratch) == {key: 60.0 for key in week}
+    assert scratch.query("SELECT days, revenue FROM marts.revenue_total") == [[7, "420.00"]]
+
+
+def test_intervals_filled_outside_dagster_are_reported_without_evaluating_anything(scratch):
+    assert scratch.materialize(select=PARTITIONED, tags=range_tags(2, 4))["status"] == "SUCCESS"
+    # SQLMesh fills every other day from a terminal, as `sqlmesh run` does, without Dagster.
+    script = IN_PROJECT / "bare_sqlmesh.py"
+    bare = [str(scratch.project.python), str(script), str(scratch.sqlmesh_project), "run"]
+    assert json.loads(run(bare, scratch.project.root, scratch.env()).stdout)["failed"] is False
+    assert set(revenue_per_day(scratch)) == set(days(0, 13))
+
+    report = scratch.materialize(job="sqlmesh_report_intervals")
+
+    assert report["status"] == "SUCCESS"
+    assert report["executions"] == 0 and report["evaluated"] == {}
+    assert report["partitions"] == {key: [*days(0, 1), *days(5, 13)] for key in PARTITIONED}
+    # Reported once: a second report finds nothing new.
+    assert scratch.materialize(job="sqlmesh_report_intervals")["partitions"] == {}
+
+
+def test_make_run_takes_a_partition_range_of_the_partitioned_models(scratch):
+    """The generated README's command for a range: one run, one execution, those days only."""
+    command = ["make", "run", "SELECT=tag:dagster_partitioned", f"PARTITION={day(0)}...{day(1)}"]
+    run(command, scratch.project.root, scratch.env())
+
+    result = probe(scratch.project.root, scratch.project.package, scratch.env(), "--summarize", "latest")
     assert result["status"] == "SUCCESS"
     assert result["executions"] == 1
-    assert result["partitions"] == {key: week for key in PARTITIONED}
-    assert evaluated_batches(result) == {"staging.orders": 7, "marts.daily_revenue": 1}
-    assert revenue_per_day(scratch) == {key: 60.0 for key in week}
+    assert result["partitions"] == {key: days(0, 1) for key in PARTITIONED}
+    assert revenue_per_day(scratch) == {key: 60.0 for key in days(0, 1)}

@@ -12,6 +12,15 @@ from datetime import UTC, datetime
 import pytest
 from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated
+from helpers.partitioned_project import (
+    PARTITIONED,
+    day,
+    days,
+    evaluated_batches,
+    range_tags,
+    revenue_per_day,
+    use_partitioned_project,
+)
 from helpers.postgres_server import postgres_server, server_binaries
 from helpers.project import TEMPLATE_BIN, InstalledProject, install, probe, run
 
@@ -103,3 +112,26 @@ def test_the_generated_projects_make_test_passes_against_postgres(postgres, post
     }
     result = run(["make", "test"], postgres_project.root, env)
     assert " passed" in result.stdout and " failed" not in result.stdout, result.stdout
+
+
+def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, postgres_project, tmp_path):
+    """A range of partitions, then one day restated, with SQLMesh's state and the data in PostgreSQL."""
+    scratch = postgres_project.scratch(tmp_path)
+    scratch.postgres = postgres.recreate("warehouse")
+    use_partitioned_project(scratch)
+
+    filled = scratch.materialize(select=PARTITIONED, tags=range_tags(2, 4))
+
+    assert filled["status"] == "SUCCESS" and filled["executions"] == 1
+    assert filled["partitions"] == {key: days(2, 4) for key in PARTITIONED}
+    assert revenue_per_day(scratch) == {key: 60.0 for key in days(2, 4)}
+
+    scratch.execute(f"UPDATE landing.orders SET amount = '100' WHERE order_date IN ('{day(3)}', '{day(4)}')")
+    restated = scratch.materialize(
+        select=PARTITIONED, tags={"dagster/partition": day(3), "sqlmesh/mode": "restate"}
+    )
+
+    assert restated["status"] == "SUCCESS" and restated["executions"] == 1
+    assert restated["partitions"] == {key: [day(3)] for key in PARTITIONED}
+    assert evaluated_batches(restated) == {"staging.orders": 1, "marts.daily_revenue": 1}
+    assert revenue_per_day(scratch) == {day(2): 60.0, day(3): 300.0, day(4): 60.0}

@@ -86,6 +86,7 @@ class Scratch:
         tags: dict[str, str] | None = None,
         reexecute_from_failure: str | None = None,
         module: str | None = None,
+        job: str | None = None,
     ) -> dict:
         """Run a real Dagster job of the project; return what happened (see dagster_probe.py).
 
@@ -102,6 +103,8 @@ class Scratch:
             arguments += ["--reexecute-from-failure", reexecute_from_failure]
         if module:
             arguments += ["--module", module]
+        if job:
+            arguments += ["--job", job]
         return probe(self.project.root, self.project.package, self.env(), *arguments)
 
     def query(self, sql: str) -> list:
@@ -123,7 +126,15 @@ class Scratch:
         return json.loads(run(command, self.project.root, self.env()).stdout)
 
     def execute(self, sql: str) -> None:
-        """Write to the DuckDB warehouse as another tool would (no run may be going on)."""
+        """Write to the warehouse as another tool would (no run may be going on)."""
+        if self.postgres:
+            code = (
+                "import os, sys, psycopg2; c = psycopg2.connect(host=os.environ['POSTGRES_HOST'], "
+                "port=os.environ['POSTGRES_PORT'], user=os.environ['POSTGRES_USER'], "
+                "dbname=os.environ['POSTGRES_DB']); c.cursor().execute(sys.argv[1]); c.commit(); c.close()"
+            )
+            run([str(self.project.python), "-c", code, sql], self.project.root, self.env())
+            return
         code = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute(sys.argv[2]).close()"
         run([str(self.project.python), "-c", code, str(self.warehouse), sql], self.project.root, self.env())
 

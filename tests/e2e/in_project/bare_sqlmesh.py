@@ -6,6 +6,7 @@ Usage:
 
     python bare_sqlmesh.py PROJECT_DIR plan    what the plan evaluated, failed, skipped, audited
     python bare_sqlmesh.py PROJECT_DIR counts  the row count of every model's table in prod
+    python bare_sqlmesh.py PROJECT_DIR run     `sqlmesh run`: every missing interval whose cron elapsed
 """
 
 import json
@@ -103,6 +104,14 @@ def counts(project: str) -> dict:
     return result
 
 
+def run(project: str) -> dict:
+    console = Outcomes()
+    set_console(console)
+    status = Context(paths=project).run()
+    return {"failed": status.is_failure, "evaluated": dict(console.evaluated)}
+
+
 if __name__ == "__main__":
     project_dir, command = sys.argv[1], sys.argv[2]
-    print(json.dumps({"plan": plan, "counts": counts}[command](project_dir), indent=1, sort_keys=True))
+    commands = {"plan": plan, "counts": counts, "run": run}
+    print(json.dumps(commands[command](project_dir), indent=1, sort_keys=True))

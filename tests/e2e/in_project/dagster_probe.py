@@ -6,6 +6,7 @@ DAGSTER_HOME. Usage:
 
     python dagster_probe.py PACKAGE [--select a/b,c/d] [--checks a/b:check,c/d:check]
                                     [--tag KEY=VALUE ...] [--reexecute-from-failure RUN_ID]
+                                    [--job NAME]   (a job of the definitions, not the asset job)
 
 ``--checks`` selects asset checks as the UI's "Execute" on a check does: a run
 whose asset selection holds only what ``--select`` names (possibly nothing).
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--tag", action="append", default=[])
     parser.add_argument("--reexecute-from-failure", default=None)
     parser.add_argument("--summarize", default=None)
+    parser.add_argument("--job", default=None)
     parser.add_argument(
         "--module",
         default=None,
@@ -143,8 +145,10 @@ def main() -> None:
         # The job every step process can load again: the project's implicit asset job.
         module, _, name = (args.module or f"{args.package}.definitions").partition(":")
         repository = ReconstructableRepository.for_module(module, name or "defs")
-        job = repository.get_reconstructable_job("__ASSET_JOB")
-        if args.reexecute_from_failure:
+        job = repository.get_reconstructable_job(args.job or "__ASSET_JOB")
+        if args.job:
+            result = execute_job(job, instance=instance, tags=tags)
+        elif args.reexecute_from_failure:
             options = ReexecutionOptions.from_failure(args.reexecute_from_failure, instance)
             result = execute_job(job, instance=instance, reexecution_options=options, tags=tags)
         elif args.checks is not None:

@@ -9,7 +9,13 @@ from pathlib import Path
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from .ingestion import revenue_targets
-from .sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets, sqlmesh_schedules
+from .sqlmesh_integration import (
+    SQLMeshResource,
+    SQLMeshRunResults,
+    sqlmesh_assets,
+    sqlmesh_interval_report_jobs,
+    sqlmesh_schedules,
+)
 from .warehouse import WarehouseResource
 
 SQLMESH_PROJECT_DIR = Path(
@@ -32,6 +38,8 @@ defs = Definitions(
     assets=[*assets, revenue_targets],
     # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
     schedules=sqlmesh_schedules(sqlmesh, assets),
+    # With partitioned models: a job that records the intervals SQLMesh filled outside Dagster.
+    jobs=sqlmesh_interval_report_jobs(assets),
     resources={
         "sqlmesh": sqlmesh,
         "sqlmesh_results": SQLMeshRunResults(),

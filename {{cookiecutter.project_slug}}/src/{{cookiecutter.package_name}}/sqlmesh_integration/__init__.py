@@ -7,6 +7,7 @@
 - :mod:`.selection`: what a run asks of SQLMesh (models to materialize, audits to report);
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
 - :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;
+- :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
 - :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
@@ -15,6 +16,7 @@
 """
 
 from .factory import sqlmesh_assets
+from .interval_report import sqlmesh_interval_report_jobs
 from .partitions import PARTITIONED_TAG, UNPARTITIONED_TAG, PartitioningError
 from .resource import MaterializeMode, SQLMeshResource
 from .run_results import MODE_TAG, SQLMeshRunResults
@@ -33,5 +35,6 @@ __all__ = [
     "UNPARTITIONED_TAG",
     "is_asset_model",
     "sqlmesh_assets",
+    "sqlmesh_interval_report_jobs",
     "sqlmesh_schedules",
 ]

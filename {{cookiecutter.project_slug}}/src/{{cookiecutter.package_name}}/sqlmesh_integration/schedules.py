@@ -13,10 +13,13 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     DefaultScheduleStatus,
+    RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
     TimeWindowPartitionsDefinition,
-    build_schedule_from_partitioned_job,
     define_asset_job,
+    schedule,
 )
 from sqlmesh.core.node import IntervalUnit
 
@@ -87,13 +90,23 @@ def _partitioned_schedule(
     job = define_asset_job(
         name,
         selection=AssetSelection.assets(*assets),
-        partitions_def=partitions,
         tags={MODE_TAG: MaterializeMode.RUN.value},
         description=f"The SQLMesh models partitioned by {unit}, for one partition (interval) at a time.",
     )
-    return build_schedule_from_partitioned_job(
-        job,
+
+    @schedule(
         name=f"{name}_schedule",
+        job=job,
+        cron_schedule=partitions.cron_schedule,
+        execution_timezone="UTC",
         default_status=default_status,
         description=f"Each {unit} once it is complete, as SQLMesh's run would evaluate it.",
     )
+    def _latest_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        # Ticks fall on the partitions' boundaries: the one that just ended holds the moment before.
+        moment = context.scheduled_execution_time.timestamp() - 0.001
+        if moment < partitions.start.timestamp():
+            return SkipReason(f"No {unit} is complete yet since {partitions.start.isoformat()}.")
+        return RunRequest(partition_key=partitions.get_partition_key_for_timestamp(moment))
+
+    return _latest_partition

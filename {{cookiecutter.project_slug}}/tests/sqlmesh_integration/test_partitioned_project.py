@@ -1,0 +1,92 @@
+"""A project with partitioned models: its schedules, its report job, loadable definitions."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, Definitions, build_schedule_context
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration import (
+    SQLMeshResource,
+    SQLMeshRunResults,
+    sqlmesh_assets,
+    sqlmesh_interval_report_jobs,
+    sqlmesh_schedules,
+)
+
+DAILY = (
+    "MODEL (name staging.{name}, kind INCREMENTAL_BY_TIME_RANGE (time_column day), cron '@daily'{tags});\n"
+)
+QUERY = "SELECT CAST(@start_ds AS DATE) AS day, 1 AS n\n"
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Definitions:
+    """Two daily partitioned models, a daily one left unpartitioned, and a FULL model over them."""
+    project = tmp_path / "sqlmesh_project"
+    (project / "models").mkdir(parents=True)
+    (project / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
+    )
+    for name, tags in [("first", ", tags [dagster_partitioned]"), ("second", ", tags [dagster_partitioned]")]:
+        (project / "models" / f"{name}.sql").write_text(DAILY.format(name=name, tags=tags) + QUERY)
+    (project / "models" / "plain.sql").write_text(DAILY.format(name="plain", tags="") + QUERY)
+    (project / "models" / "total.sql").write_text(
+        "MODEL (name marts.total, kind FULL, cron '@hourly');\nSELECT SUM(n) AS n FROM staging.first\n"
+    )
+    sqlmesh = SQLMeshResource(project_dir=str(project))
+    assets = sqlmesh_assets(sqlmesh)
+    return Definitions(
+        assets=assets,
+        schedules=sqlmesh_schedules(sqlmesh, assets),
+        jobs=sqlmesh_interval_report_jobs(assets),
+        resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
+    )
+
+
+def test_partitioned_models_share_one_daily_definition_the_others_have_none(definitions):
+    graph = definitions.resolve_asset_graph()
+    partitions = {
+        key.to_user_string(): graph.get(key).partitions_def for key in graph.materializable_asset_keys
+    }
+
+    assert partitions["staging/first"] == partitions["staging/second"]
+    assert partitions["staging/first"].get_first_partition_key() == "2025-01-01"
+    assert partitions["staging/plain"] is None and partitions["marts/total"] is None
+
+
+def test_the_run_schedule_leaves_partitioned_models_to_their_own_schedule(definitions):
+    run_job = definitions.resolve_job_def("sqlmesh_run")
+    run_schedule = definitions.resolve_schedule_def("sqlmesh_run_schedule")
+    (name,) = [s.name for s in definitions.schedules if s.name != "sqlmesh_run_schedule"]
+    daily_schedule = definitions.resolve_schedule_def(name)
+    daily_job = definitions.resolve_job_def(daily_schedule.job_name)
+
+    assert run_job.asset_layer.selected_asset_keys == {
+        AssetKey(["staging", "plain"]),
+        AssetKey(["marts", "total"]),
+    }
+    assert run_schedule.cron_schedule == "@hourly"  # the most frequent cron of the unpartitioned models
+    assert daily_job.asset_layer.selected_asset_keys == {
+        AssetKey(["staging", "first"]),
+        AssetKey(["staging", "second"]),
+    }
+    # At midnight UTC the day that just ended is requested, and that day alone.
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2025, 3, 10, tzinfo=UTC),
+        repository_def=definitions.get_repository_def(),
+    )
+    (request,) = daily_schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2025-03-09"
+    # Before the first day has ended, there is nothing to request.
+    first_midnight = build_schedule_context(
+        scheduled_execution_time=datetime(2025, 1, 1, tzinfo=UTC),
+        repository_def=definitions.get_repository_def(),
+    )
+    assert daily_schedule.evaluate_tick(first_midnight).skip_message.startswith("No day is complete yet")
+
+
+def test_the_report_job_exists_and_the_definitions_load(definitions):
+    assert definitions.resolve_job_def("sqlmesh_report_intervals").description.startswith("Record in Dagster")
+    Definitions.validate_loadable(definitions)
