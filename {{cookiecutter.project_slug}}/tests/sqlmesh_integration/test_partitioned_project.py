@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions, build_schedule_context
+from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     SQLMeshResource,
@@ -90,3 +90,20 @@ def test_the_run_schedule_leaves_partitioned_models_to_their_own_schedule(defini
 def test_the_report_job_exists_and_the_definitions_load(definitions):
     assert definitions.resolve_job_def("sqlmesh_report_intervals").description.startswith("Record in Dagster")
     Definitions.validate_loadable(definitions)
+
+
+def test_a_partitioned_asset_in_a_run_without_partitions_fails_saying_how_to_pick_them(definitions):
+    job = definitions.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["staging", "first"])}
+    )
+
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    (failure,) = result.get_step_failure_events()
+    message = failure.event_specific_data.error.message
+    assert "staging/first is partitioned" in message and "this run names no partition" in message
+    assert "make run SELECT=staging/first PARTITION=first...last" in message
+    # Refused before SQLMesh was asked for anything.
+    logs = [record.user_message for record in instance.all_logs(result.run_id)]
+    assert not [line for line in logs if line.startswith("SQLMesh execution for run")]

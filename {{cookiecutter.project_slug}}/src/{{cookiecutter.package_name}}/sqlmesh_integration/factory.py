@@ -109,8 +109,16 @@ def _model_asset(
     def _asset(
         context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
     ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
+        ranged = partitions_def is not None and (context.has_partition_key or context.has_partition_key_range)
+        if partitions_def is not None and not ranged and key in context.selected_asset_keys:
+            raise Failure(
+                f"{key.to_user_string()} is partitioned ({model.name} fills one partition per interval), "
+                "and this run names no partition. Pick partitions in the UI, or pass them from the "
+                f"terminal: make run SELECT={key.to_user_string()} PARTITION=first...last.",
+                allow_retries=False,
+            )
         results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
-        if partitions_def is not None and (context.has_partition_key or context.has_partition_key_range):
+        if partitions_def is not None and ranged:
             within = TimeRange.from_window(context.partition_time_window)
             yield from report_partitions(
                 context, results, model.fqn, key, audit_uses, partitions_def, within, source_file

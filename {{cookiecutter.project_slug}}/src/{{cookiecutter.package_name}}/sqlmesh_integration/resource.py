@@ -6,7 +6,8 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 1. bring the SQLMesh environment up to date with the run's models on disk
    (a plan limited to the new or changed ones, which builds and promotes them),
 2. evaluate exactly the requested models, either with SQLMesh's own ``run``
-   semantics (missing intervals only) or by restating them,
+   semantics (missing intervals only) or by restating them; partitioned
+   models over the run's range of partitions only (see :mod:`.partitions`),
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
