@@ -118,7 +118,7 @@ def _model_asset(
                 allow_retries=False,
             )
         results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
-        if partitions_def is not None and ranged:
+        if ranged:
             within = TimeRange.from_window(context.partition_time_window)
             yield from report_partitions(
                 context, results, model.fqn, key, audit_uses, partitions_def, within, source_file
@@ -373,7 +373,7 @@ def report_partitions(
                 ),
             },
         )
-    unfilled = [partition for partition in wanted if partition not in set(filled)]
+    unfilled = [partition for partition in wanted if partition not in filled]
     intervals = ", ".join(
         str(TimeRange.from_window(partitions_def.time_window_for_partition_key(p))) for p in unfilled
     )

@@ -231,7 +231,7 @@ class SQLMeshResource(ConfigurableResource):
             else {}
         )
         snapshots = self._environment_snapshots(context, set(runnable))
-        in_range = {fqn for fqn in runnable if fqn in ranged and time_range is not None}
+        in_range = {fqn for fqn in runnable if fqn in ranged}  # ranged is empty without a range
         if mode is MaterializeMode.RESTATE and time_range is not None:
             restated = {fqn: snapshots[fqn] for fqn in in_range - set(not_restatable) if fqn in snapshots}
             self._forget_intervals(context, list(restated.values()), time_range, recorder)
