@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from helpers.dagster_dev import free_port, graphql, serving
 from helpers.project import Scratch
-from helpers.sample_expectations import ALL_MODELS_DEMO, PYTHON_ASSETS
+from helpers.sample_expectations import ALL_MODELS_DEMO, PARTITIONED_MODELS, PYTHON_ASSETS
 
 pytestmark = pytest.mark.e2e
 
@@ -209,4 +209,6 @@ def test_make_dev_shows_the_broken_file_then_recovers_on_reload(demo_project, tm
         assert reloaded["locationOrLoadError"]["__typename"] == "RepositoryLocation", reloaded
         nodes = graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
         keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
-        assert keys == PYTHON_ASSETS | {model.replace(".", "/") for model in ALL_MODELS_DEMO}
+        assert keys == PYTHON_ASSETS | {
+            model.replace(".", "/") for model in ALL_MODELS_DEMO | PARTITIONED_MODELS
+        }

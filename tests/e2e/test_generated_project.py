@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers.dagster_dev import free_port, graphql, serving
 from helpers.project import TEMPLATE_BIN, run
-from helpers.sample_expectations import ALL_MODELS_DEMO, PYTHON_ASSETS
+from helpers.sample_expectations import ALL_MODELS_DEMO, PARTITIONED_MODELS, PYTHON_ASSETS
 
 pytestmark = pytest.mark.e2e
 
@@ -51,4 +51,6 @@ def test_make_dev_serves_one_asset_per_model_and_stops_cleanly(demo_project, tmp
     with serving(["make", "dev", f"PORT={port}"], demo_project.root, env, port, timeout=120):
         data = graphql(port, "{ assetNodes { assetKey { path } } }")
         keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
-        assert keys == PYTHON_ASSETS | {model.replace(".", "/") for model in ALL_MODELS_DEMO}
+        assert keys == PYTHON_ASSETS | {
+            model.replace(".", "/") for model in ALL_MODELS_DEMO | PARTITIONED_MODELS
+        }

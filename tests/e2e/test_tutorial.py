@@ -9,9 +9,11 @@ Dagster APIs the UI calls. The tables the tutorial states are parsed and
 compared with the real runs.
 """
 
+import json
 import os
 import re
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,9 @@ def outcome(summary: dict, asset: str) -> str:
     """An asset's outcome in a run, in the tutorial's words."""
     status = summary["steps"].get(asset.replace("/", "__"))
     materialized = asset in summary["materialized"]
+    if asset not in summary["selected"]:
+        assert status is None and not materialized
+        return "not in this run"
     if status is None:
         assert not materialized
         return "not executed"
@@ -87,6 +92,29 @@ def assert_outcomes(rows: list[list[str]], summary: dict, all_assets: set[str]) 
         quoted = re.findall(r"`([^`]+)`", why[0]) if why else []
         if expected == "failed" and quoted:
             assert quoted[0] in summary["failures"][asset.replace("/", "__")]
+
+
+def warehouse_rows(project: Path, env: dict[str, str], sql: str) -> list[tuple]:
+    """Rows of a query against the project's DuckDB warehouse, with its own Python and DuckDB."""
+    script = (
+        "import duckdb, json, sys; "
+        "rows = duckdb.connect('data/warehouse.duckdb', read_only=True).sql(sys.argv[1]).fetchall(); "
+        "print(json.dumps([[str(value) for value in row] for row in rows]))"
+    )
+    output = subprocess.run(
+        [".venv/bin/python", "-c", script, sql],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [tuple(row) for row in json.loads(output.stdout)]
+
+
+def days(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
 def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
@@ -184,4 +212,37 @@ def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
         new = next(n for n in nodes if n["assetKey"]["path"] == ["marts", "top_customers"])
         assert new["groupName"] == "marts"
         assert new["dependencyKeys"] == [{"path": ["marts", "customers"]}]
-    assert len(blocks) == 8
+
+        # 10. Days as partitions: a week in one run, then one day again.
+        bash(blocks[8], project, env)
+        week = probe(project, PACKAGE, project_env, "--summarize", "latest")
+        assert (week["status"], week["executions"]) == ("SUCCESS", 1)
+        assert week["evaluated"] == {"warehouse.web.page_views": 1, "warehouse.web.daily_traffic": 1}
+        stated = table(tutorial, "backfill")
+        for asset, partitions, rows in stated:
+            assert week["partitions"][asset] == days(*partitions.split(" to "))
+            (count,) = warehouse_rows(project, env, f"SELECT COUNT(*) FROM {asset.replace('/', '.')}")
+            assert count == (rows,), asset
+        # What the Partitions tab counts: the week, and no other day.
+        nodes = graphql(port, "{ assetNodes { assetKey { path } partitionStats { numMaterialized } } }")
+        materialized_days = {
+            "/".join(node["assetKey"]["path"]): node["partitionStats"]["numMaterialized"]
+            for node in nodes["assetNodes"]
+            if node["partitionStats"]
+        }
+        assert materialized_days == {asset: 7 for asset, _, _ in stated}
+        loaded = "SELECT CAST(view_date AS TEXT), CAST(MAX(loaded_at) AS TEXT) FROM {} GROUP BY 1 ORDER BY 1"
+        before = {
+            asset: dict(warehouse_rows(project, env, loaded.format(asset.replace("/", "."))))
+            for asset, *_ in stated
+        }
+        bash(blocks[9], project, env)
+        again = probe(project, PACKAGE, project_env, "--summarize", "latest")
+        assert (again["status"], again["executions"]) == ("SUCCESS", 1)
+        changed_days = [day for day, change in table(tutorial, "restate") if change == "changed"]
+        assert again["partitions"] == {asset: changed_days for asset, *_ in stated}
+        for asset, *_ in stated:
+            after = dict(warehouse_rows(project, env, loaded.format(asset.replace("/", "."))))
+            assert after.keys() == before[asset].keys()
+            assert [day for day in after if after[day] != before[asset][day]] == changed_days, asset
+    assert len(blocks) == 10

@@ -28,6 +28,12 @@ ALL_MODELS_STARTER = {
     "marts.revenue_vs_target",  # reads the table the Python asset below writes
 }
 
+# INCREMENTAL_BY_TIME_RANGE models tagged dagster_partitioned, in both samples:
+# assets partitioned by day, which a run without partitions (make run, and the
+# probe without --select) leaves out. Every day they hold is derived from its date.
+PARTITIONED_MODELS = {"web.page_views", "web.daily_traffic"}
+PAGES_PER_DAY = 5  # rows of web.page_views per day
+
 # Dagster assets written in Python (src/<package>/ingestion.py), in both samples:
 # each writes a table a SQLMesh model reads (declared in external_models.yaml).
 PYTHON_ASSETS = {"landing/revenue_targets"}

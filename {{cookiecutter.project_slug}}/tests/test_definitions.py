@@ -79,8 +79,22 @@ def test_checks_block_exactly_when_sqlmesh_blocks():
     assert blocking[("marts/customers", "not_null__number_of_orders__lifetime_value")] is True
 
 
-def test_schedule_runs_every_model_and_what_it_reads_at_the_most_frequent_cron():
+def test_the_partitioned_models_are_partitioned_by_day_from_the_start_date():
+    graph = defs.resolve_asset_graph()
+    partitioned = {key for key in graph.materializable_asset_keys if graph.get(key).partitions_def}
+    assert partitioned == {AssetKey(["web", "page_views"]), AssetKey(["web", "daily_traffic"])}
+    days = graph.get(AssetKey(["web", "page_views"])).partitions_def
+    assert days == graph.get(AssetKey(["web", "daily_traffic"])).partitions_def  # so they run together
+    assert days.get_first_partition_key() == "{{ cookiecutter.start_date }}"
+
+
+def test_schedules_run_every_model_and_what_it_reads():
+    graph = defs.resolve_asset_graph()
+    partitioned = {key for key in graph.materializable_asset_keys if graph.get(key).partitions_def}
     schedule = defs.resolve_schedule_def("sqlmesh_run_schedule")
-    assert schedule.cron_schedule == "@daily"
+    assert schedule.cron_schedule == "@daily"  # the most frequent cron of the models
     job = defs.resolve_job_def("sqlmesh_run")
-    assert job.asset_layer.selected_asset_keys == set(defs.resolve_asset_graph().materializable_asset_keys)
+    assert job.asset_layer.selected_asset_keys == set(graph.materializable_asset_keys) - partitioned
+    # The days have a schedule of their own, which asks for each day once it has ended.
+    (by_day,) = [schedule for schedule in defs.schedules if schedule.name != "sqlmesh_run_schedule"]
+    assert defs.resolve_job_def(by_day.job_name).asset_layer.selected_asset_keys == partitioned

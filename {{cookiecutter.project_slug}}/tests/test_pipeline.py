@@ -1,11 +1,20 @@
-"""A real run of every asset: Dagster, SQLMesh and the warehouse, on scratch storage."""
+"""Real runs of the sample: Dagster, SQLMesh and the warehouse, on scratch storage.
+
+One run of every asset without partitions (what ``make run`` does), and one of
+a range of days of the partitioned ones (``make run PARTITION=first...last``)."""
+
+from contextlib import closing
 
 {% if cookiecutter.warehouse == "postgres" -%}
 import pytest
 {% endif -%}
-from dagster import {% if cookiecutter.sample_pipeline == "demo" %}AssetKey, {% endif %}DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from {{ cookiecutter.package_name }}.definitions import defs
+
+PAGE_VIEWS = AssetKey(["web", "page_views"])
+DAILY_TRAFFIC = AssetKey(["web", "daily_traffic"])
+PAGES = 5  # rows of web.page_views per day
 {%- if cookiecutter.sample_pipeline == "demo" %}
 
 # The failure_demo group fails on purpose (docs/tutorial.md walks through it).
@@ -18,6 +27,17 @@ NOT_RUN = {
     AssetKey(["failure_demo", "after_blocking_audit"]),
 }
 {%- endif %}
+
+
+def unpartitioned_assets() -> list[AssetKey]:
+    graph = defs.resolve_asset_graph()
+    return [key for key in graph.materializable_asset_keys if graph.get(key).partitions_def is None]
+
+
+def sqlmesh_executions(instance: DagsterInstance, run_id: str) -> int:
+    return sum(
+        record.user_message.startswith("SQLMesh execution for run") for record in instance.all_logs(run_id)
+    )
 
 
 def check_results(result) -> dict:
@@ -33,21 +53,17 @@ def check_results(result) -> dict:
 {% if cookiecutter.warehouse == "postgres" -%}
 @pytest.mark.usefixtures("fresh_warehouse")
 {% endif -%}
-def test_materialize_everything_once():
+def test_every_unpartitioned_asset_in_one_run():
     instance = DagsterInstance.ephemeral()
+    all_assets = set(unpartitioned_assets())
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, asset_selection=list(all_assets), raise_on_error=False)
 
-    all_assets = set(defs.resolve_asset_graph().materializable_asset_keys)
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     failed_steps = {event.step_key for event in result.get_step_failure_events()}
     checks = check_results(result)
-    executions = [
-        record
-        for record in instance.all_logs(result.run_id)
-        if record.user_message.startswith("SQLMesh execution for run")
-    ]
-    assert len(executions) == 1
+    assert sqlmesh_executions(instance, result.run_id) == 1
+    assert PAGE_VIEWS not in all_assets
 {%- if cookiecutter.sample_pipeline == "demo" %}
     assert not result.success
     assert failed_steps == {
@@ -66,3 +82,32 @@ def test_materialize_everything_once():
     assert materialized == all_assets
     assert checks and all(checks.values())
 {%- endif %}
+
+
+{% if cookiecutter.warehouse == "postgres" -%}
+@pytest.mark.usefixtures("fresh_warehouse")
+{% endif -%}
+def test_a_range_of_days_is_one_run_that_fills_exactly_those_days():
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[PAGE_VIEWS, DAILY_TRAFFIC],
+        tags={
+            "dagster/asset_partition_range_start": "2024-03-01",
+            "dagster/asset_partition_range_end": "2024-03-03",
+        },
+    )
+
+    assert sqlmesh_executions(instance, result.run_id) == 1
+    days = ["2024-03-01", "2024-03-02", "2024-03-03"]
+    for key in (PAGE_VIEWS, DAILY_TRAFFIC):
+        partitions = [
+            event.partition for event in result.get_asset_materialization_events() if event.asset_key == key
+        ]
+        assert sorted(partitions) == days
+    assert all(check_results(result).values())
+    with closing(defs.resources["warehouse"].connect()) as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT CAST(view_date AS TEXT), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1")
+        assert cursor.fetchall() == [(day, PAGES) for day in days]

@@ -8,7 +8,8 @@ DAGSTER_HOME. Usage:
                                     [--tag KEY=VALUE ...] [--reexecute-from-failure RUN_ID]
                                     [--job NAME]   (a job of the definitions, not the asset job)
 
-``--checks`` selects asset checks as the UI's "Execute" on a check does: a run
+Without ``--select`` (nor ``--job``), the run takes every asset that has no
+partitions, as ``make run`` does. ``--checks`` selects asset checks as the UI's "Execute" on a check does: a run
 whose asset selection holds only what ``--select`` names (possibly nothing).
     python dagster_probe.py PACKAGE --summarize RUN_ID|latest   (a run made elsewhere)
 """
@@ -105,6 +106,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     return {
         "run_id": run_id,
         "status": run.status.value,
+        "selected": sorted(key.to_user_string() for key in run.asset_selection or ()),
         "steps": steps,
         "failures": failures,
         "failure_metadata": failure_metadata,
@@ -117,6 +119,12 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "warnings": warnings,
         "errors": errors,
     }
+
+
+def unpartitioned(job) -> list[AssetKey]:
+    """Every asset without partitions: what ``make run`` materializes when given no selection."""
+    graph = job.get_definition().asset_layer.asset_graph
+    return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def is None]
 
 
 def main() -> None:
@@ -184,7 +192,9 @@ def main() -> None:
             result = execute_run(subset, run, instance)
         else:
             selection = [AssetKey.from_user_string(key) for key in args.select.split(",") if key]
-            result = execute_job(job, instance=instance, asset_selection=selection or None, tags=tags)
+            result = execute_job(
+                job, instance=instance, asset_selection=selection or unpartitioned(job), tags=tags
+            )
         print(json.dumps(summarize(instance, result.run_id), indent=1, sort_keys=True))
 
 

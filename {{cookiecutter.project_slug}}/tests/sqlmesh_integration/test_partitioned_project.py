@@ -60,6 +60,7 @@ def test_the_run_schedule_leaves_partitioned_models_to_their_own_schedule(defini
     run_job = definitions.resolve_job_def("sqlmesh_run")
     run_schedule = definitions.resolve_schedule_def("sqlmesh_run_schedule")
     (name,) = [s.name for s in definitions.schedules if s.name != "sqlmesh_run_schedule"]
+    assert name == "sqlmesh_run_by_day_schedule"  # one start for the days: the unit alone names it
     daily_schedule = definitions.resolve_schedule_def(name)
     daily_job = definitions.resolve_job_def(daily_schedule.job_name)
 

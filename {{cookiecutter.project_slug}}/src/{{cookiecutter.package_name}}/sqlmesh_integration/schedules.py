@@ -50,8 +50,9 @@ def sqlmesh_schedules(
     partitioned = [asset for group in by_partitions.values() for asset in group]
     partitioned_models = {asset.op.tags.get(MODEL_OP_TAG) for asset in partitioned}
     models = [m for m in models if m.fqn not in partitioned_models]
+    units = [_unit(partitions) for partitions in by_partitions]
     schedules = [
-        _partitioned_schedule(partitions, group, default_status)
+        _partitioned_schedule(partitions, group, default_status, units.count(_unit(partitions)) > 1)
         for partitions, group in by_partitions.items()
     ]
     if not models:
@@ -79,14 +80,25 @@ def sqlmesh_schedules(
     return [schedule, *schedules]
 
 
+def _unit(partitions: TimeWindowPartitionsDefinition) -> str:
+    return IntervalUnit.from_cron(partitions.cron_schedule).value
+
+
 def _partitioned_schedule(
     partitions: TimeWindowPartitionsDefinition,
     assets: list[AssetsDefinition],
     default_status: DefaultScheduleStatus,
+    unit_shared: bool,
 ) -> ScheduleDefinition:
-    """The latest complete partition of ``assets``, each time one ends, in "run" mode."""
-    unit = IntervalUnit.from_cron(partitions.cron_schedule).value
-    name = f"{RUN_JOB_NAME}_{unit}_partitions_from_{partitions.start.strftime('%Y%m%d%H%M')}"
+    """The latest complete partition of ``assets``, each time one ends, in "run" mode.
+
+    The job is named by the unit (``sqlmesh_run_by_day``), and by the start as
+    well when models of that unit start on different dates (one job each).
+    """
+    unit = _unit(partitions)
+    name = f"{RUN_JOB_NAME}_by_{unit}"
+    if unit_shared:
+        name += f"_from_{partitions.start.strftime('%Y%m%d%H%M')}"
     job = define_asset_job(
         name,
         selection=AssetSelection.assets(*assets),
