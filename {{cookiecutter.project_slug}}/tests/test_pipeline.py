@@ -10,7 +10,7 @@ import pytest
 {% endif -%}
 from dagster import AssetKey, DagsterInstance
 
-from {{ cookiecutter.package_name }}.definitions import defs
+from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 
 PAGE_VIEWS = AssetKey(["web", "page_views"])
 DAILY_TRAFFIC = AssetKey(["web", "daily_traffic"])
@@ -64,6 +64,14 @@ def test_every_unpartitioned_asset_in_one_run():
     checks = check_results(result)
     assert sqlmesh_executions(instance, result.run_id) == 1
     assert PAGE_VIEWS not in all_assets
+    # SQLMesh's environment now holds the project's own version of each model the run
+    # planned (external parents included), so the next run has nothing to plan.
+    context = sqlmesh.load_context()
+    try:
+        deployed = context.state_reader.get_environment(sqlmesh.environment).snapshots
+        assert {s.name for s in deployed if s.snapshot_id != context.snapshots[s.name].snapshot_id} == set()
+    finally:
+        context.close()  # DuckDB: one process holds the file at a time
 {%- if cookiecutter.sample_pipeline == "demo" %}
     assert not result.success
     assert failed_steps == {

@@ -506,9 +506,7 @@ class SQLMeshResource(ConfigurableResource):
             try:
                 context.plan(
                     self.environment,
-                    # Embedded parents are inlined into the models that read them: without
-                    # their current version SQLMesh would render them as tables that do not exist.
-                    select_models=sorted(set(changed.values()) | _embedded_ancestors(context, changed)),
+                    select_models=sorted(set(changed.values()) | _unbuilt_ancestors(context, changed)),
                     skip_backfill=not backfill,
                     no_prompts=True,
                     auto_apply=True,
@@ -694,15 +692,26 @@ def _built_by_sqlmesh(context: Context, fqn: str) -> bool:
     return model is not None and not model.kind.is_external
 
 
-def _embedded_ancestors(context: Context, fqns: dict[str, str]) -> set[str]:
-    """Names of the embedded models the given models read, directly or through other embedded models."""
+def _unbuilt_ancestors(context: Context, fqns: dict[str, str]) -> set[str]:
+    """Names of the embedded and external models the given models read (directly or through embedded ones).
+
+    Neither has a table SQLMesh builds, yet each is part of the version of the
+    models reading it. A plan that leaves them out renders a model below an
+    embedded one against a table that does not exist, and gives a model reading
+    an external one a version other than the project's, which every later run
+    would take for a change to plan again.
+    """
     found: set[str] = set()
     pending = [parent for fqn in fqns for parent in context.get_model(fqn).depends_on]
     while pending:
         parent = context.models.get(pending.pop())
-        if parent is not None and parent.kind.is_embedded and parent.name not in found:
+        if parent is None or parent.name in found:
+            continue
+        if parent.kind.is_embedded:
             found.add(parent.name)
             pending.extend(parent.depends_on)
+        elif parent.kind.is_external:
+            found.add(parent.name)
     return found
 
 
