@@ -6,6 +6,7 @@ survive baking only because the template wraps them in ``{% raw %}``.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -21,8 +22,10 @@ Bake = Callable[..., Path]  # the ``bake`` fixture of conftest.py
 
 WORKFLOW = Path(".github/workflows/ci.yml")
 MATRIX_EXPRESSION = "${{ matrix.python-version }}"
-# What CI runs: the README's test command, then SQLMesh's unit tests through SQLMesh's CLI.
+# What CI runs: the README's test command, then SQLMesh's unit tests through SQLMesh's CLI;
+# on pull requests, the plan report for prod into the run's summary.
 CI_COMMANDS = ["make test", ".venv/bin/sqlmesh -p sqlmesh_project test"]
+PLAN_COMMAND = "make plan REPORT=$GITHUB_STEP_SUMMARY"
 
 ANSWER_SETS: dict[str, dict[str, str]] = {
     "defaults": {},
@@ -42,9 +45,10 @@ def load_workflow(project: Path) -> dict[Any, Any]:
     return workflow
 
 
-def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
-    """Every step of every job, in order."""
-    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+def steps(workflow: dict[Any, Any], job: str | None = None) -> list[dict[str, Any]]:
+    """Every step of ``job``, or of every job, in order."""
+    jobs = [workflow["jobs"][job]] if job else workflow["jobs"].values()
+    return [step for each in jobs for step in each["steps"]]
 
 
 def python_versions(workflow: dict[Any, Any]) -> list[object]:
@@ -87,19 +91,33 @@ def test_github_expressions_survive_baking_verbatim(project: Path) -> None:
     text = (project / WORKFLOW).read_text(encoding="utf-8")
     assert MATRIX_EXPRESSION in text, f"{MATRIX_EXPRESSION} did not survive baking (is it in {{% raw %}}?)"
     assert not re.search(r"{%|%}|cookiecutter\.", text), f"Jinja left over in {WORKFLOW}"
-    setup_python = [step for step in steps(load_workflow(project)) if "setup-python" in step.get("uses", "")]
+    setup_python = [
+        step for step in steps(load_workflow(project), "test") if "setup-python" in step.get("uses", "")
+    ]
     assert [step["with"]["python-version"] for step in setup_python] == [MATRIX_EXPRESSION], (
         "actions/setup-python should be given the matrix's Python version"
     )
 
 
 def test_workflow_runs_the_test_commands(project: Path) -> None:
-    runs = [step["run"].strip() for step in steps(load_workflow(project)) if "run" in step]
+    runs = [step["run"].strip() for step in steps(load_workflow(project), "test") if "run" in step]
     assert runs == CI_COMMANDS, f"{WORKFLOW} runs {runs}, expected {CI_COMMANDS}"
 
 
+def test_pull_requests_get_the_plan_report_for_prod(project: Path) -> None:
+    workflow = load_workflow(project)
+    plan = workflow["jobs"]["plan"]
+    assert plan["if"] == "github.event_name == 'pull_request'"
+    assert [step["run"].strip() for step in steps(workflow, "plan") if "run" in step] == [PLAN_COMMAND]
+    answers = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))["cookiecutter"]
+    if answers["warehouse"] == "postgres":  # the plan reads production's state, from secrets
+        assert plan["env"]["POSTGRES_HOST"] == "${{ secrets.POSTGRES_HOST }}"
+
+
 def test_readme_documents_every_command_ci_runs(project: Path) -> None:
-    undocumented = [command for command in CI_COMMANDS if command not in readme_commands(project)]
+    undocumented = [
+        command for command in [*CI_COMMANDS, PLAN_COMMAND] if command not in readme_commands(project)
+    ]
     assert not undocumented, f"README.md does not document what CI runs: {undocumented}"
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated
+from helpers.environments import assert_dev_review_promote
 from helpers.partitioned_project import (
     PARTITIONED,
     day,
@@ -135,3 +136,10 @@ def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, pos
     assert restated["partitions"] == {key: [day(3)] for key in PARTITIONED}
     assert evaluated_batches(restated) == {"staging.orders": 1, "marts.daily_revenue": 1}
     assert revenue_per_day(scratch) == {day(2): 60.0, day(3): 300.0, day(4): 60.0}
+
+
+def test_environments_on_postgres_dev_review_promote(postgres, postgres_project, tmp_path):
+    """A change tried in dev, the plan for prod reported, then promoted, in PostgreSQL (see test_environments)."""
+    scratch = postgres_project.scratch(tmp_path, copy_sqlmesh_project=True)
+    scratch.postgres = postgres.recreate("warehouse")
+    assert_dev_review_promote(scratch)

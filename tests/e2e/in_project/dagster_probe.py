@@ -41,6 +41,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     materialized: dict[str, dict] = {}
     partitions: dict[str, list[str]] = {}
     checks: dict[str, dict] = {}
+    outputs: dict[str, dict[str, str]] = {}
     evaluated: Counter[str] = Counter()
     warnings: list[str] = []
     errors: list[str] = []
@@ -81,6 +82,11 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
                 for key, value in materialization.metadata.items()
                 if isinstance(value.value, (str, int, float, bool))
             }
+        elif kind == DagsterEventType.STEP_OUTPUT:
+            outputs[event.step_key] = {
+                key: str(getattr(value, "value", value))
+                for key, value in event.event_specific_data.metadata.items()
+            }
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.asset_check_evaluation_data
             checks[f"{data.asset_key.to_user_string()}:{data.check_name}"] = {
@@ -113,6 +119,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "materialized": materialized,
         "partitions": {key: sorted(keys) for key, keys in partitions.items()},
         "checks": checks,
+        "outputs": outputs,
         "executions": executions,
         "evaluated": dict(evaluated),
         "lock_errors": lock_errors,

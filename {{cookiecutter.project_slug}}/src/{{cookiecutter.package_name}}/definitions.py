@@ -13,6 +13,7 @@ from .sqlmesh_integration import (
     SQLMeshResource,
     SQLMeshRunResults,
     sqlmesh_assets,
+    sqlmesh_environment_jobs,
     sqlmesh_interval_report_jobs,
     sqlmesh_schedules,
 )
@@ -29,6 +30,9 @@ EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_exe
 
 sqlmesh = SQLMeshResource(
     project_dir=str(SQLMESH_PROJECT_DIR),
+    # The SQLMesh environment every run builds and reads: `make dev ENV=dev` tries a change in
+    # `dev` (views in marts__dev, ...) while prod's views keep showing what they showed.
+    environment=os.environ.get("SQLMESH_ENVIRONMENT", "prod"),
     # Deployments that apply SQLMesh plans from CI set SQLMESH_AUTO_PLAN=false.
     auto_plan=os.environ.get("SQLMESH_AUTO_PLAN", "true").lower() != "false",
 )
@@ -38,8 +42,9 @@ defs = Definitions(
     assets=[*assets, revenue_targets],
     # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
     schedules=sqlmesh_schedules(sqlmesh, assets),
-    # With partitioned models: a job that records the intervals SQLMesh filled outside Dagster.
-    jobs=sqlmesh_interval_report_jobs(assets),
+    # The plan report and promotion of an environment (docs/deployment.md), and, with
+    # partitioned models, a job that records the intervals SQLMesh filled outside Dagster.
+    jobs=[*sqlmesh_environment_jobs(assets), *sqlmesh_interval_report_jobs(assets)],
     resources={
         "sqlmesh": sqlmesh,
         "sqlmesh_results": SQLMeshRunResults(),

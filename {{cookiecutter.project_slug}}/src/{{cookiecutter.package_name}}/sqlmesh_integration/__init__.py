@@ -8,6 +8,7 @@
 - :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
 - :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;
 - :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
+- :mod:`.environments`: jobs that report the plan for an environment and promote it;
 - :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
@@ -15,6 +16,7 @@
 - :mod:`.outcomes`: the per-model results that cross process boundaries.
 """
 
+from .environments import PlanReport, build_plan, sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
 from .partitions import PARTITIONED_TAG, UNPARTITIONED_TAG, PartitioningError
@@ -28,13 +30,16 @@ __all__ = [
     "MODE_TAG",
     "MaterializeMode",
     "PARTITIONED_TAG",
+    "PlanReport",
     "PartitioningError",
     "SQLMeshResource",
     "SQLMeshRunResults",
     "SQLMeshTranslator",
     "UNPARTITIONED_TAG",
+    "build_plan",
     "is_asset_model",
     "sqlmesh_assets",
+    "sqlmesh_environment_jobs",
     "sqlmesh_interval_report_jobs",
     "sqlmesh_schedules",
 ]

@@ -371,6 +371,8 @@ def report_partitions(
                 **(
                     {"sqlmesh/snapshot_version": outcome.snapshot_version} if outcome.snapshot_version else {}
                 ),
+                **({"sqlmesh/environment": outcome.environment} if outcome.environment else {}),
+                **({"dagster/table_name": outcome.view} if outcome.view else {}),
             },
         )
     unfilled = [partition for partition in wanted if partition not in filled]
@@ -422,6 +424,10 @@ def _outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
         metadata["sqlmesh/snapshot_version"] = outcome.snapshot_version
     if outcome.physical_table:
         metadata["sqlmesh/physical_table"] = outcome.physical_table
+    if outcome.environment:
+        metadata["sqlmesh/environment"] = outcome.environment
+    if outcome.view:
+        metadata["dagster/table_name"] = outcome.view  # where to query it, in this environment
     if outcome.wrote_rows:
         metadata["sqlmesh/duration_s"] = round(outcome.duration_ms / 1000, 3)
         metadata["sqlmesh/intervals"] = MetadataValue.json([list(i) for i in outcome.intervals])

@@ -64,6 +64,10 @@ class ModelOutcome:
     row_count: int | None = None
     snapshot_version: str | None = None
     physical_table: str | None = None
+    environment: str | None = None
+    """The SQLMesh environment the run materialized the model in."""
+    view: str | None = None
+    """The view users query for the model in that environment (``catalog.marts__dev.customers``)."""
     covered_until: str | None = None
     waiting_on_signals: list[str] = field(default_factory=list)
     """The model's signals, when intervals are missing that SQLMesh did not evaluate."""

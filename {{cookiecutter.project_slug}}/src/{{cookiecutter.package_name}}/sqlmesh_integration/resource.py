@@ -11,6 +11,7 @@ It knows nothing about Dagster runs or steps; :mod:`.run_results` decides
 3. turn what SQLMesh reported into one :class:`ModelOutcome` per model.
 """
 
+import re
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,11 +20,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlmesh import Context
+from sqlmesh.core import constants as c
 from sqlmesh.core.config import Config, ConnectionConfig
 from sqlmesh.core.config.loader import load_configs
-from sqlmesh.core.environment import EnvironmentNamingInfo, execute_environment_statements
+from sqlmesh.core.environment import Environment, EnvironmentNamingInfo, execute_environment_statements
 from sqlmesh.core.macros import RuntimeStage
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
@@ -40,6 +42,17 @@ from .selection import RunSelection
 from .translator import AuditIdentity, audit_args_key, audit_is_blocking
 
 _contexts: dict[tuple[str, str | None], Context] = {}
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def check_environment_name(name: str) -> str:
+    """The name, if SQLMesh can make schemas of it (``marts__dev``); a clear error otherwise."""
+    if not _ENVIRONMENT_NAME.match(name):
+        raise ValueError(
+            f"SQLMesh environment name {name!r} is not valid (SQLMESH_ENVIRONMENT, or the resource's "
+            "'environment'): use letters, digits and underscores only, for example 'dev' or 'prod'."
+        )
+    return name
 
 
 class MaterializeMode(StrEnum):
@@ -57,7 +70,10 @@ class SQLMeshResource(ConfigurableResource):
 
     project_dir: str = Field(description="Folder holding the SQLMesh project (config.py, models/).")
     gateway: str | None = Field(default=None, description="SQLMesh gateway; None uses the default.")
-    environment: str = Field(default="prod", description="SQLMesh environment the assets live in.")
+    environment: str = Field(
+        default="prod",
+        description="SQLMesh environment the assets live in: runs build and read its views (marts__dev.x).",
+    )
     auto_plan: bool = Field(
         default=True,
         description=(
@@ -66,6 +82,11 @@ class SQLMeshResource(ConfigurableResource):
             "plans are applied from CI, so Dagster only runs what was deployed."
         ),
     )
+
+    @field_validator("environment")
+    @classmethod
+    def _valid_environment(cls, name: str) -> str:
+        return check_environment_name(name)
 
     def load_definitions(self) -> ProjectDefinitions:
         """What the Dagster definitions need from the project; from a cache when nothing changed."""
@@ -301,6 +322,13 @@ class SQLMeshResource(ConfigurableResource):
             publisher.publish(fqn, outcome(fqn))
         return plan_applied
 
+    def _environment_or_origin(self, context: Context) -> Environment | None:
+        """The run's environment; for one that does not exist yet, prod, which SQLMesh creates it from."""
+        environment = context.state_reader.get_environment(self.environment)
+        if environment is None and self.environment != c.PROD:
+            environment = context.state_reader.get_environment(c.PROD)
+        return environment
+
     def _blocked(self, context: Context, models: dict[str, Model]) -> dict[str, str]:
         """Models that cannot be built in this run, each with what is missing and what to do.
 
@@ -309,7 +337,7 @@ class SQLMeshResource(ConfigurableResource):
         table with the database's "does not exist", which points at the wrong
         model), or, with ``auto_plan`` off, when it was never deployed.
         """
-        environment = context.state_reader.get_environment(self.environment)
+        environment = self._environment_or_origin(context)
         deployed = {s.name for s in environment.snapshots} if environment else set()
         blocked: dict[str, str] = {}
         for fqn, model in models.items():
@@ -365,7 +393,7 @@ class SQLMeshResource(ConfigurableResource):
         """Run the selected audits of models that are not materialized, as ``sqlmesh audit`` does."""
         if not fqns:
             return
-        environment = context.state_reader.get_environment(self.environment)
+        environment = self._environment_or_origin(context)  # the tables an audit reads are shared
         in_environment = (
             {s.name: s for s in context.state_reader.get_snapshots(environment.snapshots).values()}
             if environment
@@ -480,9 +508,16 @@ class SQLMeshResource(ConfigurableResource):
         """
         environment = context.state_reader.get_environment(self.environment)
         deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
+        # Outside prod, SQLMesh gives views only to the models a plan selected: one the
+        # environment holds without a view of its own is planned too, so the run's models
+        # all have a view there (prod has every model's).
+        promoted = environment.promoted_snapshot_ids if environment else None
+        viewed = None if promoted is None else {snapshot_id.name for snapshot_id in promoted}
         local = context.snapshots
         changed = {
-            fqn: model.name for fqn, model in models.items() if deployed.get(fqn) != local[fqn].snapshot_id
+            fqn: model.name
+            for fqn, model in models.items()
+            if deployed.get(fqn) != local[fqn].snapshot_id or (viewed is not None and fqn not in viewed)
         }
         if not changed:
             return False
@@ -580,6 +615,19 @@ class SQLMeshResource(ConfigurableResource):
         except PlanError:
             pass  # per-model failures were recorded by the console; they are reported per asset
 
+    def _view(self, context: Context, snapshot: Snapshot) -> str:
+        """The view users query for the model in this environment (``marts__dev.customers`` in dev).
+
+        Every model a run materializes has one: in an environment other than
+        prod, the run plans (and so promotes) each model that has none yet.
+        """
+        naming = EnvironmentNamingInfo.from_environment_catalog_mapping(
+            context.environment_catalog_mapping,
+            name=self.environment,
+            suffix_target=context.config.environment_suffix_target,
+        )
+        return snapshot.qualified_view_name.for_environment(naming, dialect=context.default_dialect)
+
     def _outcome(
         self,
         context: Context,
@@ -598,6 +646,8 @@ class SQLMeshResource(ConfigurableResource):
             audits=_audit_outcomes(events, model),
             snapshot_version=snapshot.version if snapshot else None,
             physical_table=snapshot.table_name() if snapshot else None,
+            environment=self.environment,
+            view=self._view(context, snapshot) if snapshot else None,
         )
         if ranged and snapshot is not None:
             # What SQLMesh's state holds now, not what it held when the run started.

@@ -1,0 +1,302 @@
+"""SQLMesh environments from Dagster: review the plan for an environment, then promote it.
+
+A change is tried in a development environment (``SQLMESH_ENVIRONMENT=dev``:
+every run builds the changed models' new versions there, and ``prod`` views
+keep showing what they showed). Two jobs take it further:
+
+- ``sqlmesh_plan_report`` computes the plan that would apply the project on
+  disk to an environment (``prod`` by default) and reports it without
+  applying it: models added, removed, modified directly (breaking or not) and
+  indirectly, each direct change's diff, and the intervals applying it would
+  evaluate;
+- ``sqlmesh_promote`` reports the same plan, then applies it. What a
+  development environment already built is not evaluated again: SQLMesh
+  points the environment's views at the tables that exist.
+
+The plan backfills only the models the project changes (and what they read,
+if it is missing intervals). Intervals missing for other reasons, the days
+of a partitioned model nobody asked for yet, are left to runs.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import (
+    AssetMaterialization,
+    AssetsDefinition,
+    Config,
+    JobDefinition,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    job,
+    op,
+)
+from pydantic import Field
+from sqlglot import exp
+from sqlmesh import Context
+from sqlmesh.core.plan import Plan
+from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
+
+from .event_capture import ExecutionRecorder, recording
+from .resource import SQLMeshResource, check_environment_name
+from .selection import MODEL_OP_TAG
+
+PLAN_REPORT_JOB_NAME = "sqlmesh_plan_report"
+PROMOTE_JOB_NAME = "sqlmesh_promote"
+
+_CATEGORIES = {
+    SnapshotChangeCategory.BREAKING: "breaking",
+    SnapshotChangeCategory.NON_BREAKING: "non-breaking",
+    SnapshotChangeCategory.FORWARD_ONLY: "forward-only",
+    SnapshotChangeCategory.INDIRECT_BREAKING: "indirect breaking",
+    SnapshotChangeCategory.INDIRECT_NON_BREAKING: "indirect non-breaking",
+    SnapshotChangeCategory.METADATA: "metadata only",
+}
+
+
+class PlanConfig(Config):
+    environment: str = Field(default="prod", description="SQLMesh environment the plan is for.")
+    report_file: str | None = Field(
+        default=None,
+        description="Also append the report, as markdown, to this file (CI: $GITHUB_STEP_SUMMARY).",
+    )
+
+
+@dataclass
+class ModelChange:
+    model: str
+    """The model's name as written in its file (``schema.name``)."""
+    fqn: str = ""
+    """SQLMesh's fully qualified name: how the Dagster assets know the model."""
+    category: str = ""
+    version: str = ""
+    diff: str = ""
+
+
+@dataclass
+class PlanReport:
+    """What applying a plan to an environment would change, in words a reviewer reads."""
+
+    environment: str
+    added: list[ModelChange] = field(default_factory=list)
+    removed: list[ModelChange] = field(default_factory=list)
+    directly_modified: list[ModelChange] = field(default_factory=list)
+    indirectly_modified: list[ModelChange] = field(default_factory=list)
+    backfill: list[tuple[str, str, int]] = field(default_factory=list)
+    """(model, intervals, how many) SQLMesh evaluates when the plan is applied."""
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> "PlanReport":
+        diff = plan.context_diff
+        snapshots = plan.snapshots
+
+        def change(snapshot: Snapshot, with_diff: bool = False) -> ModelChange:
+            return ModelChange(
+                model=snapshot.node.name,
+                fqn=snapshot.name,
+                category=_CATEGORIES.get(snapshot.change_category, "") if snapshot.change_category else "",
+                version=snapshot.version or "",
+                diff=_hunks(diff.text_diff(snapshot.name)) if with_diff else "",
+            )
+
+        indirect = {child for children in plan.indirectly_modified.values() for child in children}
+        return cls(
+            environment=diff.environment,
+            added=sorted((change(diff.snapshots[s]) for s in diff.added), key=_by_model),
+            removed=sorted(
+                (ModelChange(_short_name(i.name), fqn=i.name) for i in diff.removed_snapshots.values()),
+                key=_by_model,
+            ),
+            directly_modified=sorted(
+                (change(snapshots[s], with_diff=True) for s in plan.directly_modified if s not in diff.added),
+                key=_by_model,
+            ),
+            indirectly_modified=sorted((change(snapshots[s]) for s in indirect), key=_by_model),
+            backfill=sorted(
+                (
+                    snapshots[missing.snapshot_id].node.name,
+                    missing.format_intervals(snapshots[missing.snapshot_id].node.interval_unit),
+                    len(missing.intervals),
+                )
+                for missing in plan.missing_intervals
+            ),
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.removed or self.directly_modified or self.indirectly_modified)
+
+    @property
+    def intervals_to_evaluate(self) -> int:
+        return sum(count for _, _, count in self.backfill)
+
+    def markdown(self) -> str:
+        lines = [f"## SQLMesh plan for `{self.environment}`", ""]
+        if not self.has_changes:
+            lines.append(f"The project on disk is what `{self.environment}` has: nothing to apply.")
+            return "\n".join(lines) + "\n"
+        lines += ["| change | model | category |", "| --- | --- | --- |"]
+        for label, changes in (
+            ("added", self.added),
+            ("directly modified", self.directly_modified),
+            ("indirectly modified", self.indirectly_modified),
+            ("removed", self.removed),
+        ):
+            lines += [f"| {label} | `{c.model}` | {c.category} |" for c in changes]
+        lines.append("")
+        if self.backfill:
+            lines += [
+                f"Applying it evaluates {len(self.backfill)} model(s), over these intervals:",
+                "",
+                "| model | intervals |",
+                "| --- | --- |",
+                *(f"| `{model}` | {intervals} |" for model, intervals, _ in self.backfill),
+            ]
+        else:
+            lines.append(
+                "Applying it evaluates nothing: every new version is built already (in a development "
+                f"environment), so SQLMesh only points `{self.environment}`'s views at it."
+            )
+        for c in self.directly_modified:
+            if c.diff:
+                lines += ["", f"### `{c.model}`", "", "```diff", c.diff.rstrip("\n"), "```"]
+        return "\n".join(lines) + "\n"
+
+
+def _by_model(change: ModelChange) -> str:
+    return change.model
+
+
+def _hunks(unified_diff: str) -> str:
+    """The diff's hunks: without the file header SQLMesh leaves empty, nor the blank lines it adds.
+
+    In a unified diff every line of a hunk starts with " ", "+", "-" or "@",
+    so an empty line is never part of one.
+    """
+    lines = unified_diff.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
+    return "\n".join(line for line in lines[start:] if line)
+
+
+def _short_name(fqn: str) -> str:
+    """``schema.name`` of a fully qualified name, as a model of the project names it."""
+    table = exp.to_table(fqn)
+    return f"{table.db}.{table.name}" if table.db else table.name
+
+
+def build_plan(context: Context, environment: str) -> Plan:
+    """The plan applying the project on disk to ``environment``, limited to what it changes.
+
+    A first plan of the whole project finds the models added or modified
+    (their new versions may be built already, by a development environment).
+    The plan returned selects those models only, as a run's plan does: what
+    they read keeps the environment's versions, and the backfill is theirs
+    alone. Intervals missing elsewhere (days of a partitioned model no
+    run asked for) are left to runs. A project that removes models gets the
+    whole plan, the only one that removes them.
+    """
+    check_environment_name(environment)
+    options = {"skip_tests": True, "skip_linter": True}
+    plan = context.plan_builder(environment, **options).build()
+    diff = plan.context_diff
+    changed = sorted(
+        {diff.snapshots[s].node.name for s in diff.added}
+        | {new.node.name for new, _ in diff.modified_snapshots.values()}
+    )
+    if not changed or diff.removed_snapshots:
+        return plan
+    return context.plan_builder(environment, select_models=changed, **options).build()
+
+
+def _report(context: OpExecutionContext, report: PlanReport, config: PlanConfig) -> str:
+    text = report.markdown()
+    context.log.info(text)
+    if config.report_file:
+        with Path(config.report_file).open("a", encoding="utf-8") as file:
+            file.write(text)
+    return text
+
+
+def _metadata(report: PlanReport, text: str) -> dict[str, object]:
+    return {
+        "sqlmesh/environment": report.environment,
+        "sqlmesh/plan": MetadataValue.md(text),
+        "sqlmesh/models_changed": len(report.added + report.directly_modified + report.indirectly_modified)
+        + len(report.removed),
+        "sqlmesh/intervals_to_evaluate": report.intervals_to_evaluate,
+    }
+
+
+def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
+    """The plan report and promotion jobs; both require the ``sqlmesh`` resource."""
+    keys = {
+        asset.op.tags[MODEL_OP_TAG]: asset.key
+        for asset in assets
+        if MODEL_OP_TAG in asset.op.tags and asset.partitions_def is None
+    }
+
+    @op(name="report_sqlmesh_plan")
+    def report_plan(
+        context: OpExecutionContext, config: PlanConfig, sqlmesh: SQLMeshResource
+    ) -> Output[None]:
+        """Compute the plan for the environment and report it; apply nothing."""
+        sqlmesh_context = sqlmesh.load_context()
+        try:
+            report = PlanReport.from_plan(build_plan(sqlmesh_context, config.environment))
+        finally:
+            sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
+        return Output(None, metadata=_metadata(report, _report(context, report, config)))
+
+    @op(name="promote_sqlmesh_plan")
+    def promote(context: OpExecutionContext, config: PlanConfig, sqlmesh: SQLMeshResource) -> Output[None]:
+        """Report the plan for the environment, then apply it."""
+        sqlmesh_context = sqlmesh.load_context()
+        try:
+            plan = build_plan(sqlmesh_context, config.environment)
+            report = PlanReport.from_plan(plan)
+            text = _report(context, report, config)
+            if not report.has_changes:
+                return Output(None, metadata=_metadata(report, text))
+            recorder = ExecutionRecorder(on_line=lambda line: context.log.info(line.text))
+            with recording(sqlmesh_context, recorder):
+                sqlmesh_context.apply(plan)
+            evaluated = sum(events.evaluated_batches for events in recorder.models.values())
+        finally:
+            sqlmesh_context.close()
+        context.log.info(
+            f"SQLMesh: applied the plan to '{config.environment}'; it evaluated {evaluated} interval(s)."
+        )
+        # What the environment's views show changed: the assets say so, naming the version.
+        for change in report.added + report.directly_modified + report.indirectly_modified:
+            if change.fqn in keys:
+                context.log_event(
+                    AssetMaterialization(
+                        asset_key=keys[change.fqn],
+                        metadata={
+                            "sqlmesh/status": f"promoted to '{config.environment}' "
+                            f"({change.category or 'new'})",
+                            "sqlmesh/environment": config.environment,
+                            "sqlmesh/snapshot_version": change.version,
+                        },
+                    )
+                )
+        return Output(None, metadata={**_metadata(report, text), "sqlmesh/intervals_evaluated": evaluated})
+
+    @job(
+        name=PLAN_REPORT_JOB_NAME,
+        description="Report what applying the project on disk to a SQLMesh environment (prod) would do. "
+        "Applies nothing.",
+    )
+    def plan_report_job() -> None:
+        report_plan()
+
+    @job(
+        name=PROMOTE_JOB_NAME,
+        description="Apply the project on disk to a SQLMesh environment (prod), after reporting the plan. "
+        "What a development environment built is promoted without evaluating it again.",
+    )
+    def promote_job() -> None:
+        promote()
+
+    return [plan_report_job, promote_job]

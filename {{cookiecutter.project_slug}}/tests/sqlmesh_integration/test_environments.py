@@ -1,0 +1,145 @@
+"""Environments: a run in dev leaves prod alone; the plan report says what applying does; promotion does."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, Definitions
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration import (
+    PlanReport,
+    SQLMeshResource,
+    SQLMeshRunResults,
+    build_plan,
+    sqlmesh_assets,
+    sqlmesh_environment_jobs,
+)
+
+SOURCE = "MODEL (name raw.amounts, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 20\n"
+TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) AS amount FROM raw.amounts\n"
+DOUBLED = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) * 2 AS amount FROM raw.amounts\n"
+REPORT = "MODEL (name marts.report, kind FULL);\nSELECT amount FROM marts.total\n"
+
+
+class Project:
+    """A SQLMesh project on a DuckDB file, and Dagster definitions of it in one environment or another."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "sqlmesh_project"
+        self.warehouse = root / "warehouse.duckdb"
+        (self.dir / "models").mkdir(parents=True)
+        (self.dir / "config.yaml").write_text(
+            "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+            f"{self.warehouse}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
+        )
+        for name, text in {"amounts": SOURCE, "total": TOTAL, "report": REPORT}.items():
+            self.write(name, text)
+
+    def write(self, name: str, text: str) -> None:
+        (self.dir / "models" / f"{name}.sql").write_text(text)
+
+    def definitions(self, environment: str = "prod") -> Definitions:
+        sqlmesh = SQLMeshResource(project_dir=str(self.dir), environment=environment)
+        assets = sqlmesh_assets(sqlmesh)
+        return Definitions(
+            assets=assets,
+            jobs=sqlmesh_environment_jobs(assets),
+            resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
+        )
+
+    def materialize(self, environment: str = "prod"):
+        job = self.definitions(environment).resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=DagsterInstance.ephemeral())
+
+    def plan_report(self, environment: str = "prod") -> PlanReport:
+        context = SQLMeshResource(project_dir=str(self.dir)).load_context()
+        try:
+            return PlanReport.from_plan(build_plan(context, environment))
+        finally:
+            context.close()
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    project = Project(tmp_path)
+    assert project.materialize().success
+    return project
+
+
+def test_a_run_in_dev_builds_its_views_there_and_leaves_prods_alone(project):
+    project.write("total", DOUBLED)
+
+    result = project.materialize("dev")
+
+    metadata = {
+        event.asset_key: event.materialization.metadata for event in result.get_asset_materialization_events()
+    }
+    total = metadata[AssetKey(["marts", "total"])]
+    assert total["sqlmesh/environment"].value == "dev"
+    assert total["dagster/table_name"].value.endswith("marts__dev.total")
+    assert project.query("SELECT amount FROM marts__dev.total") == [(60,)]
+    assert project.query("SELECT amount FROM marts.total") == [(30,)]
+    # Every asset the run materialized can be queried in dev, changed or not.
+    assert project.query("SELECT COUNT(*) FROM raw__dev.amounts") == [(2,)]
+
+
+def test_an_unchanged_project_has_nothing_to_apply(project):
+    report = project.plan_report()
+
+    assert not report.has_changes
+    assert report.markdown().endswith("nothing to apply.\n")
+
+
+def test_the_report_names_each_change_its_diff_and_what_applying_evaluates(project):
+    project.write("total", DOUBLED)
+
+    report = project.plan_report()
+
+    assert [(c.model, c.category) for c in report.directly_modified] == [("marts.total", "breaking")]
+    assert [(c.model, c.category) for c in report.indirectly_modified] == [
+        ("marts.report", "indirect breaking")
+    ]
+    assert report.directly_modified[0].diff.splitlines()[-3:] == [
+        "-  SUM(amount) AS amount",
+        "+  SUM(amount) * 2 AS amount",
+        " FROM raw.amounts",
+    ]
+    assert {model for model, _, _ in report.backfill} == {"marts.total", "marts.report"}
+    assert "Applying it evaluates 2 model(s), over these intervals:" in report.markdown()
+
+
+def test_what_dev_built_is_promoted_without_evaluating_it_again(project):
+    project.write("total", DOUBLED)
+    assert project.materialize("dev").success
+
+    report = project.plan_report()
+    promotion = (
+        project.definitions()
+        .resolve_job_def("sqlmesh_promote")
+        .execute_in_process(instance=DagsterInstance.ephemeral())
+    )
+
+    assert report.backfill == [] and "evaluates nothing" in report.markdown()
+    assert promotion.success
+    (output,) = [event for event in promotion.all_events if event.event_type_value == "STEP_OUTPUT"]
+    assert output.event_specific_data.metadata["sqlmesh/intervals_evaluated"].value == 0
+    assert project.query("SELECT amount FROM marts.total") == [(60,)]
+    assert project.plan_report().has_changes is False
+
+
+def test_a_removed_model_is_reported(project):
+    (project.dir / "models" / "report.sql").unlink()
+
+    report = project.plan_report()
+
+    assert [c.model for c in report.removed] == ["marts.report"]
+    assert "| removed | `marts.report` |" in report.markdown()
+
+
+def test_an_environment_name_sqlmesh_cannot_use_is_refused_naming_it():
+    with pytest.raises(ValueError, match="'dev env' is not valid"):
+        SQLMeshResource(project_dir=".", environment="dev env")
