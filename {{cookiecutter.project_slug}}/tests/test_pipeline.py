@@ -14,7 +14,18 @@ from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 
 PAGE_VIEWS = AssetKey(["web", "page_views"])
 DAILY_TRAFFIC = AssetKey(["web", "daily_traffic"])
+CUSTOMERS = AssetKey(["marts", "customers"])
 PAGES = 5  # rows of web.page_views per day
+# SQLMesh's column lineage of marts.customers: number_of_orders (COUNT(*)) comes from no column.
+CUSTOMERS_LINEAGE = {
+    "customer_id": [("staging/stg_customers", "customer_id")],
+    "full_name": [("staging/stg_customers", "full_name")],
+    "email": [("staging/stg_customers", "email")],
+    "signup_date": [("staging/stg_customers", "signup_date")],
+    "first_order_date": [("staging/stg_orders", "order_date")],
+    "most_recent_order_date": [("staging/stg_orders", "order_date")],
+    "lifetime_value": [("staging/stg_payments", "amount")],
+}
 {%- if cookiecutter.sample_pipeline == "demo" %}
 
 # The failure_demo group fails on purpose (docs/tutorial.md walks through it).
@@ -64,6 +75,12 @@ def test_every_unpartitioned_asset_in_one_run():
     checks = check_results(result)
     assert sqlmesh_executions(instance, result.run_id) == 1
     assert PAGE_VIEWS not in all_assets
+    (customers,) = [e for e in result.get_asset_materialization_events() if e.asset_key == CUSTOMERS]
+    lineage = customers.materialization.metadata["dagster/column_lineage"].value
+    assert {
+        column: [(dep.asset_key.to_user_string(), dep.column_name) for dep in deps]
+        for column, deps in lineage.deps_by_column.items()
+    } == CUSTOMERS_LINEAGE
     # SQLMesh's environment now holds the project's own version of each model the run
     # planned (external parents included), so the next run has nothing to plan.
     context = sqlmesh.load_context()

@@ -23,6 +23,8 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
     TableSchema,
     TimeWindow,
     TimeWindowPartitionsDefinition,
@@ -83,9 +85,11 @@ def _model_asset(
     audit_uses = translator.get_audit_uses(model)
     source_file = model_file(project.path, model)
     partitions_def = translator.get_partitions_def(model)
+    deps = {fqn: translator.get_asset_key(fqn) for fqn in tables_read(project.models, model)}
+    lineage = _column_lineage(project.column_lineage.get(model.fqn, {}), deps)
     spec = AssetSpec(
         key=key,
-        deps=[translator.get_asset_key(fqn) for fqn in tables_read(project.models, model)],
+        deps=list(deps.values()),
         description=translator.get_description(model),
         group_name=translator.get_group_name(model),
         owners=translator.get_owners(model),
@@ -121,10 +125,10 @@ def _model_asset(
         if ranged:
             within = TimeRange.from_window(context.partition_time_window)
             yield from report_partitions(
-                context, results, model.fqn, key, audit_uses, partitions_def, within, source_file
+                context, results, model.fqn, key, audit_uses, partitions_def, within, source_file, lineage
             )
         else:
-            yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file)
+            yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file, lineage)
 
     return _asset
 
@@ -236,6 +240,25 @@ def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSp
     ]
 
 
+def _column_lineage(
+    columns: dict[str, list[tuple[str, str]]], deps: dict[str, AssetKey]
+) -> TableColumnLineage | None:
+    """SQLMesh's column lineage of a model, in Dagster's terms: columns of the assets it depends on.
+
+    A column traced to a table that is no dependency of the asset (one an
+    embedded model reads) is left out rather than drawn to an asset that does
+    not exist.
+    """
+    traced = {
+        column: [
+            TableColumnDep(asset_key=deps[fqn], column_name=name) for fqn, name in sources if fqn in deps
+        ]
+        for column, sources in columns.items()
+    }
+    traced = {column: column_deps for column, column_deps in traced.items() if column_deps}
+    return TableColumnLineage(deps_by_column=traced) if traced else None
+
+
 def _definition_metadata(model: Model, columns: dict[str, tuple[str, str | None]]) -> dict[str, object]:
     table = exp.to_table(model.fqn)
     metadata: dict[str, object] = {
@@ -262,6 +285,7 @@ def report_outcome(
     key: AssetKey,
     audit_uses: list[AuditUse],
     source_file: str | None = None,
+    lineage: TableColumnLineage | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Translate what SQLMesh did to one model into Dagster events, for what this step selected.
 
@@ -317,6 +341,8 @@ def report_outcome(
     unreported = [a for identity, a in reported.items() if identity not in uses]
     if key in context.op_execution_context.selected_asset_keys:
         metadata = _outcome_metadata(outcome)
+        if lineage is not None:
+            metadata["dagster/column_lineage"] = lineage
         if unreported:
             metadata["sqlmesh/audits_not_selected"] = _unselected_audits_note(unreported)
             context.log.info(f"{outcome.model}: {metadata['sqlmesh/audits_not_selected']}")
@@ -344,6 +370,7 @@ def report_partitions(
     partitions_def: TimeWindowPartitionsDefinition,
     within: TimeRange,
     source_file: str | None = None,
+    lineage: TableColumnLineage | None = None,
 ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
     """A partitioned model in a run for a range: each partition is what SQLMesh's state says of it.
 
@@ -355,12 +382,12 @@ def report_partitions(
     outcome = results.models.get(fqn)
     partial = (ModelStatus.EVALUATED, ModelStatus.UP_TO_DATE, ModelStatus.FAILED, ModelStatus.NOT_EVALUATED)
     if results.error is not None or outcome is None or outcome.status not in partial:
-        yield from report_outcome(context, results, fqn, key, audit_uses, source_file)
+        yield from report_outcome(context, results, fqn, key, audit_uses, source_file, lineage)
         return
     wanted = partitions_def.get_partition_keys_in_time_window(TimeWindow(within.start, within.end))
     filled = filled_partition_keys(partitions_def, outcome.filled_intervals, within)
     if set(filled) == set(wanted) and outcome.status is not ModelStatus.FAILED:
-        yield from report_outcome(context, results, fqn, key, audit_uses, source_file)
+        yield from report_outcome(context, results, fqn, key, audit_uses, source_file, lineage)
         return
     for partition in filled:
         yield AssetMaterialization(
@@ -373,6 +400,7 @@ def report_partitions(
                 ),
                 **({"sqlmesh/environment": outcome.environment} if outcome.environment else {}),
                 **({"dagster/table_name": outcome.view} if outcome.view else {}),
+                **({"dagster/column_lineage": lineage} if lineage is not None else {}),
             },
         )
     unfilled = [partition for partition in wanted if partition not in filled]

@@ -25,13 +25,14 @@ from pathlib import Path
 import sqlmesh
 from sqlmesh import Context
 from sqlmesh.core.audit import StandaloneAudit
-from sqlmesh.core.model import Model
+from sqlmesh.core.lineage import column_dependencies
+from sqlmesh.core.model import Model, SqlModel
 
 from .translator import is_asset_model
 
 CACHE_FOLDER = Path(".cache") / "dagster_definitions"
 """Inside the SQLMesh project, beside SQLMesh's own cache (both are ignored by git)."""
-_FORMAT = 3
+_FORMAT = 4
 """Bump when :class:`ProjectDefinitions` changes, so older cache files are not read."""
 _SKIPPED_FOLDERS = {".cache", "logs", "__pycache__"}
 _KEPT_ENTRIES = 4
@@ -56,6 +57,10 @@ class ProjectDefinitions:
 
     Kept here because SQLMesh derives both by rendering the model's query,
     which is most of what building the definitions would otherwise cost."""
+    column_lineage: Mapping[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    """Each SQL model's columns: the (model fqn, column) pairs SQLMesh traces each one to.
+
+    Traced once per content of the project, here, so a run reports it for free."""
     from_cache: bool = field(default=False, compare=False)
     """Read back from the cache (no SQLMesh context was loaded)."""
 
@@ -70,6 +75,11 @@ class ProjectDefinitions:
             standalone_audits=dict(context.standalone_audits),
             code_versions={fqn: model.data_hash for fqn, model in assets.items()},
             columns={fqn: _columns(model) for fqn, model in assets.items() if model.columns_to_types},
+            column_lineage={
+                fqn: _column_lineage(context, model)
+                for fqn, model in assets.items()
+                if isinstance(model, SqlModel) and model.columns_to_types
+            },
         )
 
 
@@ -79,6 +89,25 @@ def _columns(model: Model) -> dict[str, tuple[str, str | None]]:
         name: (data_type.sql(dialect=model.dialect), descriptions.get(name))
         for name, data_type in (model.columns_to_types or {}).items()
     }
+
+
+def _column_lineage(context: Context, model: SqlModel) -> dict[str, list[tuple[str, str]]]:
+    """The columns each column of ``model`` is computed from, as SQLMesh's own column lineage traces it.
+
+    A column computed from no column (``COUNT(*)``, a constant) has none and
+    is left out; a query SQLMesh cannot trace gives no lineage at all rather
+    than a guess.
+    """
+    lineage = {}
+    for column in model.columns_to_types or {}:
+        try:
+            parents = column_dependencies(context, model.fqn, column)
+        except Exception:
+            return {}
+        sources = sorted((parent, name) for parent, names in parents.items() for name in names)
+        if sources:
+            lineage[column] = sources
+    return lineage
 
 
 def cached_definitions(
