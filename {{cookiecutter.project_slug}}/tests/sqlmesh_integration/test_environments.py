@@ -140,6 +140,20 @@ def test_a_removed_model_is_reported(project):
     assert "| removed | `marts.report` |" in report.markdown()
 
 
+def test_the_jobs_build_beside_checks_of_sources(tmp_path):
+    """A source's audits are checks with no asset of their own: the promotion job skips them."""
+    project = Project(tmp_path)
+    (project.dir / "external_models.yaml").write_text(
+        "- name: landing.events\n  columns:\n    id: int\n"
+        '  audits:\n    - name: not_null\n      columns: "[id]"\n'
+    )
+    project.write("events", "MODEL (name marts.events, kind FULL);\nSELECT id FROM landing.events\n")
+
+    jobs = project.definitions().resolve_all_job_defs()
+
+    assert {"sqlmesh_plan_report", "sqlmesh_promote"} <= {job.name for job in jobs}
+
+
 def test_an_environment_name_sqlmesh_cannot_use_is_refused_naming_it():
     with pytest.raises(ValueError, match="'dev env' is not valid"):
         SQLMeshResource(project_dir=".", environment="dev env")

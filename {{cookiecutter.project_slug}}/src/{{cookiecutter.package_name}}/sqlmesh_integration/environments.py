@@ -230,10 +230,12 @@ def _metadata(report: PlanReport, text: str) -> dict[str, object]:
 
 def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
     """The plan report and promotion jobs; both require the ``sqlmesh`` resource."""
+    # One key per model asset; the checks of sources and standalone audits have none.
     keys = {
-        asset.op.tags[MODEL_OP_TAG]: asset.key
+        asset.op.tags[MODEL_OP_TAG]: key
         for asset in assets
         if MODEL_OP_TAG in asset.op.tags and asset.partitions_def is None
+        for key in asset.keys
     }
 
     @op(name="report_sqlmesh_plan")
