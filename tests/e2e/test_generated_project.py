@@ -1,5 +1,6 @@
 """The generated project's own commands work as its README writes them."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -48,9 +49,30 @@ def test_make_dev_serves_one_asset_per_model_and_stops_cleanly(demo_project, tmp
         "DAGSTER_HOME": str(tmp_path),
     }
     (tmp_path / "dagster.yaml").write_text((demo_project.root / "dagster_home" / "dagster.yaml").read_text())
-    with serving(["make", "dev", f"PORT={port}"], demo_project.root, env, port, timeout=120):
+    with serving(["make", "dev", f"PORT={port}"], demo_project.root, env, port, timeout=120) as log:
         data = graphql(port, "{ assetNodes { assetKey { path } } }")
         keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
         assert keys == PYTHON_ASSETS | {
             model.replace(".", "/") for model in ALL_MODELS_DEMO | PARTITIONED_MODELS
         }
+        locations = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+        assert locations["workspaceOrError"]["locationEntries"] == [{"name": "shop_analytics"}]
+    output = Path(log).read_text()
+    assert "dg dev" in output and "superseded" not in output and "deprecated" not in output.lower(), output
+
+
+def test_dg_checks_and_lists_the_definitions(demo_project):
+    env = {**os.environ, "DAGSTER_HOME": str(demo_project.root / "dagster_home")}
+    dg = str(demo_project.root / ".venv" / "bin" / "dg")
+    checked = run([dg, "check", "defs"], cwd=demo_project.root, env=env)
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = run([dg, "list", "defs", "--json"], cwd=demo_project.root, env=env).stdout
+    sections = json.loads(listed[listed.index("{") :])
+    assets = {asset["asset_key"] for asset in sections["assets"]}
+    assert assets == PYTHON_ASSETS | {
+        model.replace(".", "/") for model in ALL_MODELS_DEMO | PARTITIONED_MODELS
+    }
+    assert {"sqlmesh_run_schedule", "sqlmesh_run_by_day_schedule"} <= {
+        s["name"] for s in sections["schedules"]
+    }
+    assert {"sqlmesh_plan_report", "sqlmesh_promote"} <= {j["name"] for j in sections["jobs"]}

@@ -137,8 +137,8 @@ def test_make_dev_binds_the_ui_to_localhost_unless_asked(bake):
     project = bake()
     makefile = (project / "Makefile").read_text()
     assert re.search(r"^HOST \?= 127\.0\.0\.1$", makefile, re.MULTILINE), "HOST must default to 127.0.0.1"
-    assert re.search(r"^\t\$\(BIN\)/dagster dev --host \$\(HOST\) ", makefile, re.MULTILINE), (
-        "`make dev` must pass --host $(HOST) to dagster dev"
+    assert re.search(r"^\t.*\$\(BIN\)/dg dev --host \$\(HOST\) ", makefile, re.MULTILINE), (
+        "`make dev` must pass --host $(HOST) to dg dev"
     )
-    assert ".venv/bin/dagster dev --host 127.0.0.1 --port 3000" in make_dry_run(project, "dev")
+    assert ".venv/bin/dg dev --host 127.0.0.1 --port 3000" in make_dry_run(project, "dev")
     assert "--host 0.0.0.0" in make_dry_run(project, "dev", "HOST=0.0.0.0"), "HOST=... must still be possible"
