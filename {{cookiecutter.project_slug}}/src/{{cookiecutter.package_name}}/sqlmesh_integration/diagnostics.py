@@ -31,7 +31,7 @@ _SQL_POSITION = re.compile(r"^(?P<what>.*?)\.? Line (?P<line>\d+), Col: (?P<colu
 _UNDEFINED_AUDIT = re.compile(r"Audit '(?P<name>[^'{}]+)' is undefined")
 _FROM_FILE = re.compile(r"^Failed to load model from file '[^']+':\s*", re.DOTALL)
 _RELOAD = (
-    "then reload the definitions (Reload on the code location in the Dagster UI, or restart dagster dev)"
+    "then reload the definitions (Reload on the code location in the Dagster UI, or restart make dev)"
 )
 
 
