@@ -128,10 +128,15 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     }
 
 
-def unpartitioned(job) -> list[AssetKey]:
-    """Every asset without partitions: what ``make run`` materializes when given no selection."""
+def unpartitioned(job) -> list[AssetKey] | None:
+    """Every asset without partitions, as ``make run`` takes them; None (the whole job) if none has any.
+
+    The whole job also holds the checks of sources (external models' audits),
+    which no selection of assets includes.
+    """
     graph = job.get_definition().asset_layer.asset_graph
-    return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def is None]
+    keys = [key for key in graph.executable_asset_keys if graph.get(key).partitions_def is None]
+    return None if len(keys) == len(graph.executable_asset_keys) else keys
 
 
 def main() -> None:
