@@ -27,7 +27,8 @@ def test_readme_starts_with_dev_and_test(demo_project):
 def test_make_test_passes(demo_project):
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
     result = run(["make", "test"], cwd=demo_project.root, env=env)
-    summary = re.search(r"^=+ (.*) in [\d.]+s =+$", result.stdout, re.MULTILINE)
+    # pytest adds "(h:mm:ss)" to the duration from one minute on.
+    summary = re.search(r"^=+ (.*) in [\d.]+s(?: \([\d:]+\))? =+$", result.stdout, re.MULTILINE)
     assert summary and re.fullmatch(r"\d+ passed", summary.group(1)), result.stdout
 
 

@@ -30,9 +30,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SQL_POSITION = re.compile(r"^(?P<what>.*?)\.? Line (?P<line>\d+), Col: (?P<column>\d+)\.")
 _UNDEFINED_AUDIT = re.compile(r"Audit '(?P<name>[^'{}]+)' is undefined")
 _FROM_FILE = re.compile(r"^Failed to load model from file '[^']+':\s*", re.DOTALL)
-_RELOAD = (
-    "then reload the definitions (Reload on the code location in the Dagster UI, or restart make dev)"
-)
+_RELOAD = "then reload the definitions (Reload on the code location in the Dagster UI, or restart make dev)"
 
 
 _DUCKDB_LOCK = re.compile(
