@@ -13,9 +13,9 @@ from .sqlmesh_integration import (
     SQLMeshResource,
     SQLMeshRunResults,
     sqlmesh_assets,
+    sqlmesh_automation,
     sqlmesh_environment_jobs,
     sqlmesh_interval_report_jobs,
-    sqlmesh_schedules,
 )
 from .warehouse import WarehouseResource
 
@@ -37,11 +37,17 @@ sqlmesh = SQLMeshResource(
     auto_plan=os.environ.get("SQLMESH_AUTO_PLAN", "true").lower() != "false",
 )
 assets = sqlmesh_assets(sqlmesh)
+# What starts runs on their own, off until you turn it on in the UI (Automation): "schedule" is one
+# schedule at the most frequent model cron; "conditions" is a condition per model from its own cron,
+# evaluated by one sensor (docs/adr/0008). The ingestion runs with the models that read it.
+automation = sqlmesh_automation(
+    sqlmesh, assets, os.environ.get("SQLMESH_AUTOMATION", "schedule"), upstream=[revenue_targets]
+)
 
 defs = Definitions(
-    assets=[*assets, revenue_targets],
-    # Off until you turn it on in the UI (Automation); see docs/tutorial.md.
-    schedules=sqlmesh_schedules(sqlmesh, assets),
+    assets=automation.assets,
+    schedules=automation.schedules,
+    sensors=automation.sensors,
     # The plan report and promotion of an environment (docs/deployment.md), and, with
     # partitioned models, a job that records the intervals SQLMesh filled outside Dagster.
     jobs=[*sqlmesh_environment_jobs(assets), *sqlmesh_interval_report_jobs(assets)],

@@ -10,12 +10,14 @@
 - :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
 - :mod:`.environments`: jobs that report the plan for an environment and promote it;
 - :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
+- :mod:`.automation`: the schedules, or instead a condition per model from its cron and one sensor;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
 - :mod:`.diagnostics`: readable messages for a broken project (which file, what is wrong);
 - :mod:`.outcomes`: the per-model results that cross process boundaries.
 """
 
+from .automation import AUTOMATION_SENSOR_NAME, AutomatedDefinitions, Automation, sqlmesh_automation
 from .environments import PlanReport, build_plan, sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
@@ -26,6 +28,9 @@ from .schedules import sqlmesh_schedules
 from .translator import AuditIdentity, SQLMeshTranslator, is_asset_model
 
 __all__ = [
+    "AUTOMATION_SENSOR_NAME",
+    "AutomatedDefinitions",
+    "Automation",
     "AuditIdentity",
     "MODE_TAG",
     "MaterializeMode",
@@ -39,6 +44,7 @@ __all__ = [
     "build_plan",
     "is_asset_model",
     "sqlmesh_assets",
+    "sqlmesh_automation",
     "sqlmesh_environment_jobs",
     "sqlmesh_interval_report_jobs",
     "sqlmesh_schedules",

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetKey, TimeWindowPartitionsDefinition
+from dagster import AssetKey, AutomationCondition, TimeWindowPartitionsDefinition
 from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
@@ -136,6 +136,13 @@ class SQLMeshTranslator:
         """SQLMesh tags become Dagster tags with an empty value (shown as labels)."""
         return {_TAG_UNSAFE.sub("_", tag)[:63]: "" for tag in model.tags}
 
+    def get_automation_condition(self, model: Model) -> AutomationCondition | None:
+        """With ``SQLMESH_AUTOMATION=conditions``: :func:`due_at_cron` of the model's cron.
+
+        ``None`` leaves the model to the runs you start.
+        """
+        return due_at_cron(model.cron, str(model.cron_tz or "UTC"))
+
     def get_audit_uses(self, model: Model) -> list[AuditUse]:
         """One check per audit use of the model, named by :meth:`get_check_name`."""
         declared = [(audit, args) for audit, args in model.audits_with_args if not audit.skip]
@@ -172,6 +179,25 @@ class SQLMeshTranslator:
         values = _ARG_NAME.sub(" ", audit.args_key)
         words = [word for word in _NAME_UNSAFE.split(values) if word]
         return f"{audit.audit_name}__{'__'.join(words)}"[:_MAX_CHECK_NAME]
+
+
+def due_at_cron(cron: str, timezone: str) -> AutomationCondition:
+    """Requested once at each tick of ``cron``, as SQLMesh's run would evaluate the model then.
+
+    Unlike Dagster's ``on_cron``, it does not wait for everything upstream to
+    update since the tick: SQLMesh evaluates an hourly model every hour on what
+    a daily parent holds. Upstream models due at the same tick are requested in
+    the same evaluation, so they run in the same run, first. What it does wait
+    for is a fix: while something it reads failed its latest run, it is not
+    requested; once that succeeds, it catches up on the tick it missed. For a
+    time-partitioned asset, the latest complete partition is requested.
+    """
+    failed_upstream = AutomationCondition.any_deps_match(AutomationCondition.execution_failed())
+    return (
+        AutomationCondition.in_latest_time_window()
+        & AutomationCondition.cron_tick_passed(cron, timezone).since_last_handled()
+        & ~failed_upstream.with_label("any_deps_failed")
+    ).with_label(f"due_at_cron({cron}, {timezone})")
 
 
 @functools.lru_cache(maxsize=65536)
