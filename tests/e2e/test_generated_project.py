@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,29 @@ def test_dg_checks_and_lists_the_definitions(demo_project):
         s["name"] for s in sections["schedules"]
     }
     assert {"sqlmesh_plan_report", "sqlmesh_promote"} <= {j["name"] for j in sections["jobs"]}
+
+
+def test_dg_check_defs_names_the_line_of_a_mistyped_setting(demo_project):
+    """The SQLMesh component's defs.yaml is checked against the component's settings."""
+    defs_yaml = demo_project.root / "src" / demo_project.package / "defs" / "sqlmesh" / "defs.yaml"
+    shipped = defs_yaml.read_text()
+    assert "{{ env('SQLMESH_ENVIRONMENT', 'prod') }}" in shipped  # dg's own template syntax survived the bake
+    env = {**os.environ, "DAGSTER_HOME": str(demo_project.root / "dagster_home")}
+    dg = str(demo_project.root / ".venv" / "bin" / "dg")
+    try:
+        defs_yaml.write_text(shipped.replace("  name: sqlmesh\n", "  name: sqlmesh\n  gatway: local\n"))
+        checked = subprocess.run(
+            [dg, "check", "defs"],
+            check=False,
+            cwd=demo_project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        defs_yaml.write_text(shipped)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode != 0, output
+    line = shipped.splitlines().index("  name: sqlmesh") + 2
+    assert f"defs/sqlmesh/defs.yaml:{line}" in output and "'gatway' was unexpected" in output, output

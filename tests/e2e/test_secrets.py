@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 SAMPLES = [{}, {"sample_pipeline": "starter"}]
-SETTINGS_DOCUMENTED = ["WAREHOUSE_PATH", "DAGSTER_EXECUTOR", "SQLMESH_PROJECT_DIR"]
+SETTINGS_DOCUMENTED = [
+    "WAREHOUSE_PATH",
+    "DAGSTER_EXECUTOR",
+    "SQLMESH_PROJECT_DIR",
+    "SQLMESH_ENVIRONMENT",
+    "SQLMESH_AUTO_PLAN",
+    "SQLMESH_AUTOMATION",
+]
 POSTGRES_SETTINGS = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"]
 
 # --- A simple, stated heuristic for "looks like a secret value" -------------------------
@@ -39,6 +46,8 @@ PLACEHOLDER = re.compile(
 )
 CODE_SUFFIXES = {".py", ".sql", ".md"}
 ENV_READ = re.compile(r"os\.(?:environ\.get\(|getenv\(|environ\[)\s*[\"'](\w+)[\"']")
+YAML_ENV_READ = re.compile(r"\benv\(\s*[\"'](\w+)[\"']")
+"""A setting read by a component's defs.yaml: ``{{ env('NAME', 'default') }}``."""
 
 
 def secret_values(file_name: str, text: str) -> list[str]:
@@ -114,6 +123,9 @@ def test_env_example_documents_every_setting_and_changes_nothing_as_copied(bake)
     example = (project / ".env.example").read_text()
     code = [*project.glob("src/**/*.py"), project / "sqlmesh_project" / "config.py"]
     read_by_code = {name for path in code for name in ENV_READ.findall(path.read_text())}
+    read_by_code |= {
+        name for path in project.glob("src/**/defs.yaml") for name in YAML_ENV_READ.findall(path.read_text())
+    }
     assert set(SETTINGS_DOCUMENTED) <= read_by_code, f"the code reads {sorted(read_by_code)}"
     for name in sorted(read_by_code) + POSTGRES_SETTINGS:
         assert re.search(rf"^# {name}=", example, re.MULTILINE), f"{name} is not documented as '# {name}=...'"

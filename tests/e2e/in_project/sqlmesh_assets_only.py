@@ -7,7 +7,8 @@ only compete with SQLMesh for the warehouse file.
 """
 
 from dagster import Definitions
-from shop_analytics.definitions import assets
 from shop_analytics.definitions import defs as shipped
+from shop_analytics.definitions import sqlmesh
+from shop_analytics.sqlmesh_integration import sqlmesh_assets
 
-defs = Definitions(assets=assets, resources=shipped.resources, executor=shipped.executor)
+defs = Definitions(assets=sqlmesh_assets(sqlmesh), resources=shipped.resources, executor=shipped.executor)

@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     SQLMeshRunResults,
     sqlmesh_assets,
     sqlmesh_automation,
+    with_upstream_conditions,
 )
 
 MODELS = {
@@ -75,13 +76,14 @@ class Clock:
                 connection.execute("CREATE OR REPLACE TABLE landing.targets AS SELECT 100 AS target")
 
         sqlmesh = SQLMeshResource(project_dir=str(project))
-        self.automation = sqlmesh_automation(sqlmesh, sqlmesh_assets(sqlmesh), automation, upstream=[targets])
-        self.defs = Definitions(
+        self.automation = sqlmesh_automation(sqlmesh, sqlmesh_assets(sqlmesh), automation)
+        models = Definitions(
             assets=self.automation.assets,
             schedules=self.automation.schedules,
             sensors=self.automation.sensors,
             resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()},
         )
+        self.defs = Definitions.merge(models, Definitions(assets=with_upstream_conditions([targets], models)))
         self.instance = DagsterInstance.ephemeral()
         self.cursor, self.last = None, None
         assert self.requested(START) == set()  # a first evaluation only starts the clock

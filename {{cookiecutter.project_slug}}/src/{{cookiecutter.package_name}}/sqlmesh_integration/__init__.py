@@ -10,6 +10,7 @@
 - :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
 - :mod:`.environments`: jobs that report the plan for an environment and promote it;
 - :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
+- :mod:`.component`: the Dagster component a ``defs.yaml`` declares a SQLMesh project with;
 - :mod:`.automation`: the schedules, or instead a condition per model from its cron and one sensor;
 - :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
@@ -17,7 +18,14 @@
 - :mod:`.outcomes`: the per-model results that cross process boundaries.
 """
 
-from .automation import AUTOMATION_SENSOR_NAME, AutomatedDefinitions, Automation, sqlmesh_automation
+from .automation import (
+    AUTOMATION_SENSOR_NAME,
+    AutomatedDefinitions,
+    Automation,
+    sqlmesh_automation,
+    with_upstream_conditions,
+)
+from .component import SQLMeshProjectComponent
 from .environments import PlanReport, build_plan, sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
@@ -37,6 +45,7 @@ __all__ = [
     "PARTITIONED_TAG",
     "PlanReport",
     "PartitioningError",
+    "SQLMeshProjectComponent",
     "SQLMeshResource",
     "SQLMeshRunResults",
     "SQLMeshTranslator",
@@ -45,6 +54,7 @@ __all__ = [
     "is_asset_model",
     "sqlmesh_assets",
     "sqlmesh_automation",
+    "with_upstream_conditions",
     "sqlmesh_environment_jobs",
     "sqlmesh_interval_report_jobs",
     "sqlmesh_schedules",

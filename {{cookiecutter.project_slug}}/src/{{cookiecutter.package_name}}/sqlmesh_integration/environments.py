@@ -40,10 +40,11 @@ from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
 from .event_capture import ExecutionRecorder, recording
 from .resource import SQLMeshResource, check_environment_name
-from .selection import MODEL_OP_TAG
+from .selection import MODEL_OP_TAG, project_of
 
 PLAN_REPORT_JOB_NAME = "sqlmesh_plan_report"
 PROMOTE_JOB_NAME = "sqlmesh_promote"
+"""The jobs' names for the project named ``sqlmesh``; another project's start with its own name."""
 
 _CATEGORIES = {
     SnapshotChangeCategory.BREAKING: "breaking",
@@ -229,7 +230,12 @@ def _metadata(report: PlanReport, text: str) -> dict[str, object]:
 
 
 def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
-    """The plan report and promotion jobs; both require the ``sqlmesh`` resource."""
+    """The plan report and promotion jobs of the project of ``assets``; both require its resource.
+
+    ``<name>_plan_report`` and ``<name>_promote``, ``<name>`` being the
+    project's (its resource key, ``sqlmesh`` by default).
+    """
+    name = project_of(assets)
     # One key per model asset; the checks of sources and standalone audits have none.
     keys = {
         asset.op.tags[MODEL_OP_TAG]: key
@@ -238,11 +244,10 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         for key in asset.keys
     }
 
-    @op(name="report_sqlmesh_plan")
-    def report_plan(
-        context: OpExecutionContext, config: PlanConfig, sqlmesh: SQLMeshResource
-    ) -> Output[None]:
+    @op(name=f"report_{name}_plan", required_resource_keys={name})
+    def report_plan(context: OpExecutionContext, config: PlanConfig) -> Output[None]:
         """Compute the plan for the environment and report it; apply nothing."""
+        sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
             report = PlanReport.from_plan(build_plan(sqlmesh_context, config.environment))
@@ -250,9 +255,10 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
             sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
         return Output(None, metadata=_metadata(report, _report(context, report, config)))
 
-    @op(name="promote_sqlmesh_plan")
-    def promote(context: OpExecutionContext, config: PlanConfig, sqlmesh: SQLMeshResource) -> Output[None]:
+    @op(name=f"promote_{name}_plan", required_resource_keys={name})
+    def promote(context: OpExecutionContext, config: PlanConfig) -> Output[None]:
         """Report the plan for the environment, then apply it."""
+        sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
             plan = build_plan(sqlmesh_context, config.environment)
@@ -286,7 +292,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         return Output(None, metadata={**_metadata(report, text), "sqlmesh/intervals_evaluated": evaluated})
 
     @job(
-        name=PLAN_REPORT_JOB_NAME,
+        name=f"{name}_plan_report",
         description="Report what applying the project on disk to a SQLMesh environment (prod) would do. "
         "Applies nothing.",
     )
@@ -294,7 +300,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         report_plan()
 
     @job(
-        name=PROMOTE_JOB_NAME,
+        name=f"{name}_promote",
         description="Apply the project on disk to a SQLMesh environment (prod), after reporting the plan. "
         "What a development environment built is promoted without evaluating it again.",
     )

@@ -45,11 +45,12 @@ from .selection import (
     AUDIT_ARGS_METADATA,
     AUDIT_METADATA,
     MODEL_OP_TAG,
+    PROJECT_OP_TAG,
     SQLMESH_OP_TAGS,
     STANDALONE_AUDIT_OP_TAG,
     StepContext,
 )
-from .translator import AuditIdentity, AuditUse, SQLMeshTranslator, is_asset_model
+from .translator import CRON_METADATA, AuditIdentity, AuditUse, SQLMeshTranslator, is_asset_model
 
 
 def sqlmesh_assets(
@@ -57,21 +58,24 @@ def sqlmesh_assets(
 ) -> list[AssetsDefinition]:
     """One asset per SQLMesh model, with lineage, metadata and audits as checks.
 
-    Assets require the resources ``sqlmesh`` (a :class:`SQLMeshResource`) and
-    ``sqlmesh_results`` (a :class:`SQLMeshRunResults`).
+    Assets require the resources ``<name>`` (a :class:`SQLMeshResource`, ``sqlmesh``
+    by default) and ``<name>_results`` (a :class:`SQLMeshRunResults`), where
+    ``<name>`` is ``sqlmesh.name``.
     """
     project = sqlmesh.load_definitions()
     translator = (translator or SQLMeshTranslator()).for_catalog(project.default_catalog)
     assets = [
-        _model_asset(project, model, translator) for model in project.models.values() if is_asset_model(model)
+        _model_asset(project, model, translator, sqlmesh)
+        for model in project.models.values()
+        if is_asset_model(model)
     ]
     sources = [
-        _source_checks(model, translator)
+        _source_checks(model, translator, sqlmesh)
         for model in project.models.values()
         if model.kind.is_external and translator.get_audit_uses(model)
     ]
     standalone = [
-        _standalone_audit_checks(audit, translator)
+        _standalone_audit_checks(audit, translator, sqlmesh)
         for audit in project.standalone_audits.values()
         if audit.depends_on and not audit.skip
     ]
@@ -79,7 +83,7 @@ def sqlmesh_assets(
 
 
 def _model_asset(
-    project: ProjectDefinitions, model: Model, translator: SQLMeshTranslator
+    project: ProjectDefinitions, model: Model, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource
 ) -> AssetsDefinition:
     key = translator.get_asset_key(model.fqn)
     audit_uses = translator.get_audit_uses(model)
@@ -107,11 +111,12 @@ def _model_asset(
         specs=[spec],
         check_specs=check_specs,
         can_subset=True,
-        op_tags={MODEL_OP_TAG: model.fqn, **SQLMESH_OP_TAGS},
+        op_tags=_op_tags(sqlmesh, {MODEL_OP_TAG: model.fqn}),
+        required_resource_keys={sqlmesh.name, sqlmesh.results_key},
         backfill_policy=BACKFILL_POLICY if partitions_def else None,
     )
     def _asset(
-        context: AssetExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
+        context: AssetExecutionContext,
     ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
         ranged = partitions_def is not None and (context.has_partition_key or context.has_partition_key_range)
         if partitions_def is not None and not ranged and key in context.selected_asset_keys:
@@ -121,7 +126,7 @@ def _model_asset(
                 f"terminal: make run SELECT={key.to_user_string()} PARTITION=first...last.",
                 allow_retries=False,
             )
-        results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
+        results = _get_or_execute(context, sqlmesh, model.fqn)
         if ranged:
             within = TimeRange.from_window(context.partition_time_window)
             yield from report_partitions(
@@ -133,7 +138,9 @@ def _model_asset(
     return _asset
 
 
-def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDefinition:
+def _source_checks(
+    model: Model, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource
+) -> AssetChecksDefinition:
     """The audits of an external model, as checks on the key of the source it names.
 
     The source's asset is not defined here (SQLMesh does not build it): the
@@ -150,13 +157,12 @@ def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDe
         name=f"{key.to_python_identifier()}__sqlmesh_audits",
         specs=_check_specs(key, audit_uses),
         can_subset=True,
-        op_tags={MODEL_OP_TAG: model.fqn, **SQLMESH_OP_TAGS},
+        op_tags=_op_tags(sqlmesh, {MODEL_OP_TAG: model.fqn}),
+        required_resource_keys={sqlmesh.name, sqlmesh.results_key},
         description=f"SQLMesh audits of the external source {model.name}",
     )
-    def _audits(
-        context: AssetCheckExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
-    ) -> Iterator[AssetCheckResult]:
-        results = sqlmesh_results.get_or_execute(context, sqlmesh, model.fqn)
+    def _audits(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        results = _get_or_execute(context, sqlmesh, model.fqn)
         # No materialization: a source's asset is never selected, so none is reported.
         yield from (
             event
@@ -167,7 +173,9 @@ def _source_checks(model: Model, translator: SQLMeshTranslator) -> AssetChecksDe
     return _audits
 
 
-def _standalone_audit_checks(audit: StandaloneAudit, translator: SQLMeshTranslator) -> AssetChecksDefinition:
+def _standalone_audit_checks(
+    audit: StandaloneAudit, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource
+) -> AssetChecksDefinition:
     """A standalone audit, as one check on each asset it reads.
 
     It shows on the **Checks** tab of every table it reads, and runs once in
@@ -188,16 +196,15 @@ def _standalone_audit_checks(audit: StandaloneAudit, translator: SQLMeshTranslat
     ]
 
     @multi_asset_check(
-        name=f"sqlmesh_audit__{name}",
+        name=f"{sqlmesh.name}_audit__{name}",
         specs=specs,
         can_subset=True,
-        op_tags={STANDALONE_AUDIT_OP_TAG: audit.name, **SQLMESH_OP_TAGS},
+        op_tags=_op_tags(sqlmesh, {STANDALONE_AUDIT_OP_TAG: audit.name}),
+        required_resource_keys={sqlmesh.name, sqlmesh.results_key},
         description=f"SQLMesh standalone audit {audit.name}",
     )
-    def _audit(
-        context: AssetCheckExecutionContext, sqlmesh: SQLMeshResource, sqlmesh_results: SQLMeshRunResults
-    ) -> Iterator[AssetCheckResult]:
-        results = sqlmesh_results.get_or_execute(context, sqlmesh, audit.name)
+    def _audit(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        results = _get_or_execute(context, sqlmesh, audit.name)
         if results.error is not None:
             raise Failure(f"SQLMesh could not execute this run: {results.error}", allow_retries=False)
         outcome = results.models[audit.name]
@@ -223,6 +230,20 @@ def _standalone_audit_checks(audit: StandaloneAudit, translator: SQLMeshTranslat
             )
 
     return _audit
+
+
+def _op_tags(sqlmesh: SQLMeshResource, tags: dict[str, str]) -> dict[str, str]:
+    return {**tags, PROJECT_OP_TAG: sqlmesh.name, **SQLMESH_OP_TAGS}
+
+
+def _get_or_execute(context: StepContext, sqlmesh: SQLMeshResource, name: str) -> ExecutionResults:
+    """``name``'s outcome in the run's one execution of the project, with the run's own resources.
+
+    The resources are looked up by the project's keys: the run's configured
+    instances, not the ones the definitions were built with.
+    """
+    results: SQLMeshRunResults = getattr(context.resources, sqlmesh.results_key)
+    return results.get_or_execute(context, getattr(context.resources, sqlmesh.name), name)
 
 
 def _check_specs(key: AssetKey, audit_uses: list[AuditUse]) -> list[AssetCheckSpec]:
@@ -267,7 +288,7 @@ def _definition_metadata(model: Model, columns: dict[str, tuple[str, str | None]
         "dagster/table_name": ".".join(part.name for part in table.parts),
     }
     if model.cron:
-        metadata["sqlmesh/cron"] = model.cron
+        metadata[CRON_METADATA] = model.cron
     if columns:
         metadata["dagster/column_schema"] = TableSchema(
             columns=[

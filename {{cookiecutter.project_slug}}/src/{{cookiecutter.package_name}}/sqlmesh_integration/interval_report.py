@@ -20,9 +20,10 @@ from sqlmesh.utils.date import now
 
 from .partitions import TimeRange, filled_partition_keys
 from .resource import SQLMeshResource
-from .selection import MODEL_OP_TAG
+from .selection import MODEL_OP_TAG, project_of
 
 REPORT_JOB_NAME = "sqlmesh_report_intervals"
+"""The job's name for the project named ``sqlmesh``; another project's starts with its own name."""
 
 
 def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
@@ -38,9 +39,12 @@ def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefi
     if not partitioned:
         return []
 
-    @op(name="report_sqlmesh_intervals")
-    def report(context: OpExecutionContext, sqlmesh: SQLMeshResource) -> None:
+    name = project_of(assets)
+
+    @op(name=f"report_{name}_intervals", required_resource_keys={name})
+    def report(context: OpExecutionContext) -> None:
         """Record as materialized each partition whose interval SQLMesh holds and Dagster does not."""
+        sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
             environment = sqlmesh_context.state_reader.get_environment(sqlmesh.environment)
@@ -85,7 +89,7 @@ def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefi
         context.log.info(f"Reported {reported} partition(s) filled outside Dagster; nothing was evaluated.")
 
     @job(
-        name=REPORT_JOB_NAME,
+        name=f"{name}_report_intervals",
         description=(
             "Record in Dagster the partitions SQLMesh filled outside it (sqlmesh run from a terminal), "
             "from SQLMesh's state. Evaluates nothing."

@@ -38,11 +38,12 @@ from .execution_stream import OutcomePublisher
 from .outcomes import AuditOutcome, ModelOutcome, ModelStatus
 from .partitions import TimeRange
 from .project import ProjectDefinitions, cached_definitions
-from .selection import RunSelection
+from .selection import DEFAULT_PROJECT_NAME, RunSelection
 from .translator import AuditIdentity, audit_args_key, audit_is_blocking
 
 _contexts: dict[tuple[str, str | None], Context] = {}
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_PROJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def check_environment_name(name: str) -> str:
@@ -65,9 +66,27 @@ class MaterializeMode(StrEnum):
     """Re-evaluate exactly the selected models, even if their intervals are complete."""
 
 
+def check_project_name(name: str) -> str:
+    """The name, if it can key a resource and prefix job names; a clear error otherwise."""
+    if not _PROJECT_NAME.match(name):
+        raise ValueError(
+            f"SQLMesh project name {name!r} is not valid (the resource's or component's 'name'): use a "
+            "letter, then letters, digits and underscores, for example 'sqlmesh' or 'finance'."
+        )
+    return name
+
+
 class SQLMeshResource(ConfigurableResource):
     """Loads a SQLMesh project and executes it against its gateway."""
 
+    name: str = Field(
+        default=DEFAULT_PROJECT_NAME,
+        description=(
+            "The project's name in the code location: its resource key (with '<name>_results' for "
+            "its run results) and the prefix of its jobs, schedules and sensor. Two SQLMesh "
+            "projects in one code location need two names."
+        ),
+    )
     project_dir: str = Field(description="Folder holding the SQLMesh project (config.py, models/).")
     gateway: str | None = Field(default=None, description="SQLMesh gateway; None uses the default.")
     environment: str = Field(
@@ -87,6 +106,16 @@ class SQLMeshResource(ConfigurableResource):
     @classmethod
     def _valid_environment(cls, name: str) -> str:
         return check_environment_name(name)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return check_project_name(name)
+
+    @property
+    def results_key(self) -> str:
+        """The resource key of the project's :class:`.SQLMeshRunResults`."""
+        return f"{self.name}_results"
 
     def load_definitions(self) -> ProjectDefinitions:
         """What the Dagster definitions need from the project; from a cache when nothing changed."""

@@ -4,7 +4,7 @@ Dagster's default executor runs each asset step in its own process, so
 in-memory state cannot be shared between the steps of a run. The execution
 therefore lives in a run-scoped folder of the Dagster instance's storage:
 
-    <storage>/sqlmesh_runs/<run_id>/
+    <storage>/sqlmesh_runs/<run_id>/<project>/     (the resource's name, ``sqlmesh`` by default)
         execution.lock      held while a step looks for, or claims, an execution
         started-<n>.json    the models execution n covers, and the process that owns it
         events-<n>.jsonl    execution n as a stream of events (see execution_stream)
@@ -130,10 +130,10 @@ class SQLMeshRunResults(ConfigurableResource):
         # Read only by the step that starts an execution: every other step just reads.
         @functools.cache
         def selection() -> RunSelection:
-            return run_selection(context)
+            return run_selection(context, sqlmesh.name)
 
         claim = claim_execution(
-            runs_dir / run_id, fqn, ready=lambda claimed: _ready(context, selection(), claimed)
+            runs_dir / run_id / sqlmesh.name, fqn, ready=lambda claimed: _ready(context, selection(), claimed)
         )
         if claim.to_start:
             try:

@@ -29,6 +29,7 @@ from .selection import MODEL_OP_TAG
 from .translator import is_asset_model
 
 RUN_JOB_NAME = "sqlmesh_run"
+"""The run job's name for the project named ``sqlmesh``; another project's starts with its own name."""
 
 
 def sqlmesh_schedules(
@@ -52,14 +53,17 @@ def sqlmesh_schedules(
     models = [m for m in models if m.fqn not in partitioned_models]
     units = [_unit(partitions) for partitions in by_partitions]
     schedules = [
-        _partitioned_schedule(partitions, group, default_status, units.count(_unit(partitions)) > 1)
+        _partitioned_schedule(
+            sqlmesh.name, partitions, group, default_status, units.count(_unit(partitions)) > 1
+        )
         for partitions, group in by_partitions.items()
     ]
     if not models:
         return schedules
     most_frequent = min(models, key=lambda model: model.interval_unit.seconds)
+    run_job_name = f"{sqlmesh.name}_run"
     job = define_asset_job(
-        RUN_JOB_NAME,
+        run_job_name,
         # Upstream of the models: the Dagster assets writing tables they read (external models).
         selection=AssetSelection.assets(*assets).upstream().materializable()
         - AssetSelection.assets(*partitioned),
@@ -70,7 +74,7 @@ def sqlmesh_schedules(
         ),
     )
     schedule = ScheduleDefinition(
-        name=f"{RUN_JOB_NAME}_schedule",
+        name=f"{run_job_name}_schedule",
         job=job,
         cron_schedule=most_frequent.cron,
         execution_timezone=str(most_frequent.cron_tz or "UTC"),
@@ -85,6 +89,7 @@ def _unit(partitions: TimeWindowPartitionsDefinition) -> str:
 
 
 def _partitioned_schedule(
+    project: str,
     partitions: TimeWindowPartitionsDefinition,
     assets: list[AssetsDefinition],
     default_status: DefaultScheduleStatus,
@@ -96,7 +101,7 @@ def _partitioned_schedule(
     well when models of that unit start on different dates (one job each).
     """
     unit = _unit(partitions)
-    name = f"{RUN_JOB_NAME}_by_{unit}"
+    name = f"{project}_run_by_{unit}"
     if unit_shared:
         name += f"_from_{partitions.start.strftime('%Y%m%d%H%M')}"
     job = define_asset_job(

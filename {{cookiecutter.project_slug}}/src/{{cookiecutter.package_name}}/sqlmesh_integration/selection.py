@@ -17,7 +17,7 @@ asset must not be evaluated before that asset's step has run: each model
 records the steps of the run it waits for (``waits_for``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,7 +32,10 @@ from dagster._core.storage.tags import (
 from .partitions import TimeRange
 from .translator import AuditIdentity
 
+DEFAULT_PROJECT_NAME = "sqlmesh"
 MODEL_OP_TAG = "sqlmesh/model"
+PROJECT_OP_TAG = "sqlmesh/project"
+"""The name of the SQLMesh project an op executes (the resource's ``name``)."""
 STANDALONE_AUDIT_OP_TAG = "sqlmesh/standalone_audit"
 AUDIT_METADATA = "sqlmesh/audit"
 AUDIT_ARGS_METADATA = "sqlmesh/audit_args"
@@ -99,8 +102,12 @@ class RunSelection:
         }
 
 
-def run_selection(context: StepContext) -> RunSelection:
-    """The SQLMesh side of the whole run's asset and check selection."""
+def run_selection(context: StepContext, project: str) -> RunSelection:
+    """The part of the whole run's asset and check selection that SQLMesh ``project`` executes.
+
+    The ops of another SQLMesh project in the run are steps like any other
+    Dagster asset's: a model below one of them waits for it.
+    """
     job = context.job_def
     step_keys = context.run.step_keys_to_execute
     entities: dict[str, set] = {}  # node name -> the asset and check keys it executes in this run
@@ -115,7 +122,7 @@ def run_selection(context: StepContext) -> RunSelection:
             continue
         keys = job.asset_layer.get_selected_entity_keys_for_node(handle)
         entities[node.name] = set(keys)
-        fqn = _sqlmesh_name(node.definition.tags)
+        fqn = _sqlmesh_name(node.definition.tags, project)
         if fqn is None:
             continue
         if assets_def.partitions_def is not None and time_range is None:
@@ -130,11 +137,11 @@ def run_selection(context: StepContext) -> RunSelection:
                 if isinstance(key, AssetCheckKey)
             ),
         )
-    sqlmesh_nodes = {node.name for node in job.graph.nodes if _sqlmesh_name(node.definition.tags)}
+    sqlmesh_nodes = {node.name for node in job.graph.nodes if _sqlmesh_name(node.definition.tags, project)}
     if set(entities) <= sqlmesh_nodes:  # the common case: a run of SQLMesh assets only
         return RunSelection(models, time_range=time_range)
     producers = {key: name for name, keys in entities.items() for key in keys if isinstance(key, AssetKey)}
-    node_of_model = {_sqlmesh_name(node.definition.tags): node.name for node in job.graph.nodes}
+    node_of_model = {_sqlmesh_name(node.definition.tags, project): node.name for node in job.graph.nodes}
     return RunSelection(
         {
             fqn: replace(
@@ -176,8 +183,27 @@ def _run_time_range(tags: Mapping[str, str], partitions_def: Any) -> TimeRange |
     )
 
 
-def _sqlmesh_name(op_tags: Any) -> str | None:
-    """The SQLMesh model or standalone audit an op executes, if any."""
+def project_of(assets: Sequence[Any]) -> str:
+    """The name of the one SQLMesh project whose assets ``assets`` are (``sqlmesh`` if none is tagged).
+
+    Jobs and schedules are made per project: assets of two projects are an error.
+    """
+    names = {
+        asset.op.tags.get(PROJECT_OP_TAG, DEFAULT_PROJECT_NAME)
+        for asset in assets
+        if asset.is_executable and (MODEL_OP_TAG in asset.op.tags or STANDALONE_AUDIT_OP_TAG in asset.op.tags)
+    }
+    if len(names) > 1:
+        raise ValueError(
+            f"These assets are of SQLMesh projects {sorted(names)}: pass the assets of one project at a time."
+        )
+    return names.pop() if names else DEFAULT_PROJECT_NAME
+
+
+def _sqlmesh_name(op_tags: Any, project: str) -> str | None:
+    """The model or standalone audit of SQLMesh ``project`` an op executes, if any."""
+    if op_tags.get(PROJECT_OP_TAG, DEFAULT_PROJECT_NAME) != project:
+        return None
     return op_tags.get(MODEL_OP_TAG) or op_tags.get(STANDALONE_AUDIT_OP_TAG)
 
 

@@ -23,6 +23,8 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _ARG_NAME = re.compile(r"(?:^|, )[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_CHECK_NAME = 120
+CRON_METADATA = "sqlmesh/cron"
+"""Definition metadata of a model's asset: its cron (what automation and the schedules go by)."""
 
 
 @dataclass(frozen=True)

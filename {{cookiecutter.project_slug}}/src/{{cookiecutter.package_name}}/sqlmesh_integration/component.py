@@ -1,0 +1,88 @@
+"""The integration as a Dagster component: one SQLMesh project per ``defs.yaml``.
+
+A folder under ``defs/`` with a ``defs.yaml`` naming this type loads a SQLMesh
+project with everything the integration defines for it: an asset per model,
+audits as checks, the environment jobs, the interval report job, and the
+schedules or the automation sensor. A second project is a second folder with
+its own ``name``: its resources, jobs, schedules and sensor are named by it, and
+a run of both executes each project once.
+
+The settings are the resource's (:class:`.SQLMeshResource`); ``dg check defs``
+reports a setting that is missing, mistyped or of the wrong kind, naming the
+file and the line, and a value the resource refuses, naming the file.
+"""
+
+from typing import Literal
+
+from dagster import Component, ComponentLoadContext, Definitions, Model, Resolvable
+from pydantic import Field
+
+from .automation import sqlmesh_automation
+from .environments import sqlmesh_environment_jobs
+from .factory import sqlmesh_assets
+from .interval_report import sqlmesh_interval_report_jobs
+from .resource import SQLMeshResource
+from .run_results import SQLMeshRunResults
+from .selection import DEFAULT_PROJECT_NAME
+from .translator import SQLMeshTranslator
+
+
+class SQLMeshProjectComponent(Component, Model, Resolvable):
+    """A SQLMesh project: each model an asset, audits as checks, one execution per run."""
+
+    project_dir: str = Field(
+        description="The SQLMesh project's folder (config.py, models/): relative to the project root "
+        "(where pyproject.toml is), or absolute."
+    )
+    name: str = Field(
+        default=DEFAULT_PROJECT_NAME,
+        description="The project's name in the code location: its resource key and the prefix of its "
+        "jobs, schedules and sensor. Each project of a code location needs its own.",
+    )
+    gateway: str | None = Field(default=None, description="The SQLMesh gateway; none: the project's default.")
+    environment: str = Field(default="prod", description="The SQLMesh environment runs build and read.")
+    auto_plan: bool = Field(
+        default=True, description="Apply the project on disk before each run; false where CI applies plans."
+    )
+    automation: Literal["schedule", "conditions"] = Field(
+        default="schedule",
+        description="What starts runs on their own: one schedule at the most frequent model cron, or a "
+        "condition per model from its cron (docs/adr/0008). Off until turned on in the UI.",
+    )
+    partition_by_default: bool = Field(
+        default=False,
+        description="Partition every INCREMENTAL_BY_TIME_RANGE model, not only those tagged "
+        "dagster_partitioned (docs/adr/0006).",
+    )
+
+    def get_translator(self) -> SQLMeshTranslator:
+        """The translator of this project's names: override it in a subclass to change them."""
+        translator = SQLMeshTranslator()
+        translator.partition_by_default = self.partition_by_default
+        return translator
+
+    def build_defs(self, context: ComponentLoadContext) -> Definitions:
+        project_dir = context.project_root / self.project_dir
+        if not project_dir.is_dir():
+            raise FileNotFoundError(
+                f"{context.path / 'defs.yaml'}: project_dir {self.project_dir!r} is not a folder "
+                f"({project_dir} does not exist). Give the SQLMesh project's folder, relative to "
+                f"{context.project_root}."
+            )
+        sqlmesh = SQLMeshResource(
+            name=self.name,
+            project_dir=str(project_dir),
+            gateway=self.gateway,
+            environment=self.environment,
+            auto_plan=self.auto_plan,
+        )
+        translator = self.get_translator()
+        assets = sqlmesh_assets(sqlmesh, translator)
+        automation = sqlmesh_automation(sqlmesh, assets, self.automation, translator)
+        return Definitions(
+            assets=automation.assets,
+            schedules=automation.schedules,
+            sensors=automation.sensors,
+            jobs=[*sqlmesh_environment_jobs(assets), *sqlmesh_interval_report_jobs(assets)],
+            resources={sqlmesh.name: sqlmesh, sqlmesh.results_key: SQLMeshRunResults()},
+        )
