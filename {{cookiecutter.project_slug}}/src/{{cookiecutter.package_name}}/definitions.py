@@ -23,6 +23,7 @@ EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_exe
 def load_definitions() -> Definitions:
     """The components of ``defs/``, with the ingestion, the resource it writes with and the executor."""
     components = load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # The project named `sqlmesh` (defs/sqlmesh/defs.yaml): the ingestion writes to its warehouse.
     sqlmesh: SQLMeshResource = components.resources["sqlmesh"]
     # With SQLMESH_AUTOMATION=conditions, the ingestion is requested with the models that read it.
     others = Definitions(

@@ -66,8 +66,7 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         if not project_dir.is_dir():
             raise FileNotFoundError(
                 f"{context.path / 'defs.yaml'}: project_dir {self.project_dir!r} is not a folder "
-                f"({project_dir} does not exist). Give the SQLMesh project's folder, relative to "
-                f"{context.project_root}."
+                f"({project_dir}). Give the SQLMesh project's folder, relative to {context.project_root}."
             )
         sqlmesh = SQLMeshResource(
             name=self.name,
