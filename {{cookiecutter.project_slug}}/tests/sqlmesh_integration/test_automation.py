@@ -21,7 +21,6 @@ from dagster import (
 )
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
-    AUTOMATION_SENSOR_NAME,
     MODE_TAG,
     SQLMeshResource,
     SQLMeshRunResults,
@@ -127,7 +126,7 @@ def test_conditions_mode_is_one_stopped_sensor_over_every_model_and_the_ingestio
     clock = Clock(tmp_path)
     (sensor,) = clock.defs.get_repository_def().sensor_defs  # no default_automation_condition_sensor beside
 
-    assert sensor.name == AUTOMATION_SENSOR_NAME
+    assert sensor.name == "sqlmesh_automation_sensor"
     assert sensor.default_status == DefaultSensorStatus.STOPPED
     assert sensor.run_tags == {MODE_TAG: "run"}
     assert clock.automation.schedules == []

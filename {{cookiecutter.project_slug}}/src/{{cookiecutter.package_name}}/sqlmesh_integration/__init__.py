@@ -19,7 +19,6 @@
 """
 
 from .automation import (
-    AUTOMATION_SENSOR_NAME,
     AutomatedDefinitions,
     Automation,
     sqlmesh_automation,
@@ -36,7 +35,6 @@ from .schedules import sqlmesh_schedules
 from .translator import AuditIdentity, SQLMeshTranslator, is_asset_model
 
 __all__ = [
-    "AUTOMATION_SENSOR_NAME",
     "AutomatedDefinitions",
     "Automation",
     "AuditIdentity",

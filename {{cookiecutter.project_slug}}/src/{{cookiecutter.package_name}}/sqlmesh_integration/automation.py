@@ -45,9 +45,6 @@ from .schedules import sqlmesh_schedules
 from .selection import MODEL_OP_TAG
 from .translator import CRON_METADATA, SQLMeshTranslator
 
-AUTOMATION_SENSOR_NAME = "sqlmesh_automation_sensor"
-"""The sensor's name for the project named ``sqlmesh``; another project's starts with its own name."""
-
 
 class Automation(enum.Enum):
     """The setting ``SQLMESH_AUTOMATION``: what starts runs on their own."""

@@ -42,10 +42,6 @@ from .event_capture import ExecutionRecorder, recording
 from .resource import SQLMeshResource, check_environment_name
 from .selection import MODEL_OP_TAG, project_of
 
-PLAN_REPORT_JOB_NAME = "sqlmesh_plan_report"
-PROMOTE_JOB_NAME = "sqlmesh_promote"
-"""The jobs' names for the project named ``sqlmesh``; another project's start with its own name."""
-
 _CATEGORIES = {
     SnapshotChangeCategory.BREAKING: "breaking",
     SnapshotChangeCategory.NON_BREAKING: "non-breaking",

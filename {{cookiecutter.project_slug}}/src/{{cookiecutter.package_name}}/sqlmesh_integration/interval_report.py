@@ -22,9 +22,6 @@ from .partitions import TimeRange, filled_partition_keys
 from .resource import SQLMeshResource
 from .selection import MODEL_OP_TAG, project_of
 
-REPORT_JOB_NAME = "sqlmesh_report_intervals"
-"""The job's name for the project named ``sqlmesh``; another project's starts with its own name."""
-
 
 def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
     """The report job, if any SQLMesh asset is partitioned; none otherwise.

@@ -28,9 +28,6 @@ from .run_results import MODE_TAG
 from .selection import MODEL_OP_TAG
 from .translator import is_asset_model
 
-RUN_JOB_NAME = "sqlmesh_run"
-"""The run job's name for the project named ``sqlmesh``; another project's starts with its own name."""
-
 
 def sqlmesh_schedules(
     sqlmesh: SQLMeshResource,
