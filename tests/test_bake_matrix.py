@@ -190,8 +190,15 @@ AWKWARD: dict[str, dict[str, str]] = {
 }
 
 
-def test_long_name_is_80_characters() -> None:
-    assert len(LONG_NAME) == 80
+def test_a_long_name_keeps_every_character_in_its_slug_and_package(bake: Bake) -> None:
+    """An 80-character name is not cut: the folder, the distribution and the package keep all of it."""
+    project = bake(AWKWARD["long_name"])
+    recorded = answers_of(project)
+    slug = LONG_NAME.lower().replace(" ", "-")
+    assert len(slug) == 80
+    assert recorded["project_slug"] == slug == project.name
+    assert recorded["package_name"] == slug.replace("-", "_")
+    assert (project / "src" / recorded["package_name"] / "definitions.py").is_file()
 
 
 @pytest.mark.parametrize("case", sorted(AWKWARD))
