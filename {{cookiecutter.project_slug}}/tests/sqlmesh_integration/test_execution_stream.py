@@ -7,7 +7,9 @@ import threading
 
 import pytest
 from dagster import Failure
+from filelock import FileLock
 
+from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim, claim_execution
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
     ExecutionEnded,
     LogLine,
@@ -16,8 +18,8 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import
     StreamReader,
     StreamWriter,
 )
+from {{ cookiecutter.package_name }}.sqlmesh_integration.following import follow
 from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import AuditOutcome, ModelOutcome, ModelStatus
-from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import Claim, claim_execution, follow
 
 
 def every_status() -> dict[str, ModelOutcome]:
@@ -70,10 +72,11 @@ def test_a_model_is_reported_once_and_held_outcomes_wait_for_the_end_of_the_bloc
     reader = StreamReader(path)
     evaluated = ModelOutcome("s.a", ModelStatus.EVALUATED)
     with publisher.holding():
-        publisher.publish("a", lambda: evaluated)
+        publisher.publish("a", evaluated)
         assert "a" not in reader.read().outcomes  # a plan has not promoted it yet
     assert reader.read().outcomes == {"a": evaluated}
-    publisher.publish("a", lambda: pytest.fail("computed a second time"))
+    publisher.publish("a", ModelOutcome("s.a", ModelStatus.FAILED))  # the first outcome is final
+    assert reader.read().outcomes == {"a": evaluated}
     assert path.read_text().count("model_finished") == 1
 
 
@@ -113,6 +116,23 @@ def test_a_model_waiting_for_another_step_gets_a_later_execution(tmp_path):
     later = claim_execution(tmp_path / "run-1", "c", lambda claimed: everything(claimed) - waits)
     assert (first.number, first.covers) == (1, ["a", "b"])
     assert (later.number, later.covers, later.to_start) == (2, ["c"], True)
+
+
+def test_waiting_for_other_steps_happens_outside_the_lock_and_a_claim_made_meanwhile_is_found(tmp_path):
+    run_dir = tmp_path / "run-1"
+    lock = FileLock(run_dir / "execution.lock")
+    seen = []
+
+    def another_step_claims_while_this_one_waits(claimed: set[str]) -> None:
+        with lock.acquire(timeout=0):  # raises Timeout if the claiming step held the lock while waiting
+            seen.append(claimed)
+        claim_execution(run_dir, "a", everything)
+
+    found = claim_execution(
+        run_dir, "b", everything, before_claiming=another_step_claims_while_this_one_waits
+    )
+    assert seen == [set()]
+    assert (found.number, found.to_start, found.covers) == (1, False, ["a", "b", "c"])
 
 
 def test_a_step_reads_its_own_outcome_and_lines_while_the_execution_goes_on(tmp_path):

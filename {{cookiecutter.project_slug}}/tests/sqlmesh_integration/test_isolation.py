@@ -5,10 +5,11 @@ import signal
 import time
 from pathlib import Path
 
+from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution import MaterializeMode
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import StreamReader, StreamWriter
 from {{ cookiecutter.package_name }}.sqlmesh_integration.isolation import start_isolated
-from {{ cookiecutter.package_name }}.sqlmesh_integration.resource import MaterializeMode
-from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import Claim, execute_to_stream, watch
+from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream, watch
 from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import RunSelection
 
 

@@ -4,8 +4,8 @@ import os
 import threading
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration import run_results
-from {{ cookiecutter.package_name }}.sqlmesh_integration.run_results import prune_finished_runs
+from {{ cookiecutter.package_name }}.sqlmesh_integration import execution_stream
+from {{ cookiecutter.package_name }}.sqlmesh_integration.pruning import prune_finished_runs
 
 
 def make_runs(runs_dir: Path, names: list[str]) -> None:
@@ -55,6 +55,6 @@ def test_a_folder_that_cannot_be_read_is_reported_not_raised(tmp_path):
 
 def test_streams_read_in_memory_are_bounded(tmp_path):
     for n in range(200):
-        run_results._reader(tmp_path / f"run-{n}" / "events-1.jsonl")
-    assert len(run_results._readers) <= run_results._REMEMBERED_STREAMS
-    assert tmp_path / "run-199" / "events-1.jsonl" in run_results._readers
+        execution_stream.reader_for(tmp_path / f"run-{n}" / "events-1.jsonl")
+    assert len(execution_stream._readers) <= execution_stream._REMEMBERED_STREAMS
+    assert tmp_path / "run-199" / "events-1.jsonl" in execution_stream._readers

@@ -25,12 +25,14 @@ from .automation import (
     with_upstream_conditions,
 )
 from .component import SQLMeshProjectComponent
+from .constants import MODE_TAG
 from .environments import PlanReport, build_plan, sqlmesh_environment_jobs
+from .execution import MaterializeMode, SQLMeshExecution
 from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
 from .partitions import PARTITIONED_TAG, UNPARTITIONED_TAG, PartitioningError
-from .resource import MaterializeMode, SQLMeshResource
-from .run_results import MODE_TAG, SQLMeshRunResults
+from .resource import SQLMeshResource
+from .run_results import SQLMeshRunResults
 from .schedules import sqlmesh_schedules
 from .translator import AuditIdentity, SQLMeshTranslator, is_asset_model
 
@@ -44,6 +46,7 @@ __all__ = [
     "PlanReport",
     "PartitioningError",
     "SQLMeshProjectComponent",
+    "SQLMeshExecution",
     "SQLMeshResource",
     "SQLMeshRunResults",
     "SQLMeshTranslator",

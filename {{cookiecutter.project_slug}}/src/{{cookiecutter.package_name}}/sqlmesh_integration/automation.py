@@ -39,11 +39,11 @@ from dagster import (
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
 
-from .resource import MaterializeMode, SQLMeshResource
-from .run_results import MODE_TAG
+from .constants import CRON_METADATA, MODE_TAG, MODEL_OP_TAG
+from .execution import MaterializeMode
+from .resource import SQLMeshResource
 from .schedules import sqlmesh_schedules
-from .selection import MODEL_OP_TAG
-from .translator import CRON_METADATA, SQLMeshTranslator
+from .translator import SQLMeshTranslator
 
 
 class Automation(enum.Enum):

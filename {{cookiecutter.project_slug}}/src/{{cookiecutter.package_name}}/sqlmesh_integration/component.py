@@ -18,12 +18,12 @@ from dagster import Component, ComponentLoadContext, Definitions, Model, Resolva
 from pydantic import Field
 
 from .automation import sqlmesh_automation
+from .constants import DEFAULT_PROJECT_NAME
 from .environments import sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
-from .selection import DEFAULT_PROJECT_NAME
 from .translator import SQLMeshTranslator
 
 

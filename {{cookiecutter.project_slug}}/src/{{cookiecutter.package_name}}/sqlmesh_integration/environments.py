@@ -38,9 +38,10 @@ from sqlmesh import Context
 from sqlmesh.core.plan import Plan
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
+from .constants import MODEL_OP_TAG
 from .event_capture import ExecutionRecorder, recording
 from .resource import SQLMeshResource, check_environment_name
-from .selection import MODEL_OP_TAG, project_of
+from .selection import project_of
 
 _CATEGORIES = {
     SnapshotChangeCategory.BREAKING: "breaking",

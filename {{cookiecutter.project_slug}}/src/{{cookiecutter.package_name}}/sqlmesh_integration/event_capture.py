@@ -2,15 +2,17 @@
 
 SQLMesh's Python API reports progress through a *console* and audit failures
 through *notification targets*. Both are called from SQLMesh's worker threads.
-The :class:`ExecutionRecorder` gathers those calls for one execution, and
-forwards a readable line for each to a callback, so the Dagster run log tells
-the story as it happens.
+The :class:`ExecutionRecorder` gathers those calls for one execution and
+hands them on to the two sinks it was made with: a readable line for each
+to the execution's stream, so the Dagster run log tells the story as it
+happens, and each model SQLMesh has finished evaluating, with everything
+SQLMesh said about it, to be reported at once. Events flow one way: from
+SQLMesh, through the recorder, to the sinks.
 """
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmesh.core.console import NoopConsole
@@ -25,44 +27,33 @@ from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
 
 from .execution_stream import LogLine
+from .outcomes import AuditFailure, ModelEvents
 from .translator import audit_args_key
-
-
-@dataclass
-class AuditFailure:
-    audit_name: str
-    args_key: str
-    failing_rows: int
-
-
-@dataclass
-class ModelEvents:
-    """Everything SQLMesh said about one model during one execution."""
-
-    evaluated_batches: int = 0
-    failed_batches: int = 0
-    duration_ms: int = 0
-    intervals: list[tuple[str, str]] = field(default_factory=list)
-    audits_ran: bool = False
-    audit_failures: list[AuditFailure] = field(default_factory=list)
-    error: str | None = None
-    blocking_audit_failed: bool = False
-    skipped: bool = False
 
 
 class ExecutionRecorder:
     """Collects the events of one SQLMesh execution; safe to call from any thread."""
 
-    def __init__(self, on_line: Callable[[LogLine], None] = lambda line: None) -> None:
+    def __init__(
+        self,
+        on_line: Callable[[LogLine], None] = lambda line: None,
+        on_evaluated: Callable[[Snapshot, ModelEvents], None] = lambda snapshot, events: None,
+    ) -> None:
+        """``on_evaluated`` receives each model once SQLMesh has evaluated every batch it planned
+        for it in this pass, on the thread SQLMesh reported from."""
         self._lock = threading.Lock()
         self._on_line = on_line
+        self._on_evaluated = on_evaluated
         self.models: dict[str, ModelEvents] = {}
         self._planned_batches: dict[str, int] = {}
-        self.on_evaluated: Callable[[Snapshot], None] = lambda snapshot: None
-        """Called once SQLMesh has evaluated every batch it planned for a model in this pass."""
 
     def _events(self, fqn: str) -> ModelEvents:
         return self.models.setdefault(fqn, ModelEvents())
+
+    def events_of(self, fqn: str) -> ModelEvents:
+        """What SQLMesh said about ``fqn`` so far (nothing yet: empty events)."""
+        with self._lock:
+            return self.models.get(fqn) or ModelEvents()
 
     def message(self, text: str, model: str | None = None) -> None:
         """A line for the run's log: about ``model`` (its fqn), or about the whole execution."""
@@ -106,7 +97,7 @@ class ExecutionRecorder:
             snapshot.name,
         )
         if final:
-            self.on_evaluated(snapshot)
+            self._on_evaluated(snapshot, events)
 
     def models_failed(self, errors: list[NodeExecutionFailedError]) -> None:
         for error in errors:

@@ -12,19 +12,22 @@ single ``write`` on a file opened for appending: a reader never sees half an
 event, and whatever was appended before a crash stays readable. A stream
 without an ``end`` event belongs to an execution that is still going on, or
 to one whose process died (the reader checks who is alive, see
-:mod:`.run_results`).
+:mod:`.following`).
 """
 
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .outcomes import ModelOutcome
+
+_REMEMBERED_STREAMS = 64
+_readers: dict[Path, "StreamReader"] = {}
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class OutcomePublisher:
     """Publishes each model's outcome once, as soon as it is final; safe from any thread.
 
     While :meth:`holding`, outcomes are kept back and published when the
-    block ends (see :func:`.run_results.execute_to_stream` for when).
+    block ends (see :meth:`.SQLMeshExecution.run` for when).
     """
 
     def __init__(self, writer: StreamWriter) -> None:
@@ -94,12 +97,16 @@ class OutcomePublisher:
         self._holding = False
         self._lock = threading.Lock()
 
-    def publish(self, fqn: str, outcome: Callable[[], ModelOutcome]) -> None:
-        """Publish ``fqn``'s outcome, computed once, unless it already was."""
+    def has_published(self, fqn: str) -> bool:
+        with self._lock:
+            return fqn in self.published
+
+    def publish(self, fqn: str, outcome: ModelOutcome) -> None:
+        """Publish ``fqn``'s outcome, unless it already was: a model's first outcome is final."""
         with self._lock:
             if fqn in self.published:
                 return
-            self.published[fqn] = outcome()
+            self.published[fqn] = outcome
             if self._holding:
                 self._held.append(fqn)
                 return
@@ -157,6 +164,16 @@ class StreamReader:
                 elif self.state.end is None:
                     self.state.end = event
             return self.state
+
+
+def reader_for(path: Path) -> StreamReader:
+    """This process's reader of a stream: the steps it runs read each event once between them."""
+    reader = _readers.get(path)
+    if reader is None:
+        reader = _readers[path] = StreamReader(path)
+        while len(_readers) > _REMEMBERED_STREAMS:
+            del _readers[next(iter(_readers))]
+    return reader
 
 
 def _encode(event: Event) -> dict[str, Any]:

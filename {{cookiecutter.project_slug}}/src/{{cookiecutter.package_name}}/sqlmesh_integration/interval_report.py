@@ -18,9 +18,10 @@ from dagster import (
 )
 from sqlmesh.utils.date import now
 
+from .constants import MODEL_OP_TAG
 from .partitions import TimeRange, filled_partition_keys
 from .resource import SQLMeshResource
-from .selection import MODEL_OP_TAG, project_of
+from .selection import project_of
 
 
 def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:

@@ -1,8 +1,10 @@
-"""What one SQLMesh execution did to each model, in a form that crosses processes.
+"""What one SQLMesh execution did to each model: what SQLMesh said, and what it means.
 
-Dagster's multiprocess executor runs every asset step in its own process, so
-outcomes reach the steps through a file (see :mod:`.execution_stream`).
-Everything here is plain data that round-trips through JSON.
+This is the one place a status is decided (:func:`status_of`) and
+described (:data:`STATUS_TEXT`). Dagster's multiprocess executor runs every
+asset step in its own process, so outcomes reach the steps through a file
+(see :mod:`.execution_stream`): everything here is plain data that
+round-trips through JSON.
 """
 
 from dataclasses import dataclass, field
@@ -38,6 +40,52 @@ class ModelStatus(StrEnum):
     NOT_EVALUATED = "not_evaluated"
     """Intervals are still missing but SQLMesh did not evaluate them (for example a cron
     interval that has not elapsed for a new model): never reported as a success."""
+
+
+STATUS_TEXT = {
+    ModelStatus.EVALUATED: "evaluated in this run",
+    ModelStatus.AUDIT_FAILED: "evaluated in this run; the rows are written, but a blocking "
+    "audit failed, so SQLMesh withheld the interval and skipped everything downstream",
+    ModelStatus.UP_TO_DATE: "up to date, not evaluated in this run",
+}
+"""How a materialization describes the statuses that report one."""
+
+
+@dataclass
+class AuditFailure:
+    audit_name: str
+    args_key: str
+    failing_rows: int
+
+
+@dataclass
+class ModelEvents:
+    """Everything SQLMesh said about one model during one execution (see :mod:`.event_capture`)."""
+
+    evaluated_batches: int = 0
+    failed_batches: int = 0
+    duration_ms: int = 0
+    intervals: list[tuple[str, str]] = field(default_factory=list)
+    audits_ran: bool = False
+    audit_failures: list[AuditFailure] = field(default_factory=list)
+    error: str | None = None
+    blocking_audit_failed: bool = False
+    skipped: bool = False
+
+
+def status_of(events: ModelEvents, had_work: bool) -> ModelStatus:
+    """The status of a model SQLMesh was asked to evaluate, from what SQLMesh said about it.
+
+    ``had_work``: the model had intervals to evaluate (or was to be restated),
+    so saying nothing about it means SQLMesh did not evaluate them.
+    """
+    if events.error is not None:
+        return ModelStatus.AUDIT_FAILED if events.blocking_audit_failed else ModelStatus.FAILED
+    if events.skipped:
+        return ModelStatus.SKIPPED
+    if events.evaluated_batches:
+        return ModelStatus.EVALUATED
+    return ModelStatus.NOT_EVALUATED if had_work else ModelStatus.UP_TO_DATE
 
 
 @dataclass

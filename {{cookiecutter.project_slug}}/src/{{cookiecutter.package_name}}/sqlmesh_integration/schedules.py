@@ -23,9 +23,9 @@ from dagster import (
 )
 from sqlmesh.core.node import IntervalUnit
 
-from .resource import MaterializeMode, SQLMeshResource
-from .run_results import MODE_TAG
-from .selection import MODEL_OP_TAG
+from .constants import MODE_TAG, MODEL_OP_TAG
+from .execution import MaterializeMode
+from .resource import SQLMeshResource
 from .translator import is_asset_model
 
 

@@ -29,21 +29,16 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from .constants import (
+    AUDIT_ARGS_METADATA,
+    AUDIT_METADATA,
+    DEFAULT_PROJECT_NAME,
+    MODEL_OP_TAG,
+    PROJECT_OP_TAG,
+    STANDALONE_AUDIT_OP_TAG,
+)
 from .partitions import TimeRange
 from .translator import AuditIdentity
-
-DEFAULT_PROJECT_NAME = "sqlmesh"
-MODEL_OP_TAG = "sqlmesh/model"
-PROJECT_OP_TAG = "sqlmesh/project"
-"""The name of the SQLMesh project an op executes (the resource's ``name``)."""
-STANDALONE_AUDIT_OP_TAG = "sqlmesh/standalone_audit"
-AUDIT_METADATA = "sqlmesh/audit"
-AUDIT_ARGS_METADATA = "sqlmesh/audit_args"
-SQLMESH_OP_TAGS = {"dagster/priority": "-1"}
-"""Tags of every op that executes SQLMesh: Dagster's executors start a run's other ready
-steps (an ingestion asset SQLMesh reads) before them, so that SQLMesh, started once, reads
-what they write."""
-
 
 StepContext = AssetExecutionContext | AssetCheckExecutionContext
 """The context of a model's asset step or of a source's check step."""

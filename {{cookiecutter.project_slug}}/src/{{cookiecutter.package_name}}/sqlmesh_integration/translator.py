@@ -1,30 +1,41 @@
 """How SQLMesh names become Dagster names.
 
-Every name the integration shows in Dagster is decided here, in one place.
-To change a convention (say, prefix every asset key with ``warehouse``),
-subclass :class:`SQLMeshTranslator`, override the method and pass an instance
-to :func:`sqlmesh_assets`.
+Every name the integration shows in Dagster is decided here, in one place,
+and :meth:`SQLMeshTranslator.get_asset_spec` builds each model's whole
+asset spec from them. To change a convention (say, prefix every asset key
+with ``warehouse``), subclass :class:`SQLMeshTranslator`, override the
+method and pass an instance to :func:`sqlmesh_assets`.
 """
 
 import copy
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster import AssetKey, AutomationCondition, TimeWindowPartitionsDefinition
+from dagster import (
+    AssetKey,
+    AssetSpec,
+    AutomationCondition,
+    TableColumn,
+    TableSchema,
+    TimeWindowPartitionsDefinition,
+)
 from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 
+from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
+from .model_graph import tables_read
 from .partitions import interval_partitions, wants_partitions
+
+if TYPE_CHECKING:
+    from .definitions_cache import ProjectDefinitions
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _ARG_NAME = re.compile(r"(?:^|, )[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_CHECK_NAME = 120
-CRON_METADATA = "sqlmesh/cron"
-"""Definition metadata of a model's asset: its cron (what automation and the schedules go by)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,45 @@ class SQLMeshTranslator:
         translator = copy.copy(self)
         translator.default_catalog = default_catalog
         return translator
+
+    def get_asset_spec(self, model: Model, project: "ProjectDefinitions") -> AssetSpec:
+        """The model's whole asset: key, upstream keys, group, owners, tags, metadata, partitions.
+
+        Override it to change anything at once; the other methods each decide
+        one part. Checks and automation are added by the factory.
+        """
+        return AssetSpec(
+            key=self.get_asset_key(model.fqn),
+            deps=[self.get_asset_key(fqn) for fqn in sorted(tables_read(project.models, model))],
+            description=self.get_description(model),
+            group_name=self.get_group_name(model),
+            owners=self.get_owners(model),
+            tags=self.get_tags(model),
+            kinds={"sqlmesh", project.warehouse_kind},
+            code_version=project.code_versions[model.fqn],
+            skippable=True,
+            metadata=self.get_metadata(model, project.columns.get(model.fqn, {})),
+            partitions_def=self.get_partitions_def(model),
+        )
+
+    def get_metadata(self, model: Model, columns: dict[str, tuple[str, str | None]]) -> dict[str, object]:
+        """Definition metadata: the model's name, kind and table, its cron, its columns' types."""
+        table = _table(model.fqn)
+        metadata: dict[str, object] = {
+            MODEL_NAME: model.name,
+            KIND: model.kind.name.value,
+            TABLE_NAME: ".".join(part.name for part in table.parts),
+        }
+        if model.cron:
+            metadata[CRON_METADATA] = model.cron
+        if columns:
+            metadata[COLUMN_SCHEMA] = TableSchema(
+                columns=[
+                    TableColumn(name=name, type=data_type, description=description)
+                    for name, (data_type, description) in columns.items()
+                ]
+            )
+        return metadata
 
     def get_asset_key(self, fqn: str) -> AssetKey:
         """``"warehouse"."marts"."orders"`` becomes ``marts/orders``.

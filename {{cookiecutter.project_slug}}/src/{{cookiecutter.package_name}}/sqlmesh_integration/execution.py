@@ -1,0 +1,402 @@
+"""One SQLMesh execution: a run's selection evaluated and audited, each outcome published when final.
+
+A :class:`SQLMeshExecution` is to SQLMesh what a dbt process is to
+dagster-dbt's ``DbtCliInvocation``: the resource hands it one loaded
+project and the run's selection, and for its lifetime it owns the SQLMesh
+context, the recorder of what SQLMesh says and the publisher of outcomes.
+It goes through these steps once, in this order:
+
+1. audit the selected external sources (a failing blocking audit stops the
+   models below them, as in SQLMesh's own plan);
+2. bring the environment up to date with the run's models (see
+   :mod:`.planning`): a plan limited to the new or changed ones;
+3. evaluate exactly the requested models, with SQLMesh's own ``run``
+   semantics (missing intervals only) or by restating them; partitioned
+   models over the run's range of partitions only (see :mod:`.partitions`);
+4. audit the models of which only checks are selected, and standalone
+   audits, against what the evaluation wrote.
+
+Events flow one way: SQLMesh reports to the recorder, which hands each
+model it has finished to the execution; the execution builds that model's
+outcome (see :mod:`.outcome_builder`) and publishes it to the run's stream,
+where the model's step reads it.
+"""
+
+import sys
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from sqlmesh import Context
+from sqlmesh.core.model import Model
+from sqlmesh.core.snapshot import Snapshot
+from sqlmesh.utils.date import to_timestamp
+
+from .auditing import Auditor
+from .diagnostics import WarehouseLockedError
+from .event_capture import ExecutionRecorder, recording
+from .execution_stream import OutcomePublisher, StreamWriter
+from .model_graph import built_by_sqlmesh, downstream_of, tables_read, waves
+from .outcome_builder import OutcomeBuilder, blocked, skipped
+from .outcomes import ModelEvents, ModelOutcome
+from .partitions import TimeRange
+from .planning import Planner
+from .selection import RunSelection
+
+
+class MaterializeMode(StrEnum):
+    """What "materialize" asks SQLMesh to do for the selected models."""
+
+    RUN = "run"
+    """SQLMesh's own ``run``: evaluate missing intervals only, as a schedule would."""
+
+    RESTATE = "restate"
+    """Re-evaluate exactly the selected models, even if their intervals are complete."""
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What is left to evaluate once the plan is applied, and what the outcomes are built from."""
+
+    runnable: dict[str, Model]
+    """Models neither blocked nor settled by the plan (failed, skipped, or evaluated by it)."""
+    not_restatable: dict[str, str]
+    """Models a restatement asked for whose kind SQLMesh never restates, with why."""
+    snapshots: dict[str, Snapshot]
+    """The environment's snapshot of each runnable model."""
+    in_range: set[str]
+    """Runnable models evaluated over the run's range of partitions."""
+    missing_before: set[str]
+    """Runnable models with intervals to evaluate (over the range, for those in it)."""
+
+    @property
+    def to_evaluate(self) -> list[str]:
+        return [fqn for fqn in self.runnable if fqn not in self.not_restatable]
+
+
+class SQLMeshExecution:
+    """One execution of a run's selection against one SQLMesh environment; :meth:`run` it once."""
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        environment: str,
+        auto_plan: bool,
+        selection: RunSelection,
+        mode: MaterializeMode,
+        writer: StreamWriter,
+        not_done_upstream: Collection[str] = (),
+    ) -> None:
+        """``not_done_upstream``: models an earlier execution of the same run failed or skipped."""
+        self.context = context
+        self.environment = environment
+        self.auto_plan = auto_plan
+        self.selection = selection
+        self.mode = mode
+        self.not_done_upstream = set(not_done_upstream)
+        self._selected = {fqn: context.get_model(fqn) for fqn in selection.to_materialize}
+        """The models to materialize: each is published the moment SQLMesh has evaluated it."""
+        self.publisher = OutcomePublisher(writer)
+        self.recorder = ExecutionRecorder(on_line=writer.append, on_evaluated=self._publish_evaluated)
+        self.planner = Planner(context, environment, auto_plan, self.recorder)
+        self.outcomes = OutcomeBuilder(context, environment)
+        self.auditor = Auditor(context, self.planner, self.recorder, self.outcomes)
+
+    def run(self) -> bool:
+        """Execute SQLMesh once; return whether a plan was applied. Closes the context.
+
+        A run where an asset that is not SQLMesh's reads what SQLMesh builds
+        gets every outcome once SQLMesh is done: that asset must not read a
+        view a plan promotes only at its end, nor a DuckDB file SQLMesh holds
+        until the context is closed. Assets feeding SQLMesh ran before it started.
+        """
+        with self.publisher.holding(bool(self.selection.readers_of_sqlmesh)):
+            try:
+                with recording(self.context, self.recorder), room_to_select(len(self.context.models)):
+                    return self._steps()
+            except Exception as error:
+                locked = WarehouseLockedError.from_duckdb(error)
+                if locked is not None:
+                    raise locked from None
+                raise
+            finally:
+                # Release the DuckDB file: other processes cannot even read it while it is open.
+                self.context.close()
+
+    def _steps(self) -> bool:
+        selection = self.selection
+        models = {fqn: self.context.get_model(fqn, raise_if_missing=True) for fqn in selection.model_names}
+        sources = {fqn for fqn in selection.to_audit_only & set(models) if models[fqn].kind.is_external}
+        if sources:
+            self.auditor.before_all(set(models))
+        self._publish_all(self.auditor.audit(sources, selection))
+        failed_sources = {fqn for fqn in sources if self.publisher.published[fqn].blocking_audit_failed}
+        stopped_upstream = failed_sources | self.not_done_upstream
+        plan_applied = self._materialize(stopped_upstream)
+        skipped_audits = self._skip_standalone_audits(stopped_upstream)
+        self._publish_all(self.auditor.audit(selection.to_audit_only - sources - skipped_audits, selection))
+        return plan_applied
+
+    def _materialize(self, stopped_upstream: set[str]) -> bool:
+        """Plan, then evaluate the selected models as the mode asks; partitioned ones over the range only.
+
+        A partitioned model in a run for a range of partitions has exactly
+        that range evaluated: its missing intervals there (``run``), or all of
+        them again (``restate``: SQLMesh's intervals for the range are removed
+        from this model's snapshot alone, so nothing spills onto other models
+        or days, and then evaluated).
+        """
+        if not self.selection.to_materialize:
+            return False
+        models = self._selected
+        ranged = {fqn for fqn in models if self.selection.in_range(fqn)}
+        plannable = self._leave_out_blocked(models, stopped_upstream)
+        # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
+        plan_applied = self.planner.bring_up_to_date(
+            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged
+        )
+        work = self._work_left(plannable, ranged)
+        self._evaluate(work)
+        # What is not published yet is final now: failed, skipped, or with intervals SQLMesh did not evaluate.
+        for fqn, reason in sorted(work.not_restatable.items()):
+            if self._unpublished(fqn):
+                self.publisher.publish(
+                    fqn, replace(self._outcome(fqn, models[fqn], work), not_restatable=reason)
+                )
+        for fqn in sorted(models):
+            if self._unpublished(fqn):
+                self.publisher.publish(fqn, self._outcome(fqn, models[fqn], work))
+        return plan_applied
+
+    def _leave_out_blocked(self, models: dict[str, Model], stopped_upstream: set[str]) -> dict[str, Model]:
+        """The models this run can plan: not blocked, and below nothing blocked or stopped."""
+        blocked_models = self._blocked(models)
+        for fqn, reason in blocked_models.items():
+            self.recorder.message(f"SQLMesh: {fqn} cannot be materialized: {reason}", fqn)
+            if self._unpublished(fqn):
+                self.publisher.publish(fqn, blocked(models[fqn].name, reason))
+        below = downstream_of(self.context, set(blocked_models) | stopped_upstream) & set(models)
+        self.recorder.models_skipped(below - set(blocked_models))
+        return {fqn: m for fqn, m in models.items() if fqn not in blocked_models and fqn not in below}
+
+    def _work_left(self, plannable: dict[str, Model], ranged: set[str]) -> _Work:
+        # A model the plan already failed or skipped is not attempted twice in one run; one whose
+        # missing intervals the plan evaluated has its final outcome (SQLMesh's run would only find
+        # it up to date, at the cost of reading the state of every model again).
+        settled = self.recorder.settled()
+        runnable = {
+            fqn: model
+            for fqn, model in plannable.items()
+            if fqn not in settled and not self.publisher.has_published(fqn)
+        }
+        not_restatable = (
+            {fqn: _why_not_restatable(m) for fqn, m in runnable.items() if m.disable_restatement}
+            if self.mode is MaterializeMode.RESTATE
+            else {}
+        )
+        snapshots = self._environment_snapshots(set(runnable))
+        in_range = {fqn for fqn in runnable if fqn in ranged}  # ranged is empty without a range
+        time_range = self.selection.time_range
+        if self.mode is MaterializeMode.RESTATE and time_range is not None:
+            restated = [snapshots[fqn] for fqn in in_range - set(not_restatable) if fqn in snapshots]
+            self._forget_intervals(restated, time_range)
+        missing_before = self._models_with_missing_intervals(
+            {fqn: s for fqn, s in snapshots.items() if fqn not in in_range}
+        ) | self._models_with_missing_intervals(
+            {fqn: s for fqn, s in snapshots.items() if fqn in in_range}, time_range
+        )
+        return _Work(runnable, not_restatable, snapshots, in_range, missing_before)
+
+    def _evaluate(self, work: _Work) -> None:
+        """Evaluate what is left: SQLMesh's run in waves, after a restatement's plan if one is asked."""
+        if self.mode is MaterializeMode.RUN:
+            for fqn in sorted(set(work.runnable) - work.missing_before):  # nothing to evaluate: final now
+                if self._unpublished(fqn):
+                    self.publisher.publish(fqn, self._outcome(fqn, work.runnable[fqn], work))
+        to_run = work.to_evaluate
+        if to_run:
+            self.recorder.message(
+                f"SQLMesh: {self.mode.value} of {len(to_run)} model(s) in '{self.environment}'"
+                + (f", partitioned ones over {self.selection.time_range}" if work.in_range else "")
+            )
+        if self.mode is MaterializeMode.RESTATE:
+            whole = [work.runnable[fqn].name for fqn in to_run if fqn not in work.in_range]
+            if whole:
+                self.planner.restate(whole)
+            to_run = [fqn for fqn in to_run if fqn in work.in_range]  # their intervals are forgotten: missing
+        for over_range, wave in waves(self.context, to_run, work.in_range):
+            self._run_wave(wave, over_range, work)
+
+    def _run_wave(self, wave: list[str], over_range: bool, work: _Work) -> None:
+        # One SQLMesh run does not know what an earlier one failed: skip what is below it here.
+        stopped = self.recorder.settled()
+        below = {fqn for fqn in wave if self.context.dag.upstream(fqn) & stopped}
+        self.recorder.models_skipped(below)
+        wave = [fqn for fqn in wave if fqn not in below]
+        if not wave:
+            return
+        time_range = self.selection.time_range
+        bounds = (
+            {"start": time_range.start, "end": time_range.end, "ignore_cron": True}
+            if over_range and time_range is not None
+            else {}
+        )
+        status = self.context.run(
+            self.environment,
+            select_models=[work.runnable[fqn].name for fqn in wave],
+            no_auto_upstream=True,
+            **bounds,
+        )
+        if status.is_failure and not self.recorder.settled() & set(wave):
+            raise RuntimeError(
+                "SQLMesh's run reported a failure without naming a failed model; "
+                "its log above says what went wrong."
+            )
+
+    def _skip_standalone_audits(self, stopped_upstream: set[str]) -> set[str]:
+        """Skip each selected standalone audit reading a model this run did not complete, as SQLMesh does."""
+        not_done = {fqn for fqn, outcome in self.publisher.published.items() if not outcome.done}
+        not_done |= stopped_upstream
+        names = {
+            name
+            for name in self.selection.to_audit_only
+            if self.selection.models[name].standalone_audit
+            and self.context.standalone_audits[name].depends_on & not_done
+        }
+        self.recorder.models_skipped(names)
+        self._publish_all((name, skipped(name)) for name in sorted(names))
+        return names
+
+    def _outcome(self, fqn: str, model: Model, work: _Work) -> ModelOutcome:
+        """The outcome of a selected model once SQLMesh is done with it in this execution."""
+        restated = self.mode is MaterializeMode.RESTATE and fqn not in work.not_restatable
+        return self.outcomes.evaluated(
+            model,
+            work.snapshots.get(fqn),
+            self.recorder.events_of(fqn),
+            # SQLMesh never restates a seed: it reloads one when its CSV file changes.
+            had_work=fqn in work.missing_before or (restated and not model.kind.is_seed),
+            ranged=fqn in work.in_range,
+        )
+
+    def _publish_evaluated(self, snapshot: Snapshot, events: ModelEvents) -> None:
+        """Publish a selected model SQLMesh has just evaluated its last batch of: its outcome is final.
+
+        Called on the thread SQLMesh reports from, and built there: with one
+        concurrent task, SQLMesh's warehouse connection is one cursor shared
+        by every thread, so a query from a thread of our own (the row count)
+        would run inside SQLMesh's transactions.
+        """
+        model = self._selected.get(snapshot.name)
+        if model is not None and self._unpublished(snapshot.name):
+            ranged = self.selection.time_range is not None and self.selection.in_range(snapshot.name)
+            outcome = self.outcomes.evaluated(model, snapshot, events, had_work=True, ranged=ranged)
+            self.publisher.publish(snapshot.name, outcome)
+
+    def _unpublished(self, fqn: str) -> bool:
+        """Whether ``fqn`` has no outcome yet: its first one is final (checked before building one,
+        which may query the warehouse, outside the publisher's lock)."""
+        return not self.publisher.has_published(fqn)
+
+    def _publish_all(self, outcomes: Iterable[tuple[str, ModelOutcome]]) -> None:
+        for fqn, outcome in outcomes:
+            self.publisher.publish(fqn, outcome)
+
+    def _blocked(self, models: dict[str, Model]) -> dict[str, str]:
+        """Models that cannot be built in this run, each with what is missing and what to do.
+
+        A model is blocked when it reads a model that has no table in the
+        environment and is not in the run (SQLMesh would fail creating its
+        table with the database's "does not exist", which points at the wrong
+        model), or, with ``auto_plan`` off, when it was never deployed.
+        """
+        environment = self.planner.environment_or_origin()
+        deployed = {s.name for s in environment.snapshots} if environment else set()
+        reasons: dict[str, str] = {}
+        for fqn, model in models.items():
+            if not self.auto_plan and fqn not in deployed:
+                reasons[fqn] = (
+                    f"{model.name} is not deployed to SQLMesh environment '{self.environment}', and "
+                    "auto_plan is off (SQLMESH_AUTO_PLAN=false), so this run cannot create it. Deploy "
+                    f"it with `sqlmesh plan {self.environment}` in the SQLMesh project, or turn "
+                    "auto_plan on, then materialize again."
+                )
+                continue
+            missing = sorted(
+                self.context.get_model(parent).name
+                for parent in tables_read(self.context.models, model)
+                if parent not in models and parent not in deployed and built_by_sqlmesh(self.context, parent)
+            )
+            if missing:
+                reasons[fqn] = (
+                    f"{model.name} reads {', '.join(missing)}, which "
+                    f"{'has' if len(missing) == 1 else 'have'} no table in SQLMesh environment "
+                    f"'{self.environment}' yet. Materialize {'it' if len(missing) == 1 else 'them'} "
+                    "first, or add them to this selection."
+                )
+        return reasons
+
+    def _environment_snapshots(self, models: set[str]) -> dict[str, Snapshot]:
+        if not models:
+            return {}
+        environment = self.context.state_reader.get_environment(self.environment)
+        if environment is None:
+            return {}
+        wanted = [s.snapshot_id for s in environment.snapshots if s.name in models]
+        return {s.name: s for s in self.context.state_reader.get_snapshots(wanted).values()}
+
+    def _models_with_missing_intervals(
+        self, snapshots: dict[str, Snapshot], time_range: TimeRange | None = None
+    ) -> set[str]:
+        if not snapshots:
+            return set()
+        scheduler = self.context.scheduler(self.environment)
+        bounds = (
+            {"start": time_range.start, "end": time_range.end, "ignore_cron": True, "end_bounded": True}
+            if time_range
+            else {}
+        )
+        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots), **bounds)
+        return {snapshot.name for snapshot, intervals in missing.items() if intervals}
+
+    def _forget_intervals(self, snapshots: list[Snapshot], time_range: TimeRange) -> None:
+        """Make SQLMesh's state forget ``time_range`` for exactly these snapshots, so its run evaluates it.
+
+        SQLMesh's own restatement also clears the range of every model below,
+        which a run for a few partitions of a few models must not touch.
+        """
+        if not snapshots:
+            return
+        interval = (to_timestamp(time_range.start), to_timestamp(time_range.end))
+        self.context.state_sync.remove_intervals([(snapshot, interval) for snapshot in snapshots])
+        for snapshot in snapshots:
+            self.recorder.message(f"SQLMesh: restating {snapshot.name} over {time_range}", snapshot.name)
+
+
+@contextmanager
+def room_to_select(models: int) -> Iterator[None]:
+    """Let SQLMesh parse a selection of up to ``models`` models.
+
+    SQLMesh parses ``select_models`` and ``restate_models`` as one expression,
+    recursing once per name: from several hundred models on, Python's default
+    recursion limit (1000) fails the run with ``RecursionError``.
+    """
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, 4 * models + 1000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def _why_not_restatable(model: Model) -> str:
+    kind = model.kind.name.value
+    return (
+        f"SQLMesh does not restate {model.name}: restatement is disabled for it ({kind}"
+        + (", which keeps a history that a restatement would lose" if model.kind.is_scd_type_2 else "")
+        + (", whose rows are only ever appended" if model.kind.is_incremental_unmanaged else "")
+        + "). Nothing was evaluated and its data is unchanged. Materialize it in 'run' mode, or set "
+        "`disable_restatement false` in its kind if you mean to rebuild it."
+    )
