@@ -8,6 +8,7 @@ share state unless they mean to.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,25 @@ def probe(project_root: Path, package: str, env: dict[str, str], *arguments: str
     )
     assert result.returncode == 0, f"probe failed\n{result.stdout}\n{result.stderr[-5000:]}"
     return json.loads(result.stdout)
+
+
+MINIMUM_GENERATED_TESTS = 50
+"""Fewer tests than this in a generated project's `make test` means most of its suite was not collected."""
+
+
+def passed_tests(pytest_output: str, minimum: int) -> int:
+    """How many tests a pytest run passed; fails unless it says "N passed" alone, with N >= ``minimum``.
+
+    Anything else in the summary (skipped, failed, errors, warnings, xfailed) fails, so a
+    suite that skips most of itself cannot pass for a working one. pytest adds "(h:mm:ss)"
+    to the duration from one minute on.
+    """
+    summary = re.search(r"^=+ (.*) in [\d.]+s(?: \([\d:]+\))? =+$", pytest_output, re.MULTILINE)
+    assert summary, f"no pytest summary line in:\n{pytest_output[-5000:]}"
+    passed = re.fullmatch(r"(\d+) passed", summary.group(1))
+    assert passed, f"not only passed tests: {summary.group(1)}\n{pytest_output[-5000:]}"
+    assert int(passed.group(1)) >= minimum, f"only {passed.group(1)} tests passed\n{pytest_output[-5000:]}"
+    return int(passed.group(1))
 
 
 @dataclass
