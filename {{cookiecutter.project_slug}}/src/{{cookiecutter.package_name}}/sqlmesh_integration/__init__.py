@@ -1,21 +1,33 @@
 """Dagster integration for SQLMesh, vendored into this project so you own it.
 
-- :mod:`.translator`: how SQLMesh names become Dagster names;
-- :mod:`.factory`: one asset per model, audits as asset checks;
-- :mod:`.project`: what the definitions need from the project, cached by its content;
-- :mod:`.resource`: loading and executing the SQLMesh project;
-- :mod:`.selection`: what a run asks of SQLMesh (models to materialize, audits to report);
-- :mod:`.run_results`: one SQLMesh execution per Dagster run, shared by its steps;
-- :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;
-- :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
-- :mod:`.environments`: jobs that report the plan for an environment and promote it;
-- :mod:`.schedules`: a schedule derived from the models' crons, one per partitions definition;
+Definitions (built when the code location loads):
+
 - :mod:`.component`: the Dagster component a ``defs.yaml`` declares a SQLMesh project with;
-- :mod:`.automation`: the schedules, or instead a condition per model from its cron and one sensor;
-- :mod:`.isolation`: SQLMesh executed in a forked child, so a dead execution fails cleanly;
+- :mod:`.translator`: how SQLMesh names become Dagster names, and each model's whole asset spec;
+- :mod:`.factory`: one asset per model, audits as asset checks;
+- :mod:`.definitions_cache`: what the definitions need from the project, cached by its content;
+- :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;
+- :mod:`.schedules`, :mod:`.automation`: schedules from the models' crons, or a condition per model;
+- :mod:`.environments`: jobs that report the plan for an environment and promote it;
+- :mod:`.interval_report`: a job that records intervals SQLMesh filled outside Dagster;
+- :mod:`.constants`: every metadata key and tag, in one place.
+
+A run, in the order it goes through them (one SQLMesh execution per run, see ADR 2):
+
+- :mod:`.run_results`: the resource each step asks for its own model's outcome;
+- :mod:`.selection`: what the run asks of SQLMesh (models to materialize, audits to report);
+- :mod:`.claims`: which execution of the run covers a model; claiming a new one;
+- :mod:`.ownership`: starting an execution in a child (:mod:`.isolation`), watching it, waiting for it;
+- :mod:`.resource`: the project's settings, its loaded context, its gateway's connection;
+- :mod:`.execution`: one SQLMesh execution as one object, from plan to outcomes;
+- :mod:`.planning`, :mod:`.auditing`: the plan and its retry rules; audits that evaluate nothing;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
-- :mod:`.diagnostics`: readable messages for a broken project (which file, what is wrong);
-- :mod:`.outcomes`: the per-model results that cross process boundaries.
+- :mod:`.outcome_builder`, :mod:`.outcomes`: each model's outcome, built in one place, as plain data;
+- :mod:`.execution_stream`: the execution as a stream of typed events in a file;
+- :mod:`.following`: a step reading the stream until its model's outcome is there;
+- :mod:`.reporting`: an outcome as Dagster events;
+- :mod:`.pruning`: old runs' result folders;
+- :mod:`.model_graph`, :mod:`.diagnostics`: the model graph; readable messages for a broken project.
 """
 
 from .automation import (

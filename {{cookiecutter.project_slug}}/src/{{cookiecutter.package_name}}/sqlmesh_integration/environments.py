@@ -38,7 +38,16 @@ from sqlmesh import Context
 from sqlmesh.core.plan import Plan
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
-from .constants import MODEL_OP_TAG
+from .constants import (
+    ENVIRONMENT,
+    INTERVALS_EVALUATED,
+    INTERVALS_TO_EVALUATE,
+    MODEL_OP_TAG,
+    MODELS_CHANGED,
+    PLAN,
+    SNAPSHOT_VERSION,
+    STATUS,
+)
 from .event_capture import ExecutionRecorder, recording
 from .resource import SQLMeshResource, check_environment_name
 from .selection import project_of
@@ -218,11 +227,11 @@ def _report(context: OpExecutionContext, report: PlanReport, config: PlanConfig)
 
 def _metadata(report: PlanReport, text: str) -> dict[str, object]:
     return {
-        "sqlmesh/environment": report.environment,
-        "sqlmesh/plan": MetadataValue.md(text),
-        "sqlmesh/models_changed": len(report.added + report.directly_modified + report.indirectly_modified)
+        ENVIRONMENT: report.environment,
+        PLAN: MetadataValue.md(text),
+        MODELS_CHANGED: len(report.added + report.directly_modified + report.indirectly_modified)
         + len(report.removed),
-        "sqlmesh/intervals_to_evaluate": report.intervals_to_evaluate,
+        INTERVALS_TO_EVALUATE: report.intervals_to_evaluate,
     }
 
 
@@ -279,14 +288,13 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
                     AssetMaterialization(
                         asset_key=keys[change.fqn],
                         metadata={
-                            "sqlmesh/status": f"promoted to '{config.environment}' "
-                            f"({change.category or 'new'})",
-                            "sqlmesh/environment": config.environment,
-                            "sqlmesh/snapshot_version": change.version,
+                            STATUS: f"promoted to '{config.environment}' ({change.category or 'new'})",
+                            ENVIRONMENT: config.environment,
+                            SNAPSHOT_VERSION: change.version,
                         },
                     )
                 )
-        return Output(None, metadata={**_metadata(report, text), "sqlmesh/intervals_evaluated": evaluated})
+        return Output(None, metadata={**_metadata(report, text), INTERVALS_EVALUATED: evaluated})
 
     @job(
         name=f"{name}_plan_report",

@@ -18,7 +18,7 @@ from dagster import (
 )
 from sqlmesh.utils.date import now
 
-from .constants import MODEL_OP_TAG
+from .constants import MODEL_OP_TAG, SNAPSHOT_VERSION, STATUS
 from .partitions import TimeRange, filled_partition_keys
 from .resource import SQLMeshResource
 from .selection import project_of
@@ -67,8 +67,8 @@ def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefi
                         asset_key=key,
                         partition=partition,
                         metadata={
-                            "sqlmesh/status": "filled by SQLMesh outside Dagster; reported from its state",
-                            "sqlmesh/snapshot_version": snapshot.version,
+                            STATUS: "filled by SQLMesh outside Dagster; reported from its state",
+                            SNAPSHOT_VERSION: snapshot.version,
                         },
                     )
                 )
