@@ -1,0 +1,145 @@
+"""One SQLMesh execution as one object: outcomes, the plan's retry rules, what is published and when.
+
+Each test executes a real SQLMesh project on a DuckDB file with the entry
+point of a run's child process (here in the test's own process) and reads
+what the execution published to its stream.
+"""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
+    StreamReader,
+    StreamState,
+    StreamWriter,
+)
+from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import (
+    ModelEvents,
+    ModelStatus,
+    status_of,
+)
+from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream
+from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import ModelSelection, RunSelection
+
+MODELS = {
+    "source": "MODEL (name raw.source, kind FULL);\nSELECT 1 AS id UNION ALL SELECT 2\n",
+    "good": "MODEL (name marts.good, kind FULL);\nSELECT id FROM raw.source\n",
+    "bad": "MODEL (name marts.bad, kind FULL);\nSELECT CAST('not a number' AS INT) AS id FROM raw.source\n",
+    "below_bad": "MODEL (name marts.below_bad, kind FULL);\nSELECT id FROM marts.bad\n",
+}
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / "sqlmesh_project"
+        self.warehouse = root / "warehouse.duckdb"
+        (self.dir / "models").mkdir(parents=True)
+        (self.dir / "config.yaml").write_text(
+            "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+            f"{self.warehouse}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
+        )
+        self.runs = 0
+
+    def write(self, name: str, text: str) -> None:
+        (self.dir / "models" / f"{name}.sql").write_text(text)
+
+    def execute(self, *names: str, mode: MaterializeMode = MaterializeMode.RUN) -> StreamState:
+        resource = SQLMeshResource(project_dir=str(self.dir))
+        fqns = {name: resource.load_context().get_model(name).fqn for name in names}
+        selection = RunSelection({fqn: ModelSelection(materialize=True) for fqn in fqns.values()})
+        self.runs += 1
+        stream = self.root / f"events-{self.runs}.jsonl"
+        execute_to_stream(resource, selection, mode, set(), StreamWriter(stream))
+        state = StreamReader(stream).read()
+        state.outcomes = {name: state.outcomes[fqn] for name, fqn in fqns.items()}
+        return state
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    project = Project(tmp_path)
+    for name, text in MODELS.items():
+        project.write(name, text)
+    return project
+
+
+def statuses(state: StreamState) -> dict[str, ModelStatus]:
+    return {name: outcome.status for name, outcome in state.outcomes.items()}
+
+
+@pytest.mark.parametrize(
+    ("events", "had_work", "status"),
+    [
+        (ModelEvents(error="boom"), True, ModelStatus.FAILED),
+        (ModelEvents(error="audit", blocking_audit_failed=True), True, ModelStatus.AUDIT_FAILED),
+        (ModelEvents(skipped=True), True, ModelStatus.SKIPPED),
+        (ModelEvents(evaluated_batches=1), True, ModelStatus.EVALUATED),
+        (ModelEvents(), True, ModelStatus.NOT_EVALUATED),
+        (ModelEvents(), False, ModelStatus.UP_TO_DATE),
+    ],
+)
+def test_a_status_is_decided_from_what_sqlmesh_said(events, had_work, status):
+    assert status_of(events, had_work) is status
+
+
+def test_a_model_failing_in_the_plan_fails_alone_and_the_environment_exists_after(project):
+    state = project.execute("raw.source", "marts.good", "marts.bad", "marts.below_bad")
+
+    assert statuses(state) == {
+        "raw.source": ModelStatus.EVALUATED,
+        "marts.good": ModelStatus.EVALUATED,
+        "marts.bad": ModelStatus.FAILED,
+        "marts.below_bad": ModelStatus.SKIPPED,
+    }
+    assert "not a number" in state.outcomes["marts.bad"].error
+    assert state.end.plan_applied and state.end.error is None
+    # Applied again without backfill: prod's views exist, and the next run evaluates nothing it did.
+    assert project.query("SELECT COUNT(*) FROM marts.good") == [(2,)]
+    again = project.execute("raw.source", "marts.good")
+    assert statuses(again) == {"raw.source": ModelStatus.UP_TO_DATE, "marts.good": ModelStatus.UP_TO_DATE}
+    assert not again.end.plan_applied
+
+
+def test_a_model_whose_table_cannot_be_created_is_left_out_of_the_plan_with_what_is_below(project):
+    project.write("bad", "MODEL (name marts.bad, kind FULL);\nSELECT no_such_column FROM raw.source\n")
+
+    state = project.execute("raw.source", "marts.good", "marts.bad", "marts.below_bad")
+
+    assert statuses(state) == {
+        "raw.source": ModelStatus.EVALUATED,
+        "marts.good": ModelStatus.EVALUATED,
+        "marts.bad": ModelStatus.FAILED,
+        "marts.below_bad": ModelStatus.SKIPPED,
+    }
+    assert "no_such_column" in state.outcomes["marts.bad"].error
+    assert project.query("SELECT COUNT(*) FROM marts.good") == [(2,)]
+
+
+def test_each_outcome_is_published_once_and_an_evaluated_model_before_the_execution_ends(project):
+    state = project.execute("raw.source", "marts.good")
+    stream = (project.root / "events-1.jsonl").read_text().splitlines()
+
+    finished = [line for line in stream if '"event": "model_finished"' in line]
+    assert len(finished) == 2
+    assert '"event": "ended"' in stream[-1]
+    good = state.outcomes["marts.good"]
+    assert (good.row_count, good.view, good.environment) == (2, "warehouse.marts.good", "prod")
+
+
+def test_a_restatement_evaluates_again_what_a_run_finds_complete(project):
+    project.execute("raw.source", "marts.good")
+
+    run = project.execute("marts.good")
+    restated = project.execute("marts.good", mode=MaterializeMode.RESTATE)
+
+    assert statuses(run) == {"marts.good": ModelStatus.UP_TO_DATE}
+    assert statuses(restated) == {"marts.good": ModelStatus.EVALUATED}
+    assert restated.outcomes["marts.good"].row_count == 2
