@@ -5,6 +5,7 @@ point of a run's child process (here in the test's own process) and reads
 what the execution published to its stream.
 """
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import (
     status_of,
 )
 from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream
+from {{ cookiecutter.package_name }}.sqlmesh_integration.partitions import TimeRange
 from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import ModelSelection, RunSelection
 
 MODELS = {
@@ -47,10 +49,16 @@ class Project:
     def write(self, name: str, text: str) -> None:
         (self.dir / "models" / f"{name}.sql").write_text(text)
 
-    def execute(self, *names: str, mode: MaterializeMode = MaterializeMode.RUN) -> StreamState:
+    def execute(
+        self, *names: str, mode: MaterializeMode = MaterializeMode.RUN, days: TimeRange | None = None
+    ) -> StreamState:
+        """Execute the named models; with ``days``, the partitioned ones over that range only."""
         resource = SQLMeshResource(project_dir=str(self.dir))
         fqns = {name: resource.load_context().get_model(name).fqn for name in names}
-        selection = RunSelection({fqn: ModelSelection(materialize=True) for fqn in fqns.values()})
+        selection = RunSelection(
+            {fqn: ModelSelection(materialize=True, partitioned=days is not None) for fqn in fqns.values()},
+            time_range=days,
+        )
         self.runs += 1
         stream = self.root / f"events-{self.runs}.jsonl"
         execute_to_stream(resource, selection, mode, set(), StreamWriter(stream))
@@ -143,3 +151,33 @@ def test_a_restatement_evaluates_again_what_a_run_finds_complete(project):
     assert statuses(run) == {"marts.good": ModelStatus.UP_TO_DATE}
     assert statuses(restated) == {"marts.good": ModelStatus.EVALUATED}
     assert restated.outcomes["marts.good"].row_count == 2
+
+
+DAILY = (
+    "MODEL (name raw.daily, kind INCREMENTAL_BY_TIME_RANGE (time_column day, batch_size 1), cron '@daily');\n"
+    "SELECT CAST(@start_ds AS DATE) AS day, 1 AS n\n"
+)
+TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT COUNT(*) AS days FROM raw.daily\n"
+
+
+def test_a_run_that_does_not_select_a_model_leaves_its_intervals_alone_and_says_what_is_missing(tmp_path):
+    project = Project(tmp_path)
+    project.write("daily", DAILY)
+    project.write("total", TOTAL)
+    week = TimeRange(datetime(2025, 1, 6, tzinfo=UTC), datetime(2025, 1, 13, tzinfo=UTC))
+    project.execute("raw.daily", days=week)
+
+    state = project.execute("marts.total")
+
+    assert statuses(state) == {"marts.total": ModelStatus.EVALUATED}
+    assert project.query("SELECT days FROM marts.total") == [(7,)]  # the week, nothing more filled
+    assert project.query("SELECT MIN(day), COUNT(*) FROM raw.daily") == [(datetime(2025, 1, 6).date(), 7)]
+    (line,) = [
+        line.text for line in state.lines_about[state_fqn(project, "marts.total")] if "reads" in line.text
+    ]
+    assert "marts.total reads raw.daily, which this run does not materialize" in line
+    assert "[2025-01-01T00:00:00+00:00, 2025-01-06T00:00:00+00:00)" in line
+
+
+def state_fqn(project: Project, name: str) -> str:
+    return SQLMeshResource(project_dir=str(project.dir)).load_context().get_model(name).fqn

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     SQLMeshResource,
@@ -108,3 +109,61 @@ def test_a_partitioned_asset_in_a_run_without_partitions_fails_saying_how_to_pic
     # Refused before SQLMesh was asked for anything.
     logs = [record.user_message for record in instance.all_logs(result.run_id)]
     assert not [line for line in logs if line.startswith("SQLMesh execution for run")]
+
+
+def test_models_starting_on_different_dates_share_one_grid_per_unit_and_nothing_before_a_start_fails(
+    tmp_path: Path,
+):
+    project = tmp_path / "sqlmesh_project"
+    (project / "models").mkdir(parents=True)
+    (project / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
+    )
+    starts = {"early": "", "late": ", start '2025-01-05'", "recent": ", start '1 week ago'"}
+    for name, start in starts.items():
+        header = DAILY.format(name=name, tags=", tags [dagster_partitioned]" + start)
+        (project / "models" / f"{name}.sql").write_text(header + QUERY)
+    hourly = DAILY.replace("'@daily'", "'@hourly'").format(name="hourly", tags=", tags [dagster_partitioned]")
+    (project / "models" / "hourly.sql").write_text(hourly + QUERY)
+    sqlmesh = SQLMeshResource(project_dir=str(project))
+    definitions = Definitions(
+        assets=sqlmesh_assets(sqlmesh), resources={"sqlmesh": sqlmesh, "sqlmesh_results": SQLMeshRunResults()}
+    )
+    graph = definitions.resolve_asset_graph()
+    grids = {key.path[-1]: graph.get(key).partitions_def for key in graph.materializable_asset_keys}
+
+    assert grids["early"] == grids["late"] == grids["recent"]  # a start of its own does not move the grid
+    assert grids["early"].get_first_partition_key() == "2025-01-01"
+    assert grids["hourly"].get_first_partition_key() == "2025-01-01-00:00"
+
+    job = definitions.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["staging", "early"]), AssetKey(["staging", "late"])}
+    )
+    days = {ASSET_PARTITION_RANGE_START_TAG: "2025-01-03", ASSET_PARTITION_RANGE_END_TAG: "2025-01-06"}
+    result = job.execute_in_process(instance=DagsterInstance.ephemeral(), tags=days)
+
+    assert result.success
+    by_asset: dict[str, list] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        by_asset.setdefault(materialization.asset_key.path[-1], []).append(materialization)
+    assert sorted(m.partition for m in by_asset["late"]) == [
+        "2025-01-03",
+        "2025-01-04",
+        "2025-01-05",
+        "2025-01-06",
+    ]
+    notes = [m.metadata["sqlmesh/nothing_to_fill"].value for m in by_asset["late"]]
+    assert (
+        notes
+        == [
+            {
+                "partitions": ["2025-01-03", "2025-01-04"],
+                "model_starts": "2025-01-05T00:00:00+00:00",
+                "model_ends": None,
+            }
+        ]
+        * 4
+    )
+    assert all("sqlmesh/nothing_to_fill" not in m.metadata for m in by_asset["early"])

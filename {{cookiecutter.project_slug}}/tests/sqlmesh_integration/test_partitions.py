@@ -6,9 +6,14 @@ import pytest
 from dagster import TimeWindowPartitionsDefinition
 from sqlmesh.core.dialect import parse
 from sqlmesh.core.model import Model, load_sql_based_model
+from sqlmesh.core.node import IntervalUnit
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import PartitioningError, SQLMeshTranslator
-from {{ cookiecutter.package_name }}.sqlmesh_integration.partitions import TimeRange, filled_partition_keys
+from {{ cookiecutter.package_name }}.sqlmesh_integration.partitions import (
+    TimeRange,
+    filled_partition_keys,
+    grid_starts,
+)
 
 
 def model(
@@ -95,3 +100,20 @@ def test_a_partition_is_filled_only_when_sqlmesh_holds_its_whole_interval():
     within = TimeRange(utc(2025, 1, 2), utc(2025, 1, 6))
 
     assert filled_partition_keys(daily, intervals, within) == ["2025-01-02", "2025-01-05"]
+
+
+def test_the_grid_of_a_unit_starts_at_the_earliest_fixed_start_and_a_relative_one_never_places_it():
+    models = [
+        model("a.default", BY_DAY, start="2025-01-01"),
+        model("a.earlier", BY_DAY, start="2024-12-15"),
+        model("a.relative", BY_DAY, start="1 week ago"),
+        model("a.hourly", BY_DAY, start="2025-02-01 06:00:00", cron="@hourly"),
+    ]
+
+    assert grid_starts(models, "2025-01-01", lambda m: True) == {
+        IntervalUnit.DAY: utc(2024, 12, 15),
+        IntervalUnit.HOUR: utc(2025, 1, 1),
+    }
+    assert grid_starts(models, None, lambda m: m.name != "a.earlier")[IntervalUnit.HOUR] == utc(2025, 2, 1, 6)
+    only_relative = grid_starts([models[2]], "2 weeks ago", lambda m: True)[IntervalUnit.DAY]
+    assert only_relative.date() < datetime.now(UTC).date()  # every start relative: the earliest, as of now

@@ -45,6 +45,8 @@ AUDITS_NOT_SELECTED = "sqlmesh/audits_not_selected"
 MODEL_FILE = "sqlmesh/model_file"
 ERROR = "sqlmesh/error"
 PARTITIONS_NOT_FILLED = "sqlmesh/partitions_not_filled"
+NOTHING_TO_FILL = "sqlmesh/nothing_to_fill"
+"""Partitions of a run's range outside the model's own range (before its start, after its end)."""
 
 # Metadata of the plan and promotion jobs.
 PLAN = "sqlmesh/plan"

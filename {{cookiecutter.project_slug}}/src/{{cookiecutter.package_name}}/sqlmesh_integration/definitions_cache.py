@@ -32,7 +32,7 @@ from .translator import is_asset_model
 
 CACHE_FOLDER = Path(".cache") / "dagster_definitions"
 """Inside the SQLMesh project, beside SQLMesh's own cache (both are ignored by git)."""
-_FORMAT = 4
+_FORMAT = 5
 """Bump when :class:`ProjectDefinitions` changes, so older cache files are not read."""
 _SKIPPED_FOLDERS = {".cache", "logs", "__pycache__"}
 _KEPT_ENTRIES = 4
@@ -61,6 +61,8 @@ class ProjectDefinitions:
     """Each SQL model's columns: the (model fqn, column) pairs SQLMesh traces each one to.
 
     Traced once per content of the project, here, so a run reports it for free."""
+    default_start: str | None = None
+    """The project's ``model_defaults.start``, as written (a date, or relative like ``'1 week ago'``)."""
     from_cache: bool = field(default=False, compare=False)
     """Read back from the cache (no SQLMesh context was loaded)."""
 
@@ -72,6 +74,7 @@ class ProjectDefinitions:
             default_catalog=context.default_catalog,
             warehouse_kind=context.connection_config.type_,
             models=dict(context.models),
+            default_start=_default_start(context),
             standalone_audits=dict(context.standalone_audits),
             code_versions={fqn: model.data_hash for fqn, model in assets.items()},
             columns={fqn: _columns(model) for fqn, model in assets.items() if model.columns_to_types},
@@ -81,6 +84,11 @@ class ProjectDefinitions:
                 if isinstance(model, SqlModel) and model.columns_to_types
             },
         )
+
+
+def _default_start(context: Context) -> str | None:
+    start = context.config.model_defaults.start
+    return None if start is None else str(start)
 
 
 def _columns(model: Model) -> dict[str, tuple[str, str | None]]:

@@ -31,7 +31,7 @@ from enum import StrEnum
 from sqlmesh import Context
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot
-from sqlmesh.utils.date import to_timestamp
+from sqlmesh.utils.date import to_datetime, to_timestamp
 
 from .auditing import Auditor
 from .diagnostics import WarehouseLockedError
@@ -153,10 +153,14 @@ class SQLMeshExecution:
         models = self._selected
         ranged = {fqn for fqn in models if self.selection.in_range(fqn)}
         plannable = self._leave_out_blocked(models, stopped_upstream)
+        unselected = self._unselected_upstream(plannable)
         # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
+        # So does a run below models it did not select: SQLMesh's plan would fill their missing
+        # intervals too (a partitioned model's whole history), its run leaves them alone.
         plan_applied = self.planner.bring_up_to_date(
-            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged
+            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged and not unselected
         )
+        self._say_what_unselected_upstream_misses(plannable, unselected)
         work = self._work_left(plannable, ranged)
         self._evaluate(work)
         # What is not published yet is final now: failed, skipped, or with intervals SQLMesh did not evaluate.
@@ -169,6 +173,37 @@ class SQLMeshExecution:
             if self._unpublished(fqn):
                 self.publisher.publish(fqn, self._outcome(fqn, models[fqn], work))
         return plan_applied
+
+    def _unselected_upstream(self, models: dict[str, Model]) -> set[str]:
+        """Models SQLMesh builds above ``models`` that this run does not materialize."""
+        above = {parent for fqn in models for parent in self.context.dag.upstream(fqn)}
+        return {
+            fqn
+            for fqn in above - set(self._selected)
+            if built_by_sqlmesh(self.context, fqn) and not self.context.get_model(fqn).kind.is_embedded
+        }
+
+    def _say_what_unselected_upstream_misses(self, models: dict[str, Model], unselected: set[str]) -> None:
+        """Log, on each model's step, the intervals models it reads and this run leaves alone lack.
+
+        They stay unfilled (a run evaluates only what it selected), so the
+        model reads what they hold: the log names them and what to run.
+        """
+        snapshots = self._environment_snapshots(unselected)
+        if not snapshots:
+            return
+        scheduler = self.context.scheduler(self.environment)
+        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots))
+        lacking = {snapshot.name: intervals for snapshot, intervals in missing.items() if intervals}
+        for fqn in sorted(models):
+            for parent in sorted(set(self.context.dag.upstream(fqn)) & set(lacking)):
+                self.recorder.message(
+                    f"SQLMesh: {models[fqn].name} reads {self.context.get_model(parent).name}, which this "
+                    f"run does not materialize and which has not filled {_ranges(lacking[parent])}: "
+                    f"{models[fqn].name} reads what it holds. Materialize "
+                    f"{self.context.get_model(parent).name} for those dates to fill them.",
+                    fqn,
+                )
 
     def _leave_out_blocked(self, models: dict[str, Model], stopped_upstream: set[str]) -> dict[str, Model]:
         """The models this run can plan: not blocked, and below nothing blocked or stopped."""
@@ -389,6 +424,18 @@ def room_to_select(models: int) -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(previous)
+
+
+def _ranges(intervals: list[tuple[int, int]], most: int = 5) -> str:
+    """Intervals (epoch milliseconds) as merged ranges of UTC times, the first ``most`` of them."""
+    merged: list[list[int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    shown = ", ".join(str(TimeRange(to_datetime(start), to_datetime(end))) for start, end in merged[:most])
+    return shown + (f" and {len(merged) - most} more range(s)" if len(merged) > most else "")
 
 
 def _why_not_restatable(model: Model) -> str:

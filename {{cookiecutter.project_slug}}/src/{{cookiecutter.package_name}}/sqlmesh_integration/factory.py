@@ -41,7 +41,7 @@ from .definitions_cache import ProjectDefinitions
 from .diagnostics import model_file
 from .model_graph import tables_read
 from .outcomes import ExecutionResults
-from .partitions import BACKFILL_POLICY, TimeRange
+from .partitions import BACKFILL_POLICY, TimeRange, own_range
 from .reporting import report_outcome, report_partitions, report_standalone_audit
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
@@ -59,7 +59,7 @@ def sqlmesh_assets(
     ``<name>`` is ``sqlmesh.name``.
     """
     project = sqlmesh.load_definitions()
-    translator = (translator or SQLMeshTranslator()).for_catalog(project.default_catalog)
+    translator = (translator or SQLMeshTranslator()).for_project(project)
     assets = [
         _model_asset(project, model, translator, sqlmesh)
         for model in project.models.values()
@@ -114,7 +114,16 @@ def _model_asset(
         if ranged:
             within = TimeRange.from_window(context.partition_time_window)
             yield from report_partitions(
-                context, results, model.fqn, key, audit_uses, partitions_def, within, source_file, lineage
+                context,
+                results,
+                model.fqn,
+                key,
+                audit_uses,
+                partitions_def,
+                within,
+                source_file,
+                lineage,
+                model_range=own_range(model),
             )
         else:
             yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file, lineage)

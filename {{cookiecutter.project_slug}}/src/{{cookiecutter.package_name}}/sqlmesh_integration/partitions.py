@@ -3,18 +3,22 @@
 An ``INCREMENTAL_BY_TIME_RANGE`` model fills intervals of its interval unit
 (a day, an hour, ...). A partitioned asset shows them as time-window
 partitions of the same unit, in UTC, from the model's start: one partition
-is one SQLMesh interval. Models with the same unit and start share one
-partitions definition, so Dagster lets them run together, in one run for a
-range of partitions (a single-run backfill), which is one SQLMesh execution.
+is one SQLMesh interval. Every partitioned model of one unit in a project
+shares one partitions definition, the project's grid for that unit, so
+Dagster lets them run together, in one run for a range of partitions (a
+single-run backfill), which is one SQLMesh execution. The grid starts at a
+date that does not move (:func:`grid_starts`); a model that starts later, or
+ends earlier, has nothing to fill in the partitions outside its own range.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dagster import BackfillPolicy, TimeWindow, TimeWindowPartitionsDefinition
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
-from sqlmesh.utils.date import to_datetime
+from sqlmesh.utils.date import TimeLike, is_relative, to_datetime
 
 PARTITIONED_TAG = "dagster_partitioned"
 """The SQLMesh model tag that makes a model a partitioned asset."""
@@ -73,23 +77,68 @@ def wants_partitions(model: Model, by_default: bool) -> bool:
     return PARTITIONED_TAG in tags or (by_default and UNPARTITIONED_TAG not in tags)
 
 
-def interval_partitions(model: Model) -> TimeWindowPartitionsDefinition:
-    """One partition per interval of the model, in UTC, from its start (floored to its unit)."""
+def grid_starts(
+    models: Iterable[Model], default_start: TimeLike | None, partitioned: Callable[[Model], bool]
+) -> dict[IntervalUnit, datetime]:
+    """The first moment of the project's grid for each interval unit its partitioned models use.
+
+    The earliest of the project's ``model_defaults.start`` and the models' own
+    absolute starts, floored to the unit: a date that stays put, so the
+    partitions Dagster shows do not move each day. A relative start
+    (``'1 week ago'``) never places the grid; where every start of a unit is
+    relative, the earliest of them does, and that grid moves with the clock.
+    """
+    fixed: dict[IntervalUnit, list[datetime]] = {}
+    moving: dict[IntervalUnit, list[datetime]] = {}
+    for model in models:
+        if not partitioned(model):
+            continue
+        unit = model.interval_unit
+        fixed.setdefault(unit, [])
+        for start in (default_start, model.start):
+            if start is not None:
+                (moving if is_relative(start) else fixed).setdefault(unit, []).append(to_datetime(start))
+    return {
+        unit: unit.cron_floor(min(starts or moving.get(unit) or [datetime.now(UTC)])).astimezone(UTC)
+        for unit, starts in fixed.items()
+    }
+
+
+def interval_partitions(model: Model, grid_start: datetime | None = None) -> TimeWindowPartitionsDefinition:
+    """One partition per interval of the model's unit, in UTC, from the grid's start (else its own)."""
     if model.start is None:
         raise PartitioningError(
             f"{model.name} is partitioned but has no start date, so its first partition is unknown. "
             "Set `start` in its MODEL block, or `model_defaults.start` in the SQLMesh project's config."
         )
     unit = model.interval_unit
-    start = unit.cron_floor(to_datetime(model.start))
-    end = unit.cron_floor(to_datetime(model.end)) if model.end else None
+    start = grid_start or unit.cron_floor(to_datetime(model.start))
     return TimeWindowPartitionsDefinition(
         cron_schedule=unit.cron_expr,
         start=start.astimezone(UTC),
-        end=end.astimezone(UTC) if end else None,
         fmt=_KEY_FORMATS[unit],
         timezone="UTC",
     )
+
+
+def own_range(model: Model) -> TimeRange:
+    """The part of time the model itself fills: from its start (as of now, if relative) to its end."""
+    unit = model.interval_unit
+    start = unit.cron_floor(to_datetime(model.start)) if model.start else datetime.min.replace(tzinfo=UTC)
+    end = unit.cron_floor(to_datetime(model.end)) if model.end else datetime.max.replace(tzinfo=UTC)
+    return TimeRange(start.astimezone(UTC), end.astimezone(UTC))
+
+
+def outside(
+    partitions: TimeWindowPartitionsDefinition, keys: Iterable[str], model_range: TimeRange
+) -> list[str]:
+    """The partitions among ``keys`` entirely outside the model's own range: nothing to fill there."""
+    found = []
+    for key in keys:
+        window = partitions.time_window_for_partition_key(key)
+        if window.end.astimezone(UTC) <= model_range.start or window.start.astimezone(UTC) >= model_range.end:
+            found.append(key)
+    return found
 
 
 def filled_partition_keys(

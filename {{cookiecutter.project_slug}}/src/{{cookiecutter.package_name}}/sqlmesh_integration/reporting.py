@@ -31,6 +31,7 @@ from .constants import (
     INTERVALS,
     MODEL_FILE,
     MODEL_NAME,
+    NOTHING_TO_FILL,
     PARTITIONS_NOT_FILLED,
     PHYSICAL_TABLE,
     ROW_COUNT,
@@ -39,7 +40,7 @@ from .constants import (
     TABLE_NAME,
 )
 from .outcomes import STATUS_TEXT, AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
-from .partitions import TimeRange, filled_partition_keys
+from .partitions import TimeRange, filled_partition_keys, outside
 from .selection import StepContext
 from .translator import AuditIdentity, AuditUse
 
@@ -64,11 +65,13 @@ def report_outcome(
     audit_uses: list[AuditUse],
     source_file: str | None = None,
     lineage: TableColumnLineage | None = None,
+    extra_metadata: dict[str, object] | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Translate what SQLMesh did to one model into Dagster events, for what this step selected.
 
     The execution speaks of audits by SQLMesh identity; ``audit_uses`` (made
-    by the translator that built the checks) names them.
+    by the translator that built the checks) names them. ``extra_metadata``
+    goes on the materialization as it is.
     """
     outcome = reported_outcome(results, fqn)
     selected_checks = {check.name for check in context.selected_asset_check_keys}
@@ -112,12 +115,12 @@ def report_outcome(
     reported = {AuditIdentity(a.audit_name, a.args_key): a for a in outcome.audits}
     unreported = [a for identity, a in reported.items() if identity not in uses]
     if key in context.op_execution_context.selected_asset_keys:
-        metadata = _outcome_metadata(outcome)
+        metadata = {**_outcome_metadata(outcome), **(extra_metadata or {})}
         if lineage is not None:
             metadata[COLUMN_LINEAGE] = lineage
         if unreported:
             metadata[AUDITS_NOT_SELECTED] = _unselected_audits_note(unreported)
-            context.log.info(f"{outcome.model}: {metadata['sqlmesh/audits_not_selected']}")
+            context.log.info(f"{outcome.model}: {metadata[AUDITS_NOT_SELECTED]}")
         yield MaterializeResult(asset_key=key, metadata=metadata)
     for identity, use in uses.items():
         if identity in reported:
@@ -143,13 +146,16 @@ def report_partitions(
     within: TimeRange,
     source_file: str | None = None,
     lineage: TableColumnLineage | None = None,
+    model_range: TimeRange | None = None,
 ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
     """A partitioned model in a run for a range: each partition is what SQLMesh's state says of it.
 
     When every partition of the range is filled, one result covers them all
     (Dagster records a materialization per partition). Otherwise each filled
     partition is reported on its own and the step fails naming the intervals
-    SQLMesh did not fill, with the database's error.
+    SQLMesh did not fill, with the database's error. A partition outside the
+    model's own range (``model_range``: before its start, after its end) has
+    nothing to fill: it is never a failure, and the metadata names it.
     """
     outcome = results.models.get(fqn)
     partial = (ModelStatus.EVALUATED, ModelStatus.UP_TO_DATE, ModelStatus.FAILED, ModelStatus.NOT_EVALUATED)
@@ -157,10 +163,24 @@ def report_partitions(
         yield from report_outcome(context, results, fqn, key, audit_uses, source_file, lineage)
         return
     wanted = partitions_def.get_partition_keys_in_time_window(TimeWindow(within.start, within.end))
+    empty = outside(partitions_def, wanted, model_range) if model_range else []
+    to_fill = [partition for partition in wanted if partition not in empty]
     filled = filled_partition_keys(partitions_def, outcome.filled_intervals, within)
-    if set(filled) == set(wanted) and outcome.status is not ModelStatus.FAILED:
-        yield from report_outcome(context, results, fqn, key, audit_uses, source_file, lineage)
+    empty_note = {NOTHING_TO_FILL: _nothing_to_fill(empty, model_range)} if empty and model_range else {}
+    if set(filled) >= set(to_fill) and outcome.status is not ModelStatus.FAILED:
+        yield from report_outcome(
+            context, results, fqn, key, audit_uses, source_file, lineage, extra_metadata=empty_note
+        )
         return
+    for partition in empty:
+        yield AssetMaterialization(
+            asset_key=key,
+            partition=partition,
+            metadata={
+                STATUS: f"nothing to fill: outside {outcome.model}'s own range",
+                NOTHING_TO_FILL: _nothing_to_fill([partition], model_range),
+            },
+        )
     for partition in filled:
         yield AssetMaterialization(
             asset_key=key,
@@ -173,7 +193,7 @@ def report_partitions(
                 **({COLUMN_LINEAGE: lineage} if lineage is not None else {}),
             },
         )
-    unfilled = [partition for partition in wanted if partition not in filled]
+    unfilled = [partition for partition in to_fill if partition not in filled]
     intervals = ", ".join(
         str(TimeRange.from_window(partitions_def.time_window_for_partition_key(p))) for p in unfilled
     )
@@ -186,7 +206,7 @@ def report_partitions(
         return
     reason = f": {outcome.error}" if outcome.error else " (its intervals were not evaluated in this run)"
     raise Failure(
-        f"SQLMesh did not fill {len(unfilled)} of the {len(wanted)} partition(s) of {outcome.model} "
+        f"SQLMesh did not fill {len(unfilled)} of the {len(to_fill)} partition(s) of {outcome.model} "
         f"in this run{reason}. Not filled: {intervals}."
         + (f" Filled and reported: {len(filled)}." if filled else ""),
         metadata={
@@ -196,6 +216,18 @@ def report_partitions(
             **({ERROR: MetadataValue.md(f"```\n{outcome.error}\n```")} if outcome.error else {}),
         },
         allow_retries=False,
+    )
+
+
+def _nothing_to_fill(partitions: list[str], model_range: TimeRange | None) -> MetadataValue:
+    """Partitions outside the model's own range, with that range (an open end: None)."""
+    start, end = (model_range.start, model_range.end) if model_range else (None, None)
+    return MetadataValue.json(
+        {
+            "partitions": partitions,
+            "model_starts": start.isoformat() if start and start.year > 1 else None,
+            "model_ends": end.isoformat() if end and end.year < 9999 else None,
+        }
     )
 
 

@@ -10,7 +10,10 @@ method and pass an instance to :func:`sqlmesh_assets`.
 import copy
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -24,10 +27,11 @@ from dagster import (
 from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
+from sqlmesh.core.node import IntervalUnit
 
 from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
 from .model_graph import tables_read
-from .partitions import interval_partitions, wants_partitions
+from .partitions import grid_starts, interval_partitions, wants_partitions
 
 if TYPE_CHECKING:
     from .definitions_cache import ProjectDefinitions
@@ -96,10 +100,23 @@ class SQLMeshTranslator:
     default_catalog: str | None = None
     """The SQLMesh project's default catalog, set by :meth:`for_catalog` when definitions are built."""
 
+    partition_grid: Mapping[IntervalUnit, datetime] = MappingProxyType({})
+    """Where the project's grid of partitions starts, per interval unit; set by :meth:`for_project`."""
+
     def for_catalog(self, default_catalog: str | None) -> "SQLMeshTranslator":
         """A copy of this translator that knows the project's default catalog."""
         translator = copy.copy(self)
         translator.default_catalog = default_catalog
+        return translator
+
+    def for_project(self, project: "ProjectDefinitions") -> "SQLMeshTranslator":
+        """A copy of this translator that knows the project: its default catalog and partition grid."""
+        translator = self.for_catalog(project.default_catalog)
+        translator.partition_grid = grid_starts(
+            project.models.values(),
+            project.default_start,
+            lambda model: wants_partitions(model, self.partition_by_default),
+        )
         return translator
 
     def get_asset_spec(self, model: Model, project: "ProjectDefinitions") -> AssetSpec:
@@ -164,11 +181,12 @@ class SQLMeshTranslator:
         """Time partitions for an incremental-by-time model that asks for them (see :mod:`.partitions`).
 
         One partition is one SQLMesh interval of the model's interval unit,
-        in UTC, from its start. Every other model is unpartitioned.
+        in UTC, on the project's grid for that unit (from its own start,
+        without a project). Every other model is unpartitioned.
         """
         if not wants_partitions(model, self.partition_by_default):
             return None
-        return interval_partitions(model)
+        return interval_partitions(model, self.partition_grid.get(model.interval_unit))
 
     def get_group_name(self, model: Model) -> str:
         """One Dagster group per SQLMesh schema."""
