@@ -3,8 +3,10 @@
 Real Dagster runs of the baked demo on real DuckDB. Checks are selected the
 way the UI's "Execute" on a check launches them: a run whose check selection
 holds them and whose asset selection holds only the assets named. One built
-warehouse is shared by the tests that need one (each run after it reads it
-and evaluates nothing, or restates what it selected).
+warehouse, the session's ``demo_runs``, is shared by the tests that need one
+(each run after it reads it and evaluates nothing, or restates what it
+selected). The multiprocess executor is tested here where steps in separate
+processes share what a run holds: the Python asset between SQLMesh models.
 """
 
 import shutil
@@ -18,16 +20,18 @@ pytestmark = pytest.mark.e2e
 BLOCKING_AUDIT = f"{key(BLOCKING)}:failure_demo_no_returned_orders"
 WARNING_AUDIT = "failure_demo/orders_failing_warning_audit:not_null_non_blocking"
 RESTATE = {"sqlmesh/mode": "restate"}
+# On one worker under pytest-xdist with the other readers of the session's demo runs: they run once.
+DEMO_RUNS = pytest.mark.xdist_group("demo_runs")
 
 
-@pytest.fixture(scope="module")
-def built(demo_project, tmp_path_factory) -> Scratch:
-    """The demo, materialized once (its failure_demo group fails as designed)."""
-    scratch = demo_project.scratch(tmp_path_factory.mktemp("built"))
-    assert scratch.materialize()["status"] == "FAILURE"
-    return scratch
+@pytest.fixture
+def built(demo_runs) -> Scratch:
+    """The demo, materialized by the session's shared first runs (its failure_demo group fails as designed)."""
+    assert demo_runs.first["status"] == "FAILURE"
+    return demo_runs.scratch
 
 
+@DEMO_RUNS
 def test_checks_alone_audit_existing_tables_and_evaluate_nothing(built):
     result = built.materialize(checks=["marts/customers:unique_values", BLOCKING_AUDIT, WARNING_AUDIT])
 
@@ -48,6 +52,7 @@ def test_checks_alone_audit_existing_tables_and_evaluate_nothing(built):
     }
 
 
+@DEMO_RUNS
 def test_an_asset_without_its_checks_is_materialized_without_check_results(built):
     result = built.materialize(select=["marts/customers", key(BLOCKING)], checks=[], tags=RESTATE)
 
@@ -67,6 +72,7 @@ def test_an_asset_without_its_checks_is_materialized_without_check_results(built
     assert "withheld the interval" in result["failures"][step(BLOCKING)]
 
 
+@DEMO_RUNS
 def test_assets_and_checks_mixed_report_exactly_the_selection(built):
     result = built.materialize(
         select=["marts/orders"],
@@ -227,11 +233,16 @@ GROUP BY t.run_id, t.target
 """
 
 
-@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
-def test_a_python_asset_feeding_sqlmesh_gets_one_execution_after_it(starter_project, tmp_path, executor):
+def test_a_python_asset_feeding_sqlmesh_gets_one_execution_after_it(starter_project, tmp_path):
     """An ingestion asset and every SQLMesh model of the run: SQLMesh starts once, after the asset."""
     scratch, result = mixed_graph_run(
-        starter_project, tmp_path, executor, "ingestion", INGESTED_SOURCE, "target_report", INGESTED_REPORT
+        starter_project,
+        tmp_path,
+        "in_process",
+        "ingestion",
+        INGESTED_SOURCE,
+        "target_report",
+        INGESTED_REPORT,
     )
     assert {"landing/daily_targets", "marts/customers", "marts/target_report"} <= set(result["materialized"])
     assert result["executions"] == 1

@@ -4,48 +4,89 @@ Each test runs real Dagster jobs of a baked, installed project against real
 SQLMesh on a real DuckDB file. Executions and per-model evaluations are
 counted from the run's event log: the executing step logs one line per
 SQLMesh execution, and one line per model SQLMesh reports as evaluated.
+
+In-process, the demo's first two runs are the session's shared ones
+(``demo_runs`` in conftest.py); under the multiprocess executor this module
+runs them itself, then re-executes the first from failure.
 """
 
-from datetime import UTC, datetime
-
 import pytest
-from helpers.demo_outcomes import BAD_CAST, BLOCKING, assert_first_demo_run, evaluated, key, step
-from helpers.sample_expectations import (
-    EXPECTED_ERROR_SNIPPETS,
-    EXPECTED_EVALUATED_DEMO,
-    EXPECTED_FAILED,
-    EXPECTED_SKIPPED,
+from helpers.demo_outcomes import (
+    BAD_CAST,
+    BLOCKING,
+    assert_first_demo_run,
+    assert_next_demo_run,
+    evaluated,
+    key,
+    mart_rows,
+    on_one_utc_day,
+    step,
 )
+from helpers.sample_expectations import EXPECTED_ERROR_SNIPPETS, EXPECTED_FAILED, EXPECTED_SKIPPED
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("executor", ["in_process", "multiprocess"])]
+pytestmark = pytest.mark.e2e
+
+EXECUTORS = ["in_process", "multiprocess"]
+BAD_CAST_CHAIN = {BAD_CAST, "failure_demo.bad_cast_summary", "failure_demo.bad_cast_report"}
 
 
-def test_full_materialization_of_the_demo(demo_project, tmp_path, executor):
-    scratch = demo_project.scratch(tmp_path, executor)
-    first_day = datetime.now(UTC).date()
-    result = scratch.materialize()
+def fix_the_bad_cast(scratch) -> None:
+    model_file = scratch.sqlmesh_project / "models" / "failure_demo" / "orders_with_bad_cast.sql"
+    model_file.write_text(
+        model_file.read_text().replace("CAST(status AS INTEGER)", "TRY_CAST(status AS INTEGER)")
+    )
 
-    assert_first_demo_run(result, scratch, EXPECTED_ERROR_SNIPPETS[BAD_CAST])
 
+def assert_reexecuted_what_failed(retry: dict) -> None:
+    """A re-execution from failure of the first run, after the bad cast was fixed."""
+    assert retry["executions"] == 1
+    assert evaluated(retry) == {model: 1 for model in BAD_CAST_CHAIN}
+    assert set(retry["steps"]) <= {step(m) for m in EXPECTED_FAILED | EXPECTED_SKIPPED}
+    assert {s for s, status in retry["steps"].items() if status == "STEP_SUCCESS"} == {
+        step(m) for m in BAD_CAST_CHAIN
+    }
+    # The blocking audit still fails: its step fails again and nothing below it runs.
+    assert retry["steps"][step(BLOCKING)] == "STEP_FAILURE"
+    assert step("failure_demo.after_blocking_audit") not in retry["steps"]
+
+
+@pytest.mark.xdist_group("demo_runs")  # with test_selection's readers: the runs are made once
+def test_full_materialization_of_the_demo_in_process(demo_runs):
+    assert_first_demo_run(demo_runs.first, demo_runs.first_mart_rows, EXPECTED_ERROR_SNIPPETS[BAD_CAST])
     # The environment exists after a first run with failures: the next run works,
     # evaluates nothing that is complete, and still reports every healthy asset.
-    second = scratch.materialize()
-    assert second["executions"] == 1
-    assert second["lock_errors"] == 0
-    if datetime.now(UTC).date() == first_day:  # a new day brings new @daily intervals
-        assert evaluated(second) == {}
-        healthy = EXPECTED_EVALUATED_DEMO
-        assert {key(m) for m in healthy} <= set(second["materialized"])
-        for model in healthy:
-            assert (
-                second["materialized"][key(model)]["sqlmesh/status"]
-                == "up to date, not evaluated in this run"
-            )
-    assert {s for s, status in second["steps"].items() if status == "STEP_FAILURE"} == {
-        step(model) for model in EXPECTED_FAILED
-    }
+    assert_next_demo_run(demo_runs.next)
 
 
+def test_full_materialization_of_the_demo_multiprocess_then_reexecution_from_failure(demo_project, tmp_path):
+    attempts = iter(range(2))
+
+    def runs():
+        scratch = demo_project.scratch(
+            tmp_path / f"try{next(attempts)}", "multiprocess", copy_sqlmesh_project=True
+        )
+        first = scratch.materialize()
+        return scratch, first, mart_rows(scratch), scratch.materialize()
+
+    scratch, first, rows, second = on_one_utc_day(runs)
+    assert_first_demo_run(first, rows, EXPECTED_ERROR_SNIPPETS[BAD_CAST])
+    assert_next_demo_run(second)
+
+    # Fix the model that fails at execution, then re-execute the first run from failure.
+    fix_the_bad_cast(scratch)
+    assert_reexecuted_what_failed(scratch.materialize(reexecute_from_failure=first["run_id"]))
+
+
+def test_reexecution_from_failure_runs_only_what_failed_in_process(demo_project, tmp_path):
+    scratch = demo_project.scratch(tmp_path, copy_sqlmesh_project=True)
+    failed_run = scratch.materialize()
+    assert failed_run["status"] == "FAILURE"
+
+    fix_the_bad_cast(scratch)
+    assert_reexecuted_what_failed(scratch.materialize(reexecute_from_failure=failed_run["run_id"]))
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
 def test_subset_runs_evaluate_only_the_selection(demo_project, tmp_path, executor):
     scratch = demo_project.scratch(tmp_path, executor)
     selection = ["raw.orders", "staging.stg_orders"]
@@ -63,28 +104,3 @@ def test_subset_runs_evaluate_only_the_selection(demo_project, tmp_path, executo
     assert restated["executions"] == 1
     assert evaluated(restated) == {"staging.stg_orders": 1}
     assert restated["materialized"][key("staging.stg_orders")]["sqlmesh/status"] == "evaluated in this run"
-
-
-def test_reexecution_from_failure_runs_only_what_failed(demo_project, tmp_path, executor):
-    scratch = demo_project.scratch(tmp_path, executor, copy_sqlmesh_project=True)
-    failed_run = scratch.materialize()
-    assert failed_run["status"] == "FAILURE"
-
-    # Fix the model that fails at execution, then re-execute from failure.
-    model_file = scratch.sqlmesh_project / "models" / "failure_demo" / "orders_with_bad_cast.sql"
-    model_file.write_text(
-        model_file.read_text().replace("CAST(status AS INTEGER)", "TRY_CAST(status AS INTEGER)")
-    )
-    retry = scratch.materialize(reexecute_from_failure=failed_run["run_id"])
-
-    assert retry["executions"] == 1
-    reexecuted = EXPECTED_FAILED | EXPECTED_SKIPPED
-    bad_cast_chain = {BAD_CAST, "failure_demo.bad_cast_summary", "failure_demo.bad_cast_report"}
-    assert evaluated(retry) == {model: 1 for model in bad_cast_chain}
-    assert set(retry["steps"]) <= {step(m) for m in reexecuted}
-    assert {s for s, status in retry["steps"].items() if status == "STEP_SUCCESS"} == {
-        step(m) for m in bad_cast_chain
-    }
-    # The blocking audit still fails: its step fails again and nothing below it runs.
-    assert retry["steps"][step(BLOCKING)] == "STEP_FAILURE"
-    assert step("failure_demo.after_blocking_audit") not in retry["steps"]

@@ -4,6 +4,10 @@ Shared by the tests of every executor and every warehouse: the outcomes are
 the same, only the database's wording of the failing cast differs.
 """
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
 from helpers.sample_expectations import (
     ALL_MODELS_DEMO,
     AUDITS_BY_MODEL,
@@ -17,6 +21,8 @@ from helpers.sample_expectations import (
     PASSING_NON_BLOCKING_AUDITS,
     PYTHON_ASSETS,
 )
+
+T = TypeVar("T")
 
 BAD_CAST = "failure_demo.orders_with_bad_cast"
 BLOCKING = "failure_demo.orders_failing_blocking_audit"
@@ -35,8 +41,16 @@ def evaluated(result: dict) -> dict[str, int]:
     return {name.split(".", 1)[1]: count for name, count in result["evaluated"].items()}
 
 
-def assert_first_demo_run(result: dict, scratch, bad_cast_error: str) -> None:
-    """One execution; failed, skipped, materialized and checked exactly as the sample says."""
+def mart_rows(scratch) -> dict[str, list]:
+    """What the warehouse answers to COUNT(*) on each mart (read right after the first run)."""
+    return {model: scratch.query(f"SELECT COUNT(*) FROM {model}") for model in MART_ROW_COUNTS}
+
+
+def assert_first_demo_run(result: dict, rows: dict[str, list], bad_cast_error: str) -> None:
+    """One execution; failed, skipped, materialized and checked exactly as the sample says.
+
+    ``rows`` is :func:`mart_rows` of the warehouse right after the run.
+    """
     assert result["executions"] == 1
     assert result["lock_errors"] == 0
     assert result["status"] == "FAILURE"
@@ -61,9 +75,9 @@ def assert_first_demo_run(result: dict, scratch, bad_cast_error: str) -> None:
     for model in EXPECTED_EVALUATED_DEMO:
         assert result["materialized"][key(model)]["sqlmesh/status"] == "evaluated in this run"
     assert "blocking audit failed" in result["materialized"][key(BLOCKING)]["sqlmesh/status"]
-    for model, rows in MART_ROW_COUNTS.items():
-        assert result["materialized"][key(model)]["dagster/row_count"] == rows
-        assert scratch.query(f"SELECT COUNT(*) FROM {model}") == [[rows]]
+    for model, count in MART_ROW_COUNTS.items():
+        assert result["materialized"][key(model)]["dagster/row_count"] == count
+    assert rows == {model: [[count]] for model, count in MART_ROW_COUNTS.items()}
 
     # Checks: one result per audit that ran, failing exactly where the sample fails.
     expected_checks = {
@@ -87,3 +101,31 @@ def assert_first_demo_run(result: dict, scratch, bad_cast_error: str) -> None:
             assert outcome["severity"] == "ERROR" and outcome["passed"], check
         if (model, audit) in FAILING_AUDIT_ROW_COUNTS:
             assert outcome["failing_rows"] == FAILING_AUDIT_ROW_COUNTS[(model, audit)]
+
+
+def assert_next_demo_run(second: dict) -> None:
+    """The run after the first, the same UTC day: it works, evaluates nothing complete, reports every healthy asset."""
+    assert second["executions"] == 1
+    assert second["lock_errors"] == 0
+    assert evaluated(second) == {}
+    assert {key(m) for m in EXPECTED_EVALUATED_DEMO} <= set(second["materialized"])
+    for model in EXPECTED_EVALUATED_DEMO:
+        assert second["materialized"][key(model)]["sqlmesh/status"] == "up to date, not evaluated in this run"
+    assert {s for s, status in second["steps"].items() if status == "STEP_FAILURE"} == {
+        step(model) for model in EXPECTED_FAILED
+    }
+
+
+def on_one_utc_day(runs: Callable[[], T]) -> T:
+    """``runs()``, once more if it crossed UTC midnight (then with what it makes anew: a fresh scratch).
+
+    A new UTC day brings new @daily intervals, so what a run after the first evaluates
+    depends on whether midnight fell between them. Runs take minutes: a second try does
+    not cross midnight again, and every assertion holds every day.
+    """
+    for _ in range(2):
+        day = datetime.now(UTC).date()
+        result = runs()
+        if datetime.now(UTC).date() == day:
+            return result
+    raise AssertionError("two tries of the runs each crossed UTC midnight")
