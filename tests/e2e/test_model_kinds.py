@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from helpers.project import IN_PROJECT, InstalledProject, run
 
-pytestmark = pytest.mark.e2e
+# One worker runs both under pytest-xdist: bare SQLMesh builds the reference once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("every_kind")]
 
 PROJECT = Path(__file__).parent / "sqlmesh_projects" / "every_kind"
 # What makes the project fail on purpose: a copy without these files builds cleanly.
@@ -99,12 +100,13 @@ def test_the_project_holds_every_kind_and_fails_where_it_says(bare):
     assert not bare["healthy"]["failed"] and not bare["healthy"]["skipped"]
 
 
-@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
-def test_every_model_ends_as_in_bare_sqlmesh(starter_project, bare, executor, tmp_path):
+def test_every_model_ends_as_in_bare_sqlmesh(starter_project, bare, tmp_path):
+    """Under the default executor: what each model does is SQLMesh's; how steps share one execution
+    under the multiprocess executor is test_shared_execution's and test_selection's concern."""
     full, healthy = bare["full"], bare["healthy"]
     kinds = full["kinds"]
     failed, skipped = set(full["failed"]), set(full["skipped"])
-    scratch = starter_project.scratch(tmp_path, executor=executor)
+    scratch = starter_project.scratch(tmp_path)
     scratch.sqlmesh_project = copy_project(tmp_path)
 
     # The SQLMesh assets only: the sample's Python asset writes a table this project does not read.
@@ -156,19 +158,30 @@ def test_every_model_ends_as_in_bare_sqlmesh(starter_project, bare, executor, tm
     assert all(counts[fqn] in (None, 0) for fqn in not_built)
     # Materialized: every model that wrote rows (a failed blocking audit still wrote them).
     assert set(result["materialized"]) == {asset_key(fqn) for fqn in set(expected_counts) - not_built}
-    for fqn, rows in counts.items():
-        reported = result["materialized"].get(asset_key(fqn), {}).get("dagster/row_count")
-        assert reported in (None, rows), fqn
+    # Each reports the rows its table holds; a view stores none, so it reports no count.
+    row_counts = {
+        fqn: result["materialized"][asset_key(fqn)].get("dagster/row_count")
+        for fqn in counts
+        if asset_key(fqn) in result["materialized"]
+    }
+    expected_row_counts = {fqn: None if kinds[fqn] == "VIEW" else counts[fqn] for fqn in row_counts}
+    # Known gap: a model whose blocking audit failed (its step failed after the rows were written)
+    # sometimes reports no count; it must never report a wrong one.
+    audit_failed = {fqn for fqn in row_counts if step(fqn, kinds) in failed_steps}
+    assert audit_failed == {'"warehouse"."marts"."withheld"'}
+    for fqn in audit_failed:
+        assert row_counts.pop(fqn) in (None, expected_row_counts.pop(fqn)), fqn
+    assert row_counts == expected_row_counts
+    assert None in row_counts.values() and len(row_counts) >= 15
 
     # Project features: the second catalog's model is its own asset; after_all ran.
     assert {"archive/staging/orders", "staging/orders"} <= set(result["materialized"])
     assert scratch.query("SELECT ran FROM ops.after_all_ran") == [[1]]
 
-    if executor == "in_process":
-        # A standalone audit executed alone, from one table's Checks tab: audited, nothing evaluated.
-        alone = scratch.materialize(checks=["marts/latest_orders:orders_in_latest"])
-        assert alone["checks"] == {
-            "marts/latest_orders:orders_in_latest": {"passed": False, "severity": "WARN", "failing_rows": 1}
-        }
-        assert alone["evaluated"] == {} and alone["materialized"] == {}
-        assert alone["status"] == "SUCCESS"
+    # A standalone audit executed alone, from one table's Checks tab: audited, nothing evaluated.
+    alone = scratch.materialize(checks=["marts/latest_orders:orders_in_latest"])
+    assert alone["checks"] == {
+        "marts/latest_orders:orders_in_latest": {"passed": False, "severity": "WARN", "failing_rows": 1}
+    }
+    assert alone["evaluated"] == {} and alone["materialized"] == {}
+    assert alone["status"] == "SUCCESS"

@@ -46,14 +46,17 @@ query Backfill($id: String!) {
 
 
 @pytest.fixture
-def scratch(starter_project, tmp_path, request) -> Scratch:
-    """The partitioned project on a fresh warehouse (see helpers.partitioned_project)."""
-    scratch = starter_project.scratch(tmp_path, executor=getattr(request, "param", "in_process"))
+def scratch(starter_project, tmp_path) -> Scratch:
+    """The partitioned project on a fresh warehouse (see helpers.partitioned_project), in-process.
+
+    The steps of a range share its one execution as any run's do: test_shared_execution
+    proves that under the multiprocess executor.
+    """
+    scratch = starter_project.scratch(tmp_path)
     use_partitioned_project(scratch)
     return scratch
 
 
-@pytest.mark.parametrize("scratch", ["in_process", "multiprocess"], indirect=True)
 def test_a_range_is_one_execution_of_exactly_its_days(scratch):
     first = scratch.materialize(select=PARTITIONED, tags=range_tags(2, 4))
 
