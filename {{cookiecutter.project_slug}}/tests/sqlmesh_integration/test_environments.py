@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     sqlmesh_assets,
     sqlmesh_environment_jobs,
 )
+from {{ cookiecutter.package_name }}.sqlmesh_integration.environments import partitioned_assets
 
 SOURCE = "MODEL (name raw.amounts, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 20\n"
 TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) AS amount FROM raw.amounts\n"
@@ -55,6 +56,15 @@ class Project:
         context = SQLMeshResource(project_dir=str(self.dir)).load_context()
         try:
             return PlanReport.from_plan(build_plan(context, environment))
+        finally:
+            context.close()
+
+    def plan_report_for_promotion(self, environment: str = "prod") -> PlanReport:
+        """The report the promotion job makes: partitioned models' history left to runs."""
+        partitioned = partitioned_assets(sqlmesh_assets(SQLMeshResource(project_dir=str(self.dir))))
+        context = SQLMeshResource(project_dir=str(self.dir)).load_context()
+        try:
+            return PlanReport.from_plan(build_plan(context, environment), partitioned)
         finally:
             context.close()
 
@@ -157,3 +167,46 @@ def test_the_jobs_build_beside_checks_of_sources(tmp_path):
 def test_an_environment_name_sqlmesh_cannot_use_is_refused_naming_it():
     with pytest.raises(ValueError, match="'dev env' is not valid"):
         SQLMeshResource(project_dir=".", environment="dev env")
+
+
+DAILY = (
+    "MODEL (name raw.visits, kind INCREMENTAL_BY_TIME_RANGE (time_column day, batch_size 1), "
+    "cron '@daily', tags [dagster_partitioned]);\nSELECT CAST(@start_ds AS DATE) AS day, 1 AS n\n"
+)
+VISITS = "MODEL (name marts.visits, kind FULL);\nSELECT COUNT(*) AS days FROM raw.visits\n"
+
+
+def promote(project: Project, **config):
+    run_config = {"ops": {"promote_sqlmesh_plan": {"config": config}}} if config else None
+    job = project.definitions().resolve_job_def("sqlmesh_promote")
+    return job.execute_in_process(instance=DagsterInstance.ephemeral(), run_config=run_config)
+
+
+def days_in_prod(project: Project) -> int:
+    (count,) = project.query("SELECT COUNT(*) FROM raw.visits")[0]
+    return count
+
+
+def test_a_promoted_partitioned_model_leaves_its_history_to_runs_and_the_report_says_how(project):
+    project.write("visits_daily", DAILY)
+    project.write("visits", VISITS)
+
+    report = project.plan_report_for_promotion()
+    promotion = promote(project)
+
+    assert promotion.success
+    assert days_in_prod(project) == 0  # no history was filled by the promotion
+    assert project.query("SELECT days FROM marts.visits") == [(0,)]  # the model below it was evaluated
+    ((model, intervals, command),) = report.left_to_runs
+    assert model == "raw.visits" and intervals.startswith("2025-01-01")
+    assert command.startswith("make run SELECT=raw/visits PARTITION=2025-01-01...")
+    assert "Partitioned models are promoted without filling their history" in report.markdown()
+    assert [m for m, _, _ in report.backfill] == ["marts.visits"]
+
+
+def test_promotion_with_backfill_partitions_fills_the_history_as_sqlmesh_does(project):
+    project.write("visits_daily", DAILY)
+
+    assert promote(project, backfill_partitions=True).success
+
+    assert days_in_prod(project) > 300  # every day since the project's start

@@ -15,13 +15,19 @@ keep showing what they showed). Two jobs take it further:
 
 The plan backfills only the models the project changes (and what they read,
 if it is missing intervals). Intervals missing for other reasons, the days
-of a partitioned model nobody asked for yet, are left to runs.
+of a partitioned model nobody asked for yet, are left to runs. A partitioned
+model the plan adds or changes is promoted without filling its history
+either (a multi-year backfill is not what a promotion should start): the
+report names its ranges left to fill and the command that fills them, and
+``backfill_partitions`` keeps SQLMesh's own full backfill.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
     AssetsDefinition,
     Config,
@@ -29,6 +35,7 @@ from dagster import (
     MetadataValue,
     OpExecutionContext,
     Output,
+    TimeWindowPartitionsDefinition,
     job,
     op,
 )
@@ -64,6 +71,12 @@ _CATEGORIES = {
 
 class PlanConfig(Config):
     environment: str = Field(default="prod", description="SQLMesh environment the plan is for.")
+    backfill_partitions: bool = Field(
+        default=False,
+        description="Let the plan fill the history of the partitioned models it adds or changes, as "
+        "SQLMesh's own plan does. Off: they are promoted without it, and the report says which "
+        "ranges to fill with runs (make run PARTITION=...).",
+    )
     report_file: str | None = Field(
         default=None,
         description="Also append the report, as markdown, to this file (CI: $GITHUB_STEP_SUMMARY).",
@@ -92,9 +105,15 @@ class PlanReport:
     indirectly_modified: list[ModelChange] = field(default_factory=list)
     backfill: list[tuple[str, str, int]] = field(default_factory=list)
     """(model, intervals, how many) SQLMesh evaluates when the plan is applied."""
+    left_to_runs: list[tuple[str, str, str]] = field(default_factory=list)
+    """(model, intervals, the command filling them): partitioned models promoted without backfill."""
 
     @classmethod
-    def from_plan(cls, plan: Plan) -> "PlanReport":
+    def from_plan(
+        cls, plan: Plan, partitioned: Mapping[str, "PartitionedAsset"] | None = None
+    ) -> "PlanReport":
+        """The report of ``plan``; the models of ``partitioned`` are promoted without their backfill."""
+        partitioned = partitioned or {}
         diff = plan.context_diff
         snapshots = plan.snapshots
 
@@ -127,6 +146,16 @@ class PlanReport:
                     len(missing.intervals),
                 )
                 for missing in plan.missing_intervals
+                if missing.snapshot_id.name not in partitioned
+            ),
+            left_to_runs=sorted(
+                (
+                    snapshots[missing.snapshot_id].node.name,
+                    missing.format_intervals(snapshots[missing.snapshot_id].node.interval_unit),
+                    partitioned[missing.snapshot_id.name].run_command(missing.intervals),
+                )
+                for missing in plan.missing_intervals
+                if missing.snapshot_id.name in partitioned
             ),
         )
 
@@ -165,6 +194,20 @@ class PlanReport:
                 "Applying it evaluates nothing: every new version is built already (in a development "
                 f"environment), so SQLMesh only points `{self.environment}`'s views at it."
             )
+        if self.left_to_runs:
+            lines += [
+                "",
+                f"Partitioned models are promoted without filling their history: these ranges stay "
+                f"empty in `{self.environment}` until runs fill them (or promote with "
+                "`backfill_partitions`):",
+                "",
+                "| model | intervals left to fill | fill them with |",
+                "| --- | --- | --- |",
+                *(
+                    f"| `{model}` | {intervals} | `{command}` |"
+                    for model, intervals, command in self.left_to_runs
+                ),
+            ]
         for c in self.directly_modified:
             if c.diff:
                 lines += ["", f"### `{c.model}`", "", "```diff", c.diff.rstrip("\n"), "```"]
@@ -192,7 +235,32 @@ def _short_name(fqn: str) -> str:
     return f"{table.db}.{table.name}" if table.db else table.name
 
 
-def build_plan(context: Context, environment: str) -> Plan:
+@dataclass(frozen=True)
+class PartitionedAsset:
+    """A partitioned model's asset, as the promotion report names it."""
+
+    key: AssetKey
+    partitions_def: TimeWindowPartitionsDefinition
+
+    def run_command(self, intervals: Sequence[tuple[int, int]]) -> str:
+        """The ``make run`` command filling the partitions that cover ``intervals`` (epoch ms)."""
+        first = self.partitions_def.get_partition_key_for_timestamp(intervals[0][0] / 1000)
+        last = self.partitions_def.get_partition_key_for_timestamp(intervals[-1][1] / 1000 - 1)
+        span = first if first == last else f"{first}...{last}"
+        return f"make run SELECT={self.key.to_user_string()} PARTITION={span}"
+
+
+def partitioned_assets(assets: Sequence[AssetsDefinition]) -> dict[str, PartitionedAsset]:
+    """Each partitioned model's asset, by the model's fully qualified name."""
+    return {
+        asset.op.tags[MODEL_OP_TAG]: PartitionedAsset(key, asset.partitions_def)
+        for asset in assets
+        if MODEL_OP_TAG in asset.op.tags and isinstance(asset.partitions_def, TimeWindowPartitionsDefinition)
+        for key in asset.keys
+    }
+
+
+def build_plan(context: Context, environment: str, skip_backfill: bool = False) -> Plan:
     """The plan applying the project on disk to ``environment``, limited to what it changes.
 
     A first plan of the whole project finds the models added or modified
@@ -204,7 +272,7 @@ def build_plan(context: Context, environment: str) -> Plan:
     whole plan, the only one that removes them.
     """
     check_environment_name(environment)
-    options = {"skip_tests": True, "skip_linter": True}
+    options = {"skip_tests": True, "skip_linter": True, "skip_backfill": skip_backfill}
     plan = context.plan_builder(environment, **options).build()
     diff = plan.context_diff
     changed = sorted(
@@ -214,6 +282,30 @@ def build_plan(context: Context, environment: str) -> Plan:
     if not changed or diff.removed_snapshots:
         return plan
     return context.plan_builder(environment, select_models=changed, **options).build()
+
+
+def _promote_leaving_partitions(
+    context: Context, environment: str, plan: Plan, partitioned: Mapping[str, PartitionedAsset]
+) -> None:
+    """Apply the plan's changes without its backfill, then evaluate what it would have, partitions aside.
+
+    SQLMesh's plan also fills what the models it backfills read, so it cannot
+    be told to leave one model's history alone: the plan is applied without
+    backfill (the environment's views point at the new versions), then
+    SQLMesh's run evaluates the unpartitioned models the plan would have
+    evaluated, and only them. What a development environment built is
+    complete already, and is not evaluated again.
+    """
+    names = sorted(
+        {
+            plan.snapshots[missing.snapshot_id].node.name
+            for missing in plan.missing_intervals
+            if missing.snapshot_id.name not in partitioned
+        }
+    )
+    context.apply(build_plan(context, environment, skip_backfill=True))
+    if names:
+        context.run(environment, select_models=names, no_auto_upstream=True)
 
 
 def _report(context: OpExecutionContext, report: PlanReport, config: PlanConfig) -> str:
@@ -242,6 +334,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
     project's (its resource key, ``sqlmesh`` by default).
     """
     name = project_of(assets)
+    partitioned = partitioned_assets(assets)
     # One key per model asset; the checks of sources and standalone audits have none.
     keys = {
         asset.op.tags[MODEL_OP_TAG]: key
@@ -256,7 +349,8 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
-            report = PlanReport.from_plan(build_plan(sqlmesh_context, config.environment))
+            plan = build_plan(sqlmesh_context, config.environment)
+            report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
         finally:
             sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
         return Output(None, metadata=_metadata(report, _report(context, report, config)))
@@ -268,13 +362,16 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         sqlmesh_context = sqlmesh.load_context()
         try:
             plan = build_plan(sqlmesh_context, config.environment)
-            report = PlanReport.from_plan(plan)
+            report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
             text = _report(context, report, config)
             if not report.has_changes:
                 return Output(None, metadata=_metadata(report, text))
             recorder = ExecutionRecorder(on_line=lambda line: context.log.info(line.text))
             with recording(sqlmesh_context, recorder):
-                sqlmesh_context.apply(plan)
+                if report.left_to_runs:
+                    _promote_leaving_partitions(sqlmesh_context, config.environment, plan, partitioned)
+                else:
+                    sqlmesh_context.apply(plan)
             evaluated = sum(events.evaluated_batches for events in recorder.models.values())
         finally:
             sqlmesh_context.close()
