@@ -32,8 +32,10 @@ demo: $(VENV)/.installed ## Bake the default project into build/demo, run every 
 		|| echo ">>> The run failed where the demo fails on purpose (group failure_demo): see docs/tutorial.md"
 	@$(MAKE) --no-print-directory -C $(DEMO_PROJECT) dev HOST=$(HOST) PORT=$(PORT)
 
+# Two workers (pytest-xdist): the tests mostly wait on the projects they run, so two at a time keep
+# two cores busy. Tests that share a costly fixture are one xdist_group, so it is built once.
 test: $(VENV)/.installed ## Run every test of the template (bakes, installs and runs real projects)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests
