@@ -8,10 +8,8 @@ rows per day in the warehouse.
 """
 
 import json
-import time
 
 import pytest
-from helpers.dagster_dev import free_port, graphql, serving
 from helpers.partitioned_project import (
     PARTITIONED,
     day,
@@ -26,23 +24,6 @@ from helpers.project import IN_PROJECT, Scratch, probe, run
 pytestmark = pytest.mark.e2e
 
 RESTATE = {"sqlmesh/mode": "restate"}
-# GraphQL's launchPartitionBackfill, as the UI's Materialize sends it for a range of partitions.
-BACKFILL = """
-mutation Backfill($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
-BACKFILL_STATUS = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { status runs(limit: 10) { runId status } }
-  }
-}
-"""
 
 
 @pytest.fixture
@@ -136,47 +117,6 @@ def test_a_failing_day_fails_its_partition_and_the_filled_days_are_reported(scra
     assert fixed["status"] == "SUCCESS"
     assert fixed["partitions"] == {"staging/orders": [day(3)]}
     assert evaluated_batches(fixed) == {"staging.orders": 1}
-
-
-def test_a_backfill_launched_from_the_ui_is_one_run_and_one_execution_per_partitioning(scratch):
-    """The daemon of a real `dagster dev` runs a week's backfill of everything as the UI launches it.
-
-    The partitioned assets' week is one run (single-run policy); the unpartitioned asset below them
-    gets a run of its own once they are done. Each run is one SQLMesh execution.
-    """
-    port = free_port()
-    week = days(0, 6)
-    with serving(["make", "dev"], scratch.project.root, {**scratch.env(), "PORT": str(port)}, port, 120):
-        params = {
-            "assetSelection": [{"path": key.split("/")} for key in [*PARTITIONED, "marts/revenue_total"]],
-            "partitionNames": week,
-            "fromFailure": False,
-        }
-        reply = graphql(port, BACKFILL, {"params": params})["launchPartitionBackfill"]
-        assert reply["__typename"] == "LaunchBackfillSuccess", reply
-        deadline = time.monotonic() + 300
-        while True:
-            backfill = graphql(port, BACKFILL_STATUS, {"id": reply["backfillId"]})["partitionBackfillOrError"]
-            if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
-                break
-            assert time.monotonic() < deadline, f"the backfill did not finish within 300 s: {backfill}"
-            time.sleep(2)
-
-    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    runs = [
-        probe(scratch.project.root, scratch.project.package, scratch.env(), "--summarize", run["runId"])
-        for run in backfill["runs"]
-    ]
-    (week_run,) = [result for result in runs if result["partitions"]]
-    (total_run,) = [result for result in runs if not result["partitions"]]
-    assert len(runs) == 2
-    assert week_run["status"] == total_run["status"] == "SUCCESS"
-    assert week_run["executions"] == total_run["executions"] == 1
-    assert week_run["partitions"] == {key: week for key in PARTITIONED}
-    assert evaluated_batches(week_run) == {"staging.orders": 7, "marts.daily_revenue": 1}
-    assert set(total_run["materialized"]) == {"marts/revenue_total"}
-    assert revenue_per_day(scratch) == {key: 60.0 for key in week}
-    assert scratch.query("SELECT days, revenue FROM marts.revenue_total") == [[7, "420.00"]]
 
 
 def test_intervals_filled_outside_dagster_are_reported_without_evaluating_anything(scratch):
