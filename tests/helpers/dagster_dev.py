@@ -89,7 +89,10 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeo
                 time.sleep(1)
         yield str(log)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+        except ProcessLookupError:  # the whole group already exited: the assertion above says why
+            pass
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
