@@ -14,8 +14,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field, field_validator
 from sqlmesh import Context
-from sqlmesh.core.config import Config, ConnectionConfig
-from sqlmesh.core.config.loader import load_configs
+from sqlmesh.core.config import ConnectionConfig
 
 from .constants import DEFAULT_PROJECT_NAME
 from .definitions_cache import ProjectDefinitions, cached_definitions
@@ -24,6 +23,7 @@ from .event_capture import AuditFailureTarget
 from .execution import MaterializeMode, SQLMeshExecution
 from .execution_stream import StreamWriter
 from .selection import RunSelection
+from .sqlmesh_config import load_project_configs
 
 _contexts: dict[tuple[str, str | None], Context] = {}
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -110,6 +110,7 @@ class SQLMeshResource(ConfigurableResource):
             if context is None:
                 context = Context(
                     paths=self.project_dir,
+                    config=load_project_configs(self.project_dir),
                     gateway=self.gateway,
                     notification_targets=[AuditFailureTarget()],
                 )
@@ -153,5 +154,5 @@ def gateway_connection(project_dir: str, gateway: str | None = None) -> Connecti
     For Dagster assets that write tables SQLMesh reads: they reach the same
     warehouse without repeating its settings, and without loading any model.
     """
-    (config,) = load_configs("config", Config, paths=project_dir).values()
+    (config,) = load_project_configs(project_dir).values()
     return config.get_gateway(gateway).connection
