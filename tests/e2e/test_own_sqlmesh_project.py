@@ -1,0 +1,56 @@
+"""A team's own SQLMesh project in a baked project: one warehouse and one state with its `sqlmesh` CLI.
+
+The project is the one `sqlmesh init duckdb` creates (its config names the
+DuckDB file relative to where the CLI runs: ``database: db.db``). Dagster
+runs from the baked project's root, the CLI inside the SQLMesh folder, as
+its users run it.
+"""
+
+import os
+import subprocess
+
+import pytest
+from helpers.project import Scratch, probe, run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def scratch(starter_project, tmp_path) -> Scratch:
+    scratch = starter_project.scratch(tmp_path)
+    scratch.sqlmesh_project = tmp_path / "own_project"
+    scratch.sqlmesh_project.mkdir()
+    run(
+        [str(starter_project.root / ".venv" / "bin" / "sqlmesh"), "init", "duckdb"],
+        scratch.sqlmesh_project,
+        scratch.env(),
+    )
+    return scratch
+
+
+def sqlmesh_cli(scratch: Scratch, *arguments: str) -> subprocess.CompletedProcess:
+    """The team's CLI, inside its project folder."""
+    command = [str(scratch.project.root / ".venv" / "bin" / "sqlmesh"), *arguments]
+    return run(
+        command, scratch.sqlmesh_project, {**scratch.env(), "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"}
+    )
+
+
+def test_a_dagster_run_and_the_cli_in_the_project_folder_share_one_warehouse_and_state(scratch):
+    run(["make", "run"], scratch.project.root, scratch.env())
+
+    result = probe(scratch.project.root, scratch.project.package, scratch.env(), "--summarize", "latest")
+    assert result["status"] == "SUCCESS", result
+    assert result["executions"] == 1
+    assert {"sqlmesh_example/full_model", "sqlmesh_example/incremental_model"} <= set(result["materialized"])
+    assert (scratch.sqlmesh_project / "db.db").exists()
+    assert not (scratch.project.root / "db.db").exists()
+    assert "No changes to plan" in sqlmesh_cli(scratch, "plan", "--no-prompts").stdout
+    # And the other way round: what the CLI evaluates, a Dagster run finds done.
+    model = scratch.sqlmesh_project / "models" / "full_model.sql"
+    model.write_text(model.read_text().replace("COUNT(DISTINCT id) AS", "COUNT(DISTINCT id) + 0 AS"))
+    sqlmesh_cli(scratch, "plan", "--auto-apply", "--no-prompts")
+    again = scratch.materialize(select=["sqlmesh_example/full_model"])
+    assert again["status"] == "SUCCESS", again
+    assert again["evaluated"] == {}
+    assert os.listdir(scratch.sqlmesh_project).count("db.db") == 1
