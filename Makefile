@@ -33,9 +33,10 @@ demo: $(VENV)/.installed ## Bake the default project into build/demo, run every 
 	@$(MAKE) --no-print-directory -C $(DEMO_PROJECT) dev HOST=$(HOST) PORT=$(PORT)
 
 # Two workers (pytest-xdist): the tests mostly wait on the projects they run, so two at a time keep
-# two cores busy. Tests that share a costly fixture are one xdist_group, so it is built once.
+# two cores busy. Each test file runs whole on one worker (--dist loadfile), so its module fixtures
+# (a PostgreSQL server, the every-kind reference) are built once; each worker installs its own bakes.
 test: $(VENV)/.installed ## Run every test of the template (bakes, installs and runs real projects)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from helpers.project import IN_PROJECT, InstalledProject, run
 
-# One worker runs both under pytest-xdist: bare SQLMesh builds the reference once.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("every_kind")]
+pytestmark = pytest.mark.e2e
 
 PROJECT = Path(__file__).parent / "sqlmesh_projects" / "every_kind"
 # What makes the project fail on purpose: a copy without these files builds cleanly.

@@ -33,8 +33,7 @@ from helpers.project import (
     run,
 )
 
-# One worker runs them all under pytest-xdist: one PostgreSQL server and one installed bake.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("postgres")]
+pytestmark = pytest.mark.e2e
 
 # PostgreSQL's words for the sample's failing cast (DuckDB says it differently).
 BAD_CAST_ERROR = 'invalid input syntax for type integer: "completed"'

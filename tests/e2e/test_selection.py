@@ -20,8 +20,6 @@ pytestmark = pytest.mark.e2e
 BLOCKING_AUDIT = f"{key(BLOCKING)}:failure_demo_no_returned_orders"
 WARNING_AUDIT = "failure_demo/orders_failing_warning_audit:not_null_non_blocking"
 RESTATE = {"sqlmesh/mode": "restate"}
-# On one worker under pytest-xdist with the other readers of the session's demo runs: they run once.
-DEMO_RUNS = pytest.mark.xdist_group("demo_runs")
 
 
 @pytest.fixture
@@ -31,7 +29,6 @@ def built(demo_runs) -> Scratch:
     return demo_runs.scratch
 
 
-@DEMO_RUNS
 def test_checks_alone_audit_existing_tables_and_evaluate_nothing(built):
     result = built.materialize(checks=["marts/customers:unique_values", BLOCKING_AUDIT, WARNING_AUDIT])
 
@@ -52,7 +49,6 @@ def test_checks_alone_audit_existing_tables_and_evaluate_nothing(built):
     }
 
 
-@DEMO_RUNS
 def test_an_asset_without_its_checks_is_materialized_without_check_results(built):
     result = built.materialize(select=["marts/customers", key(BLOCKING)], checks=[], tags=RESTATE)
 
@@ -72,7 +68,6 @@ def test_an_asset_without_its_checks_is_materialized_without_check_results(built
     assert "withheld the interval" in result["failures"][step(BLOCKING)]
 
 
-@DEMO_RUNS
 def test_assets_and_checks_mixed_report_exactly_the_selection(built):
     result = built.materialize(
         select=["marts/orders"],

@@ -50,7 +50,6 @@ def assert_reexecuted_what_failed(retry: dict) -> None:
     assert step("failure_demo.after_blocking_audit") not in retry["steps"]
 
 
-@pytest.mark.xdist_group("demo_runs")  # with test_selection's readers: the runs are made once
 def test_full_materialization_of_the_demo_in_process(demo_runs):
     assert_first_demo_run(demo_runs.first, demo_runs.first_mart_rows, EXPECTED_ERROR_SNIPPETS[BAD_CAST])
     # The environment exists after a first run with failures: the next run works,
