@@ -26,6 +26,19 @@ STARTER_PRUNED = (
     "docs/images",
 )
 
+# What a bake around the team's own SQLMesh project leaves out: the sample's SQLMesh
+# project (replaced), the ingestion asset that feeds the sample, and the docs about it.
+OWN_PROJECT_PRUNED = (
+    "sqlmesh_project",
+    "src/*/ingestion.py",
+    "docs/tutorial.md",
+    "docs/images",
+    # Its tests edit the sample's own files (macros, config.py, model descriptions).
+    "tests/sqlmesh_integration/test_project_cache.py",
+)
+# Not copied from the team's project: caches, logs, and warehouse files (data, not code).
+NOT_COPIED = (".cache", "logs", "__pycache__", "*.db", "*.db.wal", "*.duckdb", "*.duckdb.wal")
+
 # The answers are recorded here, in the format ``cookiecutter --replay-file`` reads.
 ANSWERS_FILE = ".cookiecutter.json"
 
@@ -68,9 +81,19 @@ def next_steps(slug: str) -> str:
     )
 
 
+def bring_own_project(root: Path, source: Path) -> None:
+    """Replace the sample with the team's SQLMesh project, copied as it is (its files are not rendered)."""
+    prune(root, OWN_PROJECT_PRUNED)
+    shutil.copytree(source, root / "sqlmesh_project", ignore=shutil.ignore_patterns(*NOT_COPIED))
+
+
 def finish(root: Path, context: dict[str, object]) -> None:
     """Apply the answers to the generated project at ``root``."""
-    if context.get("sample_pipeline") == "starter":
+    own = str(context.get("sqlmesh_project_path", "")).strip()
+    if own:
+        # A relative path is read from the output folder, as the pre-generation hook read it.
+        bring_own_project(root, (root.parent / own).expanduser())
+    elif context.get("sample_pipeline") == "starter":
         prune(root, STARTER_PRUNED)
     (root / ANSWERS_FILE).write_text(answers_json(context), encoding="utf-8", newline="\n")
 

@@ -19,6 +19,7 @@ import keyword
 import re
 import sys
 from datetime import date
+from pathlib import Path
 
 # Keep in sync with the ``sample_pipeline`` and ``warehouse`` lists in cookiecutter.json
 # (a test checks it).
@@ -106,6 +107,40 @@ def check_warehouse(value: str) -> str | None:
     return None
 
 
+SQLMESH_CONFIGS = ("config.yaml", "config.yml", "config.py")
+
+
+def check_sqlmesh_project_path(value: str, base: Path) -> str | None:
+    """Return an error line, or None when ``value`` is empty (the sample) or a SQLMesh project's folder.
+
+    A relative path is read from ``base``, the folder Cookiecutter writes the
+    project into (the current directory, unless ``--output-dir`` says otherwise).
+    """
+    if not value.strip():
+        return None
+    folder = (base / value).expanduser()
+    if not folder.is_dir():
+        return _error(
+            "sqlmesh_project_path",
+            value,
+            f"{folder} is not a folder; give the folder of your SQLMesh project",
+        )
+    if not any((folder / name).is_file() for name in SQLMESH_CONFIGS):
+        return _error(
+            "sqlmesh_project_path",
+            value,
+            f"{folder} has no {', '.join(SQLMESH_CONFIGS)}, so it is not a SQLMesh project; "
+            "give the folder you run `sqlmesh` in",
+        )
+    if not (folder / "models").is_dir():
+        return _error(
+            "sqlmesh_project_path",
+            value,
+            f"{folder} has no models/ folder; give the folder you run `sqlmesh` in",
+        )
+    return None
+
+
 def check_free_text(answers: dict[str, object]) -> list[str]:
     """Check the human-written answers: one line each, name required, email shaped."""
     errors = []
@@ -121,9 +156,13 @@ def check_free_text(answers: dict[str, object]) -> list[str]:
     return errors
 
 
-def validate(answers: dict[str, object], today: date) -> list[str]:
-    """Return every problem found in ``answers`` (empty when all are valid)."""
+def validate(answers: dict[str, object], today: date, base: Path | None = None) -> list[str]:
+    """Return every problem found in ``answers`` (empty when all are valid).
+
+    ``base`` is where a relative ``sqlmesh_project_path`` is read from (the output folder).
+    """
     checks = [
+        check_sqlmesh_project_path(str(answers.get("sqlmesh_project_path", "")), base or Path.cwd()),
         check_project_slug(str(answers.get("project_slug", ""))),
         check_package_name(str(answers.get("package_name", ""))),
         check_sample_pipeline(str(answers.get("sample_pipeline", ""))),
@@ -141,7 +180,8 @@ def rendered_answers() -> dict[str, object]:
 
 def main() -> int:
     """Validate the rendered answers; print problems and return 1 if any."""
-    errors = validate(rendered_answers(), date.today())
+    # Cookiecutter runs this hook inside the project folder it created in the output folder.
+    errors = validate(rendered_answers(), date.today(), Path.cwd().parent)
     for error in errors:
         print(error, file=sys.stderr)
     return 1 if errors else 0

@@ -10,7 +10,7 @@ import os
 import subprocess
 
 import pytest
-from helpers.project import Scratch, probe, run
+from helpers.project import MINIMUM_GENERATED_TESTS, TEMPLATE_BIN, Scratch, install, passed_tests, probe, run
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +56,29 @@ def test_a_dagster_run_and_the_cli_in_the_project_folder_share_one_warehouse_and
     assert again["status"] == "SUCCESS", again
     assert again["evaluated"] == {}
     assert os.listdir(scratch.sqlmesh_project).count("db.db") == 1
+
+
+def test_a_bake_around_a_project_from_sqlmesh_init_passes_make_test_and_shares_the_cli_state(
+    bake, starter_project, tmp_path
+):
+    """The cookiecutter answer for an existing project: copied in as it is, the sample left out."""
+    own = tmp_path / "team_project"
+    own.mkdir()
+    run([str(starter_project.root / ".venv" / "bin" / "sqlmesh"), "init", "duckdb"], own, dict(os.environ))
+    root = bake({"sqlmesh_project_path": str(own)}, fresh=True)
+    install(root)
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+    env.pop("SQLMESH_PROJECT_DIR", None)
+
+    tests = run(["make", "test"], root, env)
+    passed_tests(tests.stdout, minimum=MINIMUM_GENERATED_TESTS)
+    run(["make", "run"], root, env)
+    cli = run(["make", "sqlmesh", "ARGS=plan --no-prompts"], root, env)
+
+    assert "No changes to plan" in cli.stdout, cli.stdout
+    assert (root / "sqlmesh_project" / "db.db").exists() and not (root / "db.db").exists()
+    assert not (own / "db.db").exists()  # the team's folder was copied, never written

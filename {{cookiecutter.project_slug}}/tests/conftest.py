@@ -5,6 +5,9 @@ SQLMesh config reads it when the project is loaded.
 """
 
 import os
+{%- if cookiecutter.sqlmesh_project_path %}
+import shutil
+{%- endif %}
 import tempfile
 from pathlib import Path
 {%- if cookiecutter.warehouse == "postgres" %}
@@ -20,6 +23,16 @@ os.environ["WAREHOUSE_PATH"] = str(_scratch / "warehouse.duckdb")
 # A database of its own next to yours (POSTGRES_DB with "_test"), made anew for each session.
 _WAREHOUSE_DB = os.environ.get("POSTGRES_DB", "warehouse")
 os.environ["POSTGRES_DB"] = f"{_WAREHOUSE_DB}_test"
+{%- endif %}
+{%- if cookiecutter.sqlmesh_project_path %}
+# Your SQLMesh project, copied without its warehouse files: a relative path in its config
+# (database: db.db) then names a file of the copy, so the tests never touch your data.
+shutil.copytree(
+    Path(__file__).resolve().parents[1] / "sqlmesh_project",
+    _scratch / "sqlmesh_project",
+    ignore=shutil.ignore_patterns(".cache", "logs", "*.db", "*.duckdb", "*.wal"),
+)
+os.environ["SQLMESH_PROJECT_DIR"] = str(_scratch / "sqlmesh_project")
 {%- endif %}
 os.environ["DAGSTER_HOME"] = str(_scratch / "dagster_home")
 (_scratch / "dagster_home").mkdir()

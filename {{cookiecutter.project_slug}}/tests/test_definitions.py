@@ -3,10 +3,12 @@
 from dagster import AssetKey, Definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+{%- if not cookiecutter.sqlmesh_project_path %}
 from {{ cookiecutter.package_name }}.ingestion import revenue_targets
+{%- endif %}
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator, is_asset_model
 
-translator = SQLMeshTranslator()
+translator = SQLMeshTranslator().for_catalog(sqlmesh.load_definitions().default_catalog)
 
 
 def _sqlmesh_models():
@@ -22,6 +24,15 @@ def test_definitions_load():
     Definitions.validate_loadable(defs)
 
 
+{%- if cookiecutter.sqlmesh_project_path %}
+
+
+def test_one_asset_per_sqlmesh_model():
+    graph = defs.resolve_asset_graph()
+    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models())
+{%- else %}
+
+
 def test_one_asset_per_sqlmesh_model_beside_the_python_assets():
     graph = defs.resolve_asset_graph()
     assert set(graph.materializable_asset_keys) == set(_sqlmesh_models()) | {revenue_targets.key}
@@ -35,6 +46,7 @@ def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
     graph = defs.resolve_asset_graph()
     assert graph.get(revenue_targets.key).is_materializable
     assert AssetKey(["marts", "revenue_vs_target"]) in graph.get(revenue_targets.key).child_keys
+{%- endif %}
 
 
 def test_asset_dependencies_are_sqlmesh_lineage():
@@ -56,13 +68,17 @@ def test_assets_carry_sqlmesh_metadata():
     for key, model in _sqlmesh_models().items():
         spec = specs[key]
         assert spec.code_version == model.data_hash
-        assert spec.group_name == key.path[0]
+        assert spec.group_name == translator.get_group_name(model)
         assert {"sqlmesh", "{{ cookiecutter.warehouse }}"} <= set(spec.kinds)
         assert spec.metadata["sqlmesh/model_name"] == model.name
 
 
 def test_asset_key_convention():
-    assert translator.get_asset_key('"warehouse"."marts"."orders"') == AssetKey(["marts", "orders"])
+    """The default catalog is left out of keys; another catalog stays in them."""
+    catalog = translator.default_catalog
+    assert translator.get_asset_key(f'"{catalog}"."marts"."orders"') == AssetKey(["marts", "orders"])
+    assert translator.get_asset_key('"other"."marts"."orders"') == AssetKey(["other", "marts", "orders"])
+{%- if not cookiecutter.sqlmesh_project_path %}
 
 
 def test_checks_block_exactly_when_sqlmesh_blocks():
@@ -98,3 +114,4 @@ def test_schedules_run_every_model_and_what_it_reads():
     # The days have a schedule of their own, which asks for each day once it has ended.
     (by_day,) = [schedule for schedule in defs.schedules if schedule.name != "sqlmesh_run_schedule"]
     assert defs.resolve_job_def(by_day.job_name).asset_layer.selected_asset_keys == partitioned
+{%- endif %}

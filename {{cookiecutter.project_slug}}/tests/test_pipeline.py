@@ -1,16 +1,20 @@
-"""Real runs of the sample: Dagster, SQLMesh and the warehouse, on scratch storage.
+"""Real runs{% if not cookiecutter.sqlmesh_project_path %} of the sample{% endif %}: Dagster, SQLMesh and the warehouse, on scratch storage.
 
-One run of every asset without partitions (what ``make run`` does), and one of
-a range of days of the partitioned ones (``make run PARTITION=first...last``)."""
+One run of every asset without partitions (what ``make run`` does)
+{%- if not cookiecutter.sqlmesh_project_path %}, and one of
+a range of days of the partitioned ones (``make run PARTITION=first...last``){% endif %}."""
 
+{% if not cookiecutter.sqlmesh_project_path -%}
 from contextlib import closing
 
+{% endif -%}
 {% if cookiecutter.warehouse == "postgres" -%}
 import pytest
 {% endif -%}
 from dagster import AssetKey, DagsterInstance
 
-from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+from {{ cookiecutter.package_name }}.definitions import defs{% if not cookiecutter.sqlmesh_project_path %}, sqlmesh{% endif %}
+{%- if not cookiecutter.sqlmesh_project_path %}
 
 PAGE_VIEWS = AssetKey(["web", "page_views"])
 DAILY_TRAFFIC = AssetKey(["web", "daily_traffic"])
@@ -38,6 +42,7 @@ NOT_RUN = {
     AssetKey(["failure_demo", "after_blocking_audit"]),
 }
 {%- endif %}
+{%- endif %}
 
 
 def unpartitioned_assets() -> list[AssetKey]:
@@ -59,6 +64,27 @@ def check_results(result) -> dict:
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     return {(check.asset_key, check.check_name): check.passed for check in evaluations}
+
+
+{%- if cookiecutter.sqlmesh_project_path %}
+
+
+{% if cookiecutter.warehouse == "postgres" -%}
+@pytest.mark.usefixtures("fresh_warehouse")
+{% endif -%}
+def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution():
+    """Your SQLMesh project, run once through Dagster on a copy of it (see conftest.py)."""
+    instance = DagsterInstance.ephemeral()
+    assets = unpartitioned_assets()
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, asset_selection=assets, raise_on_error=False)
+
+    failures = [event.event_specific_data.error.message for event in result.get_step_failure_events()]
+    assert result.success, failures
+    assert sqlmesh_executions(instance, result.run_id) == 1
+    assert {event.asset_key for event in result.get_asset_materialization_events()} == set(assets)
+    assert all(check_results(result).values())
+{%- else %}
 
 
 {% if cookiecutter.warehouse == "postgres" -%}
@@ -136,3 +162,4 @@ def test_a_range_of_days_is_one_run_that_fills_exactly_those_days():
         cursor = connection.cursor()
         cursor.execute("SELECT CAST(view_date AS TEXT), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1")
         assert cursor.fetchall() == [(day, PAGES) for day in days]
+{%- endif %}

@@ -1,16 +1,18 @@
 """The Dagster code location: the SQLMesh project (``defs/sqlmesh/defs.yaml``) and the rest.
 
 ``defs/`` is loaded by folder, as ``dg`` projects are: each ``defs.yaml`` is a
-component (``sqlmesh_integration/component.py``). Beside it, the Python assets
-that write tables SQLMesh reads (``ingestion.py``) and how runs execute.
+component (``sqlmesh_integration/component.py``). Beside it,
+{%- if not cookiecutter.sqlmesh_project_path %} the Python assets
+that write tables SQLMesh reads (``ingestion.py``) and{% endif %} how runs execute.
 """
 
 import os
 from pathlib import Path
 
 from dagster import Definitions, in_process_executor, load_from_defs_folder, multiprocess_executor
-
+{% if not cookiecutter.sqlmesh_project_path %}
 from .ingestion import revenue_targets
+{%- endif %}
 from .sqlmesh_integration import SQLMeshResource, with_upstream_conditions
 from .warehouse import WarehouseResource
 
@@ -27,7 +29,7 @@ def load_definitions() -> Definitions:
     sqlmesh: SQLMeshResource = components.resources["sqlmesh"]
     # With SQLMESH_AUTOMATION=conditions, the ingestion is requested with the models that read it.
     others = Definitions(
-        assets=with_upstream_conditions([revenue_targets], components),
+        assets=with_upstream_conditions([{% if not cookiecutter.sqlmesh_project_path %}revenue_targets{% endif %}], components),
         resources={"warehouse": WarehouseResource(project_dir=sqlmesh.project_dir, gateway=sqlmesh.gateway)},
         executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
     )

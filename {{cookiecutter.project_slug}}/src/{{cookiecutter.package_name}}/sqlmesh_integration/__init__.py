@@ -19,7 +19,7 @@ A run, in the order it goes through them (one SQLMesh execution per run, see ADR
 - :mod:`.claims`: which execution of the run covers a model; claiming a new one;
 - :mod:`.ownership`: starting an execution in a child (:mod:`.isolation`), watching it, waiting for it;
 - :mod:`.resource`: the project's settings, its loaded context, its gateway's connection;
-- :mod:`.sqlmesh_config`: the SQLMesh config, relative paths anchored in the project folder as the CLI has them;
+- :mod:`.sqlmesh_config`: the SQLMesh config, relative paths read from the project folder, as the CLI;
 - :mod:`.execution`: one SQLMesh execution as one object, from plan to outcomes;
 - :mod:`.planning`, :mod:`.auditing`: the plan and its retry rules; audits that evaluate nothing;
 - :mod:`.event_capture`: what SQLMesh reports while it executes;
