@@ -151,7 +151,7 @@ def test_a_removed_model_is_reported(project):
 
 
 def test_the_jobs_build_beside_checks_of_sources(tmp_path):
-    """A source's audits are checks with no asset of their own: the promotion job skips them."""
+    """A source's audits are checks with no asset of their own: the plan and promotion jobs still build."""
     project = Project(tmp_path)
     (project.dir / "external_models.yaml").write_text(
         "- name: landing.events\n  columns:\n    id: int\n"

@@ -181,3 +181,18 @@ def test_a_run_that_does_not_select_a_model_leaves_its_intervals_alone_and_says_
 
 def state_fqn(project: Project, name: str) -> str:
     return SQLMeshResource(project_dir=str(project.dir)).load_context().get_model(name).fqn
+
+
+def test_a_blocking_audit_failing_inside_the_plan_reports_the_rows_written_and_the_version(project):
+    audited = (
+        "MODEL (name marts.audited, kind FULL, audits (not_null(columns := (id))));\n"
+        "SELECT id FROM raw.source UNION ALL SELECT NULL\n"
+    )
+    project.write("audited", audited)
+
+    state = project.execute("raw.source", "marts.audited")
+
+    outcome = state.outcomes["marts.audited"]
+    assert outcome.status is ModelStatus.AUDIT_FAILED
+    assert outcome.row_count == 3  # SQLMesh wrote the rows before the audit failed
+    assert outcome.snapshot_version and outcome.view == "warehouse.marts.audited"

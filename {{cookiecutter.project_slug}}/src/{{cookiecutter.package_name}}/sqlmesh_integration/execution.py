@@ -164,6 +164,10 @@ class SQLMeshExecution:
         work = self._work_left(plannable, ranged)
         self._evaluate(work)
         # What is not published yet is final now: failed, skipped, or with intervals SQLMesh did not evaluate.
+        # A model the plan settled (a blocking audit failed while it evaluated it) has a version too:
+        # its outcome names it, and the rows it wrote are counted.
+        settled = set(models) - set(work.snapshots) - self.publisher.published.keys()
+        work = replace(work, snapshots={**self._environment_snapshots(settled), **work.snapshots})
         for fqn, reason in sorted(work.not_restatable.items()):
             if self._unpublished(fqn):
                 self.publisher.publish(
