@@ -79,6 +79,15 @@ def project(tmp_path: Path) -> Project:
     return project
 
 
+BAD_ONE_OUT = {
+    "raw.source": ModelStatus.EVALUATED,
+    "marts.good": ModelStatus.EVALUATED,
+    "marts.bad": ModelStatus.FAILED,
+    "marts.below_bad": ModelStatus.SKIPPED,
+}
+"""What the four models end as when marts.bad fails: it alone, and what is below it."""
+
+
 def statuses(state: StreamState) -> dict[str, ModelStatus]:
     return {name: outcome.status for name, outcome in state.outcomes.items()}
 
@@ -99,14 +108,9 @@ def test_a_status_is_decided_from_what_sqlmesh_said(events, had_work, status):
 
 
 def test_a_model_failing_in_the_plan_fails_alone_and_the_environment_exists_after(project):
-    state = project.execute("raw.source", "marts.good", "marts.bad", "marts.below_bad")
+    state = project.execute(*BAD_ONE_OUT)
 
-    assert statuses(state) == {
-        "raw.source": ModelStatus.EVALUATED,
-        "marts.good": ModelStatus.EVALUATED,
-        "marts.bad": ModelStatus.FAILED,
-        "marts.below_bad": ModelStatus.SKIPPED,
-    }
+    assert statuses(state) == BAD_ONE_OUT
     assert "not a number" in state.outcomes["marts.bad"].error
     assert state.end.plan_applied and state.end.error is None
     # Applied again without backfill: prod's views exist, and the next run evaluates nothing it did.
@@ -119,14 +123,9 @@ def test_a_model_failing_in_the_plan_fails_alone_and_the_environment_exists_afte
 def test_a_model_whose_table_cannot_be_created_is_left_out_of_the_plan_with_what_is_below(project):
     project.write("bad", "MODEL (name marts.bad, kind FULL);\nSELECT no_such_column FROM raw.source\n")
 
-    state = project.execute("raw.source", "marts.good", "marts.bad", "marts.below_bad")
+    state = project.execute(*BAD_ONE_OUT)
 
-    assert statuses(state) == {
-        "raw.source": ModelStatus.EVALUATED,
-        "marts.good": ModelStatus.EVALUATED,
-        "marts.bad": ModelStatus.FAILED,
-        "marts.below_bad": ModelStatus.SKIPPED,
-    }
+    assert statuses(state) == BAD_ONE_OUT
     assert "no_such_column" in state.outcomes["marts.bad"].error
     assert project.query("SELECT COUNT(*) FROM marts.good") == [(2,)]
 

@@ -45,6 +45,21 @@ model_defaults:
 """
 
 
+def sqlmesh_cli(project: Path, *arguments: str) -> str:
+    """Run SQLMesh's own CLI inside the project folder, as its users do; return what it printed."""
+    cli = subprocess.run(
+        [str(SQLMESH_CLI), *arguments],
+        cwd=project,
+        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    return cli.stdout
+
+
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str) -> Path:
     folder = tmp_path / "sqlmesh_project"
     (folder / "models").mkdir(parents=True)
@@ -78,29 +93,12 @@ def test_a_run_and_the_cli_in_the_project_folder_share_one_warehouse_and_one_sta
     assert not list(Path.cwd().rglob("*.db"))  # nothing written where Dagster runs
     assert gateway_connection(str(project)).catalogs["archive"] == str(project / "archive" / "archive.db")
     # The team's CLI, where its users run it, finds the environment up to date.
-    cli = subprocess.run(
-        [str(SQLMESH_CLI), "plan", "--no-prompts"],
-        cwd=project,
-        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert cli.returncode == 0, cli.stdout + cli.stderr
-    assert "No changes to plan" in cli.stdout, cli.stdout
+    assert "No changes to plan" in sqlmesh_cli(project, "plan", "--no-prompts")
 
 
 def test_the_cli_first_then_a_run_evaluates_nothing(tmp_path, monkeypatch):
     project = make_project(tmp_path, monkeypatch, INIT_CONFIG)
-    cli = subprocess.run(
-        [str(SQLMESH_CLI), "plan", "--auto-apply", "--no-prompts"],
-        cwd=project,
-        env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert cli.returncode == 0, cli.stdout + cli.stderr
+    sqlmesh_cli(project, "plan", "--auto-apply", "--no-prompts")
     resource = SQLMeshResource(project_dir=str(project))
     fqn = resource.load_context().get_model("db.sqlmesh_example.numbers").fqn
     stream = project.parent / "events.jsonl"
