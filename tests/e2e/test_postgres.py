@@ -32,6 +32,11 @@ from helpers.project import (
     probe,
     run,
 )
+from helpers.real_partitioned_project import (
+    assert_backfilled_exactly,
+    backfill_everything,
+    use_real_partitioned_project,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -156,6 +161,17 @@ def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, pos
     assert restated["partitions"] == {key: [day(3)] for key in PARTITIONED}
     assert evaluated_batches(restated) == {"staging.orders": 1, "marts.daily_revenue": 1}
     assert revenue_per_day(scratch) == {day(2): 60.0, day(3): 300.0, day(4): 60.0}
+
+
+def test_a_backfill_of_every_asset_on_postgres_fills_exactly_its_days(postgres, postgres_project, tmp_path):
+    """The UI's Materialize all on the project shaped like a real one, with SQLMesh's state in PostgreSQL."""
+    scratch = postgres_project.scratch(tmp_path)
+    scratch.postgres = postgres.recreate("real_partitioned")
+    use_real_partitioned_project(scratch)
+
+    backfill, runs = backfill_everything(scratch, first=3, last=2)
+
+    assert_backfilled_exactly(scratch, backfill, runs, first=3, last=2)
 
 
 def test_environments_on_postgres_dev_review_promote(demo_on_postgres):
