@@ -5,6 +5,7 @@ point of a run's child process (here in the test's own process) and reads
 what the execution published to its stream.
 """
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -195,3 +196,20 @@ def test_a_blocking_audit_failing_inside_the_plan_reports_the_rows_written_and_t
     assert outcome.status is ModelStatus.AUDIT_FAILED
     assert outcome.row_count == 3  # SQLMesh wrote the rows before the audit failed
     assert outcome.snapshot_version and outcome.view == "warehouse.marts.audited"
+
+
+def test_a_failure_and_what_it_skips_are_published_when_sqlmesh_knows_them_not_at_the_end(project):
+    state = project.execute(*BAD_ONE_OUT)
+    events = [line for line in (project.root / "events-1.jsonl").read_text().splitlines()]
+
+    def first(text: str) -> int:
+        return next(number for number, line in enumerate(events) if text in line)
+
+    assert statuses(state) == BAD_ONE_OUT
+    bad_fqn = state_fqn(project, "marts.bad")
+    below_fqn = state_fqn(project, "marts.below_bad")
+    # SQLMesh names what it skipped when its pass is over: both outcomes were in the stream before.
+    end_of_pass = first("because a model or source upstream of it failed")
+    assert first(f'"model_finished", "fqn": {json.dumps(bad_fqn)}') < end_of_pass
+    assert first(f'"model_finished", "fqn": {json.dumps(below_fqn)}') < end_of_pass
+    assert "not a number" in state.outcomes["marts.bad"].error

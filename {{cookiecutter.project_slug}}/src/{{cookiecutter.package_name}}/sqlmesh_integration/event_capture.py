@@ -10,6 +10,7 @@ SQLMesh said about it, to be reported at once. Events flow one way: from
 SQLMesh, through the recorder, to the sinks.
 """
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,8 +40,9 @@ class ExecutionRecorder:
         on_line: Callable[[LogLine], None] = lambda line: None,
         on_evaluated: Callable[[Snapshot, ModelEvents], None] = lambda snapshot, events: None,
     ) -> None:
-        """``on_evaluated`` receives each model once SQLMesh has evaluated every batch it planned
-        for it in this pass, on the thread SQLMesh reported from."""
+        """``on_evaluated`` receives each model once SQLMesh is done with every batch it planned
+        for it in this pass, evaluated or failed (then with its error), on the thread SQLMesh
+        reported from: a failure is known when it happens, not at the end of the pass."""
         self._lock = threading.Lock()
         self._on_line = on_line
         self._on_evaluated = on_evaluated
@@ -76,17 +78,26 @@ class ExecutionRecorder:
         audits_failed: int,
     ) -> None:
         start, end = (_iso(ts) for ts in interval)
+        # SQLMesh reports a batch from a `finally` block: a failed one while its error is raised.
+        error = sys.exception() if duration_ms is None else None
         with self._lock:
             events = self._events(snapshot.name)
+            if error is not None and events.error is None:
+                self._failed(events, error)
+            # Audit failures are notified before their batch's progress: the last batch is final.
+            done = events.evaluated_batches + events.failed_batches + 1
+            final = done == self._planned_batches.get(snapshot.name)
             if duration_ms is None:
                 events.failed_batches += 1
-                return
-            events.evaluated_batches += 1
-            events.duration_ms += duration_ms
-            events.intervals.append((start, end))
-            events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
-            # Audit failures are notified before their batch's progress: the last batch is final.
-            final = events.evaluated_batches == self._planned_batches.get(snapshot.name)
+            else:
+                events.evaluated_batches += 1
+                events.duration_ms += duration_ms
+                events.intervals.append((start, end))
+                events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
+        if duration_ms is None:
+            if final:
+                self._on_evaluated(snapshot, events)
+            return
         audits = (
             f", audits passed {audits_passed}, failed {audits_failed}"
             if audits_passed or audits_failed
@@ -107,12 +118,16 @@ class ExecutionRecorder:
                 continue
             cause = error.__cause__ or error
             with self._lock:
-                events = self._events(fqn)
-                events.error = str(cause).strip()
-                if isinstance(cause, NodeAuditsErrors):
-                    events.blocking_audit_failed = True
-                    events.audits_ran = True
+                self._failed(self._events(fqn), cause)
             self.message(f"SQLMesh: {fqn} failed: {str(cause).strip()}", fqn)
+
+    @staticmethod
+    def _failed(events: ModelEvents, cause: BaseException) -> None:
+        """Record why a model failed: the database's error, or its blocking audits'."""
+        events.error = str(cause).strip()
+        if isinstance(cause, NodeAuditsErrors):
+            events.blocking_audit_failed = True
+            events.audits_ran = True
 
     def settled(self) -> set[str]:
         """Models that already failed or were skipped in this execution."""

@@ -321,7 +321,16 @@ class SQLMeshExecution:
         )
 
     def _publish_evaluated(self, snapshot: Snapshot, events: ModelEvents) -> None:
-        """Publish a selected model SQLMesh has just evaluated its last batch of: its outcome is final.
+        """Publish a selected model SQLMesh is done with in this pass: evaluated, or failed.
+
+        A failure is final when it happens (its last planned batch failed). So
+        is what it means below it when the model was one batch, in SQLMesh's
+        ``run`` semantics: every interval below it depends on that batch, so
+        SQLMesh skips each model downstream of it in this pass, and the
+        execution skips them in later passes; each selected one is published
+        as skipped at once, and steps waiting for them need not wait for the
+        end of SQLMesh's pass. (A model of several batches may fail one day
+        only; what is below its other days is left to SQLMesh's own report.)
 
         Called on the thread SQLMesh reports from, and built there: with one
         concurrent task, SQLMesh's warehouse connection is one cursor shared
@@ -333,6 +342,12 @@ class SQLMeshExecution:
             ranged = self.selection.time_range is not None and self.selection.in_range(snapshot.name)
             outcome = self.outcomes.evaluated(model, snapshot, events, had_work=True, ranged=ranged)
             self.publisher.publish(snapshot.name, outcome)
+        one_batch = events.evaluated_batches + events.failed_batches == 1
+        if events.error is not None and one_batch and self.mode is MaterializeMode.RUN:
+            below = sorted(set(self.context.dag.downstream(snapshot.name)) & set(self._selected))
+            self._publish_all(
+                (fqn, skipped(self._selected[fqn].name)) for fqn in below if self._unpublished(fqn)
+            )
 
     def _unpublished(self, fqn: str) -> bool:
         """Whether ``fqn`` has no outcome yet: its first one is final (checked before building one,
