@@ -39,6 +39,10 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
         return json.loads(response.read())["data"]
 
 
+SHUTDOWN_SECONDS = 90
+"""How long every process of a stopped `make dev` may take to exit."""
+
+
 def processes_in_session(session_id: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -62,7 +66,7 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeo
     """Run ``command`` until it answers /server_info on ``port``; yield its output file's path.
 
     On exit the whole process group gets SIGTERM, and the test fails if any
-    process of it is still alive 30 seconds later.
+    process of it is still alive ``SHUTDOWN_SECONDS`` later, naming them.
     """
     log = cwd / f".serve-{port}.log"
     with log.open("wb") as output:
@@ -98,7 +102,17 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeo
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             raise
-    deadline = time.monotonic() + 30
+    # dagster dev stops its webserver, daemon, code servers and run workers one after the other:
+    # on a loaded machine (two test workers on two cores) that takes longer than when alone.
+    deadline = time.monotonic() + SHUTDOWN_SECONDS
     while processes_in_session(server.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert processes_in_session(server.pid) == [], f"{command} left processes behind"
+    left = {pid: _command_line(pid) for pid in processes_in_session(server.pid)}
+    assert not left, f"{command} left processes behind {SHUTDOWN_SECONDS} s after SIGTERM: {left}"
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return "(ended)"

@@ -14,6 +14,7 @@ from dagster import DagsterInstance, Definitions
 from dagster.components.testing import create_defs_folder_sandbox
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
+    MaterializeMode,
     SQLMeshProjectComponent,
     SQLMeshResource,
     sqlmesh_assets,
@@ -119,6 +120,8 @@ def test_the_component_defines_what_the_factory_does(tmp_path):
         ({"name": "my-project"}, "SQLMesh project name 'my-project' is not valid"),
         ({"environment": "dev-1"}, "SQLMesh environment name 'dev-1' is not valid"),
         ({"project_dir": "nowhere"}, "defs.yaml: project_dir 'nowhere' is not a folder"),
+        ({"mode": "rebuild"}, "Input should be 'run' or 'restate'"),
+        ({"keep_finished_runs": -1}, "Input should be greater than or equal to 0"),
     ],
 )
 def test_a_bad_setting_fails_naming_it(tmp_path, attributes, message):
@@ -132,3 +135,26 @@ def test_a_bad_setting_fails_naming_it(tmp_path, attributes, message):
         causes.append(str(error))
         error = error.__cause__
     assert any(message in cause for cause in causes), causes
+
+
+def test_the_run_settings_come_from_defs_yaml(tmp_path):
+    """``mode: restate`` in the file: a second run re-evaluates what the first built."""
+    sqlmesh = project(tmp_path, "sales")
+    (defs,) = load({"sales": {"name": "sales", "project_dir": sqlmesh.project_dir, "mode": "restate"}})
+    results = defs.resources["sales_results"]
+    assert (results.mode, results.keep_finished_runs) == ("restate", 20)
+    assert {mode.value for mode in MaterializeMode} == {"run", "restate"}  # the component offers each
+    (kept,) = load({"sales": {"name": "sales", "project_dir": sqlmesh.project_dir, "keep_finished_runs": 3}})
+    assert kept.resources["sales_results"].keep_finished_runs == 3
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = DagsterInstance.ephemeral()
+    first = job.execute_in_process(instance=instance)
+    again = job.execute_in_process(instance=instance)
+
+    statuses = {
+        event.asset_key.path[-1]: event.materialization.metadata["sqlmesh/status"].value
+        for event in again.get_asset_materialization_events()
+    }
+    assert first.success and again.success
+    assert statuses == {"orders": "evaluated in this run", "order_count": "evaluated in this run"}

@@ -7,7 +7,8 @@ schedules or the automation sensor. A second project is a second folder with
 its own ``name``: its resources, jobs, schedules and sensor are named by it, and
 a run of both executes each project once.
 
-The settings are the resource's (:class:`.SQLMeshResource`); ``dg check defs``
+The settings are the resources' (:class:`.SQLMeshResource`, and ``mode`` and
+``keep_finished_runs`` of :class:`.SQLMeshRunResults`); ``dg check defs``
 reports a setting that is missing, mistyped or of the wrong kind, naming the
 file and the line, and a value the resource refuses, naming the file.
 """
@@ -54,6 +55,18 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         description="Partition every INCREMENTAL_BY_TIME_RANGE model, not only those tagged "
         "dagster_partitioned (docs/adr/0006).",
     )
+    mode: Literal["run", "restate"] = Field(
+        default="run",
+        description="What materializing means unless a run has the 'sqlmesh/mode' tag: 'run' evaluates "
+        "missing intervals only (SQLMesh's run, what a schedule wants); 'restate' re-evaluates the "
+        "selected models.",
+    )
+    keep_finished_runs: int = Field(
+        default=20,
+        ge=0,
+        description="How many finished runs' result folders (each execution's stream of events) to keep "
+        "in the Dagster instance's storage for inspection.",
+    )
 
     def get_translator(self) -> SQLMeshTranslator:
         """The translator of this project's names: override it in a subclass to change them."""
@@ -83,5 +96,10 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             schedules=automation.schedules,
             sensors=automation.sensors,
             jobs=[*sqlmesh_environment_jobs(assets), *sqlmesh_interval_report_jobs(assets)],
-            resources={sqlmesh.name: sqlmesh, sqlmesh.results_key: SQLMeshRunResults()},
+            resources={
+                sqlmesh.name: sqlmesh,
+                sqlmesh.results_key: SQLMeshRunResults(
+                    mode=self.mode, keep_finished_runs=self.keep_finished_runs
+                ),
+            },
         )

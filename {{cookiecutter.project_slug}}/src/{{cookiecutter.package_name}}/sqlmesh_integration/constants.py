@@ -18,7 +18,9 @@ PROJECT_OP_TAG = "sqlmesh/project"
 """Op tag: the name of the SQLMesh project an op executes (the resource's ``name``)."""
 STANDALONE_AUDIT_OP_TAG = "sqlmesh/standalone_audit"
 """Op tag: the standalone audit whose checks the op reports."""
-SQLMESH_OP_TAGS = {"dagster/priority": "-1"}
+PRIORITY_TAG = "dagster/priority"
+"""Dagster's step priority: of ready steps, the higher runs first."""
+SQLMESH_OP_TAGS = {PRIORITY_TAG: "-1"}
 """Tags of every op that executes SQLMesh: Dagster's executors start a run's other ready
 steps (an ingestion asset SQLMesh reads) before them, so that SQLMesh, started once, reads
 what they write."""

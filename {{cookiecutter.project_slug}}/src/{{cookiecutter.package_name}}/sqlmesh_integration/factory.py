@@ -33,13 +33,14 @@ from .constants import (
     AUDIT_ARGS_METADATA,
     AUDIT_METADATA,
     MODEL_OP_TAG,
+    PRIORITY_TAG,
     PROJECT_OP_TAG,
     SQLMESH_OP_TAGS,
     STANDALONE_AUDIT_OP_TAG,
 )
 from .definitions_cache import ProjectDefinitions
 from .diagnostics import model_file
-from .model_graph import tables_read
+from .model_graph import evaluation_order, tables_read
 from .outcomes import ExecutionResults
 from .partitions import BACKFILL_POLICY, TimeRange, own_range
 from .reporting import report_outcome, report_partitions, report_standalone_audit
@@ -60,8 +61,9 @@ def sqlmesh_assets(
     """
     project = sqlmesh.load_definitions()
     translator = (translator or SQLMeshTranslator()).for_project(project)
+    order = {fqn: rank for rank, fqn in enumerate(evaluation_order(project.models))}
     assets = [
-        _model_asset(project, model, translator, sqlmesh)
+        _model_asset(project, model, translator, sqlmesh, _model_priority(order[model.fqn]))
         for model in project.models.values()
         if is_asset_model(model)
     ]
@@ -71,7 +73,8 @@ def sqlmesh_assets(
         if model.kind.is_external and translator.get_audit_uses(model)
     ]
     standalone = [
-        _standalone_audit_checks(audit, translator, sqlmesh)
+        # After every model's step: a standalone audit runs once SQLMesh is done with the models.
+        _standalone_audit_checks(audit, translator, sqlmesh, _model_priority(len(order)))
         for audit in project.standalone_audits.values()
         if audit.depends_on and not audit.skip
     ]
@@ -79,7 +82,11 @@ def sqlmesh_assets(
 
 
 def _model_asset(
-    project: ProjectDefinitions, model: Model, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource
+    project: ProjectDefinitions,
+    model: Model,
+    translator: SQLMeshTranslator,
+    sqlmesh: SQLMeshResource,
+    priority: int,
 ) -> AssetsDefinition:
     spec = translator.get_asset_spec(model, project)
     key = spec.key
@@ -95,7 +102,7 @@ def _model_asset(
         specs=[spec],
         check_specs=check_specs,
         can_subset=True,
-        op_tags=_op_tags(sqlmesh, {MODEL_OP_TAG: model.fqn}),
+        op_tags=_op_tags(sqlmesh, {MODEL_OP_TAG: model.fqn, PRIORITY_TAG: str(priority)}),
         required_resource_keys={sqlmesh.name, sqlmesh.results_key},
         backfill_policy=BACKFILL_POLICY if partitions_def else None,
     )
@@ -167,7 +174,7 @@ def _source_checks(
 
 
 def _standalone_audit_checks(
-    audit: StandaloneAudit, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource
+    audit: StandaloneAudit, translator: SQLMeshTranslator, sqlmesh: SQLMeshResource, priority: int
 ) -> AssetChecksDefinition:
     """A standalone audit, as one check on each asset it reads.
 
@@ -192,7 +199,7 @@ def _standalone_audit_checks(
         name=f"{sqlmesh.name}_audit__{name}",
         specs=specs,
         can_subset=True,
-        op_tags=_op_tags(sqlmesh, {STANDALONE_AUDIT_OP_TAG: audit.name}),
+        op_tags=_op_tags(sqlmesh, {STANDALONE_AUDIT_OP_TAG: audit.name, PRIORITY_TAG: str(priority)}),
         required_resource_keys={sqlmesh.name, sqlmesh.results_key},
         description=f"SQLMesh standalone audit {audit.name}",
     )
@@ -204,7 +211,19 @@ def _standalone_audit_checks(
 
 
 def _op_tags(sqlmesh: SQLMeshResource, tags: dict[str, str]) -> dict[str, str]:
-    return {**tags, PROJECT_OP_TAG: sqlmesh.name, **SQLMESH_OP_TAGS}
+    return {**SQLMESH_OP_TAGS, **tags, PROJECT_OP_TAG: sqlmesh.name}
+
+
+def _model_priority(rank: int) -> int:
+    """A model's step priority: below every other step's, and in the order SQLMesh evaluates the models.
+
+    Below the others (``SQLMESH_OP_TAGS``), so an asset SQLMesh reads runs
+    first. In SQLMesh's order, so that an executor running one step at a time
+    (the in-process one) has each step wait only for models SQLMesh evaluates
+    before its own: a slow model holds back the steps of the models after it
+    in SQLMesh's pass, not those Dagster happens to order after it.
+    """
+    return int(SQLMESH_OP_TAGS[PRIORITY_TAG]) - 1 - rank
 
 
 def _get_or_execute(context: StepContext, sqlmesh: SQLMeshResource, name: str) -> ExecutionResults:

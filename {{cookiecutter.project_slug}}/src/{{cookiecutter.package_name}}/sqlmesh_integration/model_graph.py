@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from sqlmesh import Context
 from sqlmesh.core.model import Model
+from sqlmesh.utils.dag import DAG
 
 
 def tables_read(models: Mapping[str, Model], model: Model) -> set[str]:
@@ -73,6 +74,21 @@ def waves(context: Context, fqns: list[str], ranged: set[str]) -> list[tuple[boo
     for fqn in sorted(wave, key=lambda fqn: (wave[fqn], fqn in ranged)):
         ordered.setdefault((wave[fqn], fqn in ranged), []).append(fqn)
     return [(in_range, names) for (_, in_range), names in ordered.items()]
+
+
+def evaluation_order(models: Mapping[str, Model]) -> list[str]:
+    """The models SQLMesh builds, in the order SQLMesh evaluates them with one concurrent task.
+
+    SQLMesh's scheduler takes its graph level by level (every model after what
+    it reads), each level in name order; embedded and external models are no
+    steps of their own, so the graph goes through them to what they read.
+    """
+    built = {
+        fqn: model for fqn, model in models.items() if not (model.kind.is_external or model.kind.is_embedded)
+    }
+    return DAG(
+        {fqn: {p for p in tables_read(models, model) if p in built} for fqn, model in built.items()}
+    ).sorted
 
 
 def downstream_of(context: Context, fqns: set[str]) -> set[str]:
