@@ -6,10 +6,14 @@ about what was evaluated reads SQLMesh's own state
 PostgreSQL as well (test_postgres).
 """
 
+import json
+from datetime import datetime, timedelta
+
 import pytest
-from helpers.project import Scratch, probe, run
+from helpers.project import IN_PROJECT, Scratch, probe, run
 from helpers.real_partitioned_project import (
     DAILY,
+    HOURLY,
     UNPARTITIONED,
     assert_backfilled_exactly,
     backfill_everything,
@@ -20,6 +24,22 @@ from helpers.real_partitioned_project import (
 )
 
 pytestmark = pytest.mark.e2e
+
+
+def range_tags(first: int, last: int) -> dict[str, str]:
+    """A run for the days ``first`` to ``last`` days ago, as a single-run backfill tags it."""
+    return {"dagster/asset_partition_range_start": day(first), "dagster/asset_partition_range_end": day(last)}
+
+
+def days_in(intervals: list[list[str]]) -> list[str]:
+    """The days (partition keys) SQLMesh's filled intervals cover."""
+    found = []
+    for start, end in intervals:
+        moment, stop = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        while moment < stop:
+            found.append(moment.date().isoformat())
+            moment += timedelta(days=1)
+    return found
 
 
 @pytest.fixture
@@ -65,3 +85,31 @@ def test_a_backfill_of_every_asset_from_the_ui_completes_and_fills_exactly_its_d
     backfill, runs = backfill_everything(scratch, first=4, last=2)
 
     assert_backfilled_exactly(scratch, backfill, runs, first=4, last=2)
+
+
+def test_the_interval_report_records_what_sqlmesh_filled_outside_dagster_whatever_the_start(scratch):
+    """`sqlmesh run` fills every due interval outside Dagster; the report job records exactly those."""
+    assert scratch.materialize(select=["raw/events"])["status"] == "SUCCESS"
+    filled_by_dagster = scratch.materialize(select=DAILY, tags=range_tags(6, 4))
+    assert filled_by_dagster["status"] == "SUCCESS"
+    bare = [
+        str(scratch.project.python),
+        str(IN_PROJECT / "bare_sqlmesh.py"),
+        str(scratch.sqlmesh_project),
+        "run",
+    ]
+    assert json.loads(run(bare, scratch.project.root, scratch.env()).stdout)["failed"] is False
+
+    report = scratch.materialize(job="sqlmesh_report_intervals")
+
+    assert report["status"] == "SUCCESS"
+    assert report["executions"] == 0 and report["evaluated"] == {}
+    state = filled(scratch)
+    for key in DAILY:
+        in_state = days_in(state[key.replace("/", ".")])
+        assert report["partitions"][key] == sorted(
+            set(in_state) - set(filled_by_dagster["partitions"][key])
+        ), key
+    # `sqlmesh run` runs what the environment has: the hourly model was never deployed, so none.
+    assert HOURLY.replace("/", ".") not in state and HOURLY not in report["partitions"]
+    assert scratch.materialize(job="sqlmesh_report_intervals")["partitions"] == {}  # reported once
