@@ -38,14 +38,14 @@ class ExecutionRecorder:
     def __init__(
         self,
         on_line: Callable[[LogLine], None] = lambda line: None,
-        on_evaluated: Callable[[Snapshot, ModelEvents], None] = lambda snapshot, events: None,
+        on_finished: Callable[[Snapshot, ModelEvents], None] = lambda snapshot, events: None,
     ) -> None:
-        """``on_evaluated`` receives each model once SQLMesh is done with every batch it planned
+        """``on_finished`` receives each model once SQLMesh is done with every batch it planned
         for it in this pass, evaluated or failed (then with its error), on the thread SQLMesh
         reported from: a failure is known when it happens, not at the end of the pass."""
         self._lock = threading.Lock()
         self._on_line = on_line
-        self._on_evaluated = on_evaluated
+        self._on_finished = on_finished
         self.models: dict[str, ModelEvents] = {}
         self._planned_batches: dict[str, int] = {}
 
@@ -96,7 +96,7 @@ class ExecutionRecorder:
                 events.audits_ran = events.audits_ran or (audits_passed + audits_failed) > 0
         if duration_ms is None:
             if final:
-                self._on_evaluated(snapshot, events)
+                self._on_finished(snapshot, events)
             return
         audits = (
             f", audits passed {audits_passed}, failed {audits_failed}"
@@ -108,7 +108,7 @@ class ExecutionRecorder:
             snapshot.name,
         )
         if final:
-            self._on_evaluated(snapshot, events)
+            self._on_finished(snapshot, events)
 
     def models_failed(self, errors: list[NodeExecutionFailedError]) -> None:
         for error in errors:

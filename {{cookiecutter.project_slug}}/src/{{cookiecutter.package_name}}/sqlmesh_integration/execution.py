@@ -97,11 +97,11 @@ class SQLMeshExecution:
         self.mode = mode
         self.not_done_upstream = set(not_done_upstream)
         self._selected = {fqn: context.get_model(fqn) for fqn in selection.to_materialize}
-        """The models to materialize: each is published the moment SQLMesh has evaluated it."""
+        """The models to materialize: each is published the moment SQLMesh is done with it."""
         self._planning = False
         """Inside the plan: a failure waits for the plan's own words (a table it could not create)."""
         self.publisher = OutcomePublisher(writer)
-        self.recorder = ExecutionRecorder(on_line=writer.append, on_evaluated=self._publish_evaluated)
+        self.recorder = ExecutionRecorder(on_line=writer.append, on_finished=self._publish_finished)
         self.planner = Planner(context, environment, auto_plan, self.recorder)
         self.outcomes = OutcomeBuilder(context, environment)
         self.auditor = Auditor(context, self.planner, self.recorder, self.outcomes)
@@ -326,7 +326,7 @@ class SQLMeshExecution:
             ranged=fqn in work.in_range,
         )
 
-    def _publish_evaluated(self, snapshot: Snapshot, events: ModelEvents) -> None:
+    def _publish_finished(self, snapshot: Snapshot, events: ModelEvents) -> None:
         """Publish a selected model SQLMesh is done with in this pass: evaluated, or failed.
 
         A failure is final when it happens (its last planned batch failed). So
