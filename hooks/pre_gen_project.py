@@ -1,7 +1,10 @@
 """Validate the answers before Cookiecutter writes the project files.
 
 Cookiecutter renders this file with Jinja, then runs it with its own Python
-interpreter (standard library only) inside the freshly created project folder.
+interpreter inside the freshly created project folder: the standard library
+and Cookiecutter's own dependency PyYAML, never the project's dependencies.
+Where SQLMesh happens to be installed beside Cookiecutter, an existing SQLMesh
+project is also loaded by SQLMesh itself, in a process of its own.
 On any invalid answer it prints one line per problem to stderr and exits 1;
 Cookiecutter then deletes the project folder it had created.
 
@@ -14,10 +17,15 @@ can import this file once it is rendered.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import keyword
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -138,7 +146,111 @@ def check_sqlmesh_project_path(value: str, base: Path) -> str | None:
             value,
             f"{folder} has no models/ folder; give the folder you run `sqlmesh` in",
         )
+    problem = unreadable_file(folder) or sqlmesh_load_error(folder)
+    return _error("sqlmesh_project_path", value, problem) if problem else None
+
+
+def unreadable_file(folder: Path) -> str | None:
+    """The first configuration or Python file of the project that cannot be parsed, and why.
+
+    SQLMesh would refuse the same file when the project is loaded; saying so now
+    names the file and line before anything is written.
+    """
+    import yaml  # Cookiecutter's own dependency, so present wherever the bake runs.
+
+    for name in SQLMESH_CONFIGS[:2]:
+        path = folder / name
+        if path.is_file():
+            try:
+                yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (yaml.YAMLError, UnicodeDecodeError) as error:
+                return f"{path} is not valid YAML ({' '.join(str(error).split())}); fix it and bake again"
+    python_files = [
+        folder / "config.py",
+        *sorted(folder.glob("models/**/*.py")),
+        *sorted(folder.glob("macros/**/*.py")),
+    ]
+    for path in python_files:
+        if path.is_file():
+            try:
+                compile(path.read_bytes(), str(path), "exec")
+            except (SyntaxError, ValueError) as error:
+                line = f" line {error.lineno}" if isinstance(error, SyntaxError) and error.lineno else ""
+                return f"{path}{line} is not valid Python ({error.msg if isinstance(error, SyntaxError) else error}); fix it and bake again"
     return None
+
+
+# Loads the project as the generated project will, with every connection replaced by an
+# in-memory DuckDB: what is checked is the project (config, models, macros, audits), never
+# whether its warehouse is reachable from where Cookiecutter runs.
+_LOAD_CHECK = """
+import sys
+from pathlib import Path
+from sqlmesh import Context
+from sqlmesh.core.config import Config, DuckDBConnectionConfig
+from sqlmesh.core.config.loader import load_configs
+
+folder = Path(sys.argv[1])
+try:
+    config = load_configs("config", Config, paths=folder)[folder]
+    offline = DuckDBConnectionConfig()
+    gateways = {
+        name: gateway.model_copy(update={"connection": offline, "state_connection": None, "test_connection": None})
+        for name, gateway in config.gateways.items()
+    }
+    config = config.model_copy(update={"gateways": gateways, "default_connection": offline})
+    Context(paths=folder, config=config)
+except Exception as error:
+    cause = error
+    while cause is not None and not isinstance(cause, ImportError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        sys.exit(3)  # the engine's driver is not installed here: the project cannot be asked
+    print(MARKER, type(error).__name__ + ":", " ".join(str(error).split()), file=sys.stderr)
+    sys.exit(1)
+"""
+_LOAD_ERROR_MARKER = "SQLMESH-LOAD-ERROR"
+_DRIVER_MISSING = 3
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+LOAD_CHECK_SECONDS = 600
+
+
+def sqlmesh_load_error(folder: Path, python: str | None = None) -> str | None:
+    """SQLMesh's own error when it cannot load the project; None when it loads or cannot be asked.
+
+    ``python`` is an interpreter with SQLMesh installed: by default Cookiecutter's
+    own, when SQLMesh is importable there. Elsewhere the check is left to
+    ``make install``, which loads the definitions (the bake's last message says so).
+    A copy is loaded, so SQLMesh's cache and logs never land in the team's folder.
+    """
+    if python is None:
+        if importlib.util.find_spec("sqlmesh") is None:
+            return None
+        python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="sqlmesh-project-check-") as scratch:
+        copy = Path(scratch) / "project"
+        shutil.copytree(
+            folder, copy, ignore=shutil.ignore_patterns(".cache", "logs", "*.db", "*.duckdb", "*.wal")
+        )
+        try:
+            result = subprocess.run(
+                [python, "-c", f"MARKER = {_LOAD_ERROR_MARKER!r}\n{_LOAD_CHECK}", str(copy)],
+                check=False,  # the exit status is read below
+                capture_output=True,
+                text=True,
+                timeout=LOAD_CHECK_SECONDS,
+                env={**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            return f"SQLMesh did not load {folder} within {LOAD_CHECK_SECONDS} s"
+    if result.returncode in (0, _DRIVER_MISSING):
+        return None
+    lines = _ANSI_ESCAPE.sub("", result.stderr).replace(str(copy), str(folder)).splitlines()
+    marked = [
+        line.removeprefix(_LOAD_ERROR_MARKER).strip() for line in lines if line.startswith(_LOAD_ERROR_MARKER)
+    ]
+    reason = marked[-1] if marked else (lines[-1] if lines else f"exit code {result.returncode}")
+    return f"SQLMesh cannot load {folder}: {reason}; fix the project (`sqlmesh info` inside it shows the same) and bake again"
 
 
 def check_free_text(answers: dict[str, object]) -> list[str]:
@@ -181,10 +293,23 @@ def rendered_answers() -> dict[str, object]:
 def main() -> int:
     """Validate the rendered answers; print problems and return 1 if any."""
     # Cookiecutter runs this hook inside the project folder it created in the output folder.
-    errors = validate(rendered_answers(), date.today(), Path.cwd().parent)
+    answers = rendered_answers()
+    errors = validate(answers, date.today(), Path.cwd().parent)
     for error in errors:
         print(error, file=sys.stderr)
+    if not errors and str(answers.get("sqlmesh_project_path", "")).strip():
+        print(own_project_checked(importlib.util.find_spec("sqlmesh") is not None))
     return 1 if errors else 0
+
+
+def own_project_checked(loaded: bool) -> str:
+    """What the bake checked of the team's SQLMesh project, so nobody takes a syntax check for a load."""
+    if loaded:
+        return "SQLMesh loaded your project: its configuration, models, macros and audits."
+    return (
+        "SQLMesh is not installed beside Cookiecutter, so your project's configuration and Python files "
+        "were checked for syntax only; `make test` in the new project loads and runs it with SQLMesh."
+    )
 
 
 if __name__ == "__main__":

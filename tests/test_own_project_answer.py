@@ -60,12 +60,45 @@ def test_a_path_that_is_no_sqlmesh_project_fails_naming_it_and_writes_nothing(
     assert left_behind(tmp_path / "out") == []
 
 
+@pytest.mark.parametrize(
+    ("file", "text", "problem"),
+    [
+        ("config.yaml", "gateways:\n  local: [unclosed\n", "config.yaml is not valid YAML (while parsing"),
+        (
+            "config.py",
+            "from sqlmesh.core.config import Config\nconfig = Config(\n",
+            "config.py line 2 is not valid Python",
+        ),
+        ("models/total.py", "def execute(context:\n    pass\n", "total.py line 1 is not valid Python"),
+    ],
+    ids=["yaml", "config-py", "python-model"],
+)
+def test_a_project_whose_files_do_not_parse_fails_naming_the_file_and_line_and_writes_nothing(
+    tmp_path, cli_env, file, text, problem
+):
+    own = sqlmesh_project(tmp_path)
+    if file == "config.py":
+        (own / "config.yaml").unlink()
+    (own / file).write_text(text)
+
+    result = bake(tmp_path, cli_env, str(own))
+
+    assert result.returncode != 0
+    message = result.stderr + result.stdout
+    assert f"ERROR: sqlmesh_project_path '{own}' is not valid: {own}/" in message
+    assert problem in message, message
+    assert "fix it and bake again" in message
+    assert left_behind(tmp_path / "out") == []
+
+
 def test_the_project_is_copied_as_it_is_without_its_data_and_the_sample_is_left_out(tmp_path, cli_env):
     own = sqlmesh_project(tmp_path)
 
     result = bake(tmp_path, cli_env, str(own))
 
     assert result.returncode == 0, result.stderr
+    # The template's own tools have no SQLMesh: the bake says it checked syntax only.
+    assert "checked for syntax only; `make test` in the new project loads and runs it" in result.stdout
     project = tmp_path / "out" / "shop-analytics"
     copied = {
         path.relative_to(project / "sqlmesh_project").as_posix()
