@@ -7,7 +7,9 @@ its users run it.
 """
 
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from helpers.project import MINIMUM_GENERATED_TESTS, TEMPLATE_BIN, Scratch, install, passed_tests, probe, run
@@ -82,3 +84,73 @@ def test_a_bake_around_a_project_from_sqlmesh_init_passes_make_test_and_shares_t
     assert "No changes to plan" in cli.stdout, cli.stdout
     assert (root / "sqlmesh_project" / "db.db").exists() and not (root / "db.db").exists()
     assert not (own / "db.db").exists()  # the team's folder was copied, never written
+
+
+TWO_CATALOGS = Path(__file__).parent / "sqlmesh_projects" / "two_catalogs"
+# The generated tests that test whatever project is there (the vendored integration's own
+# tests do not depend on the project and run in every other bake's make test).
+PROJECT_TESTS = ["tests/test_definitions.py", "tests/test_pipeline.py", "tests/test_sqlmesh_unit_tests.py"]
+
+
+def test_a_bake_around_a_config_py_with_two_catalogs_and_a_state_file_shares_every_file_with_the_cli(
+    bake, tmp_path
+):
+    """Relative paths of a config.py (two catalogs, state apart) mean the CLI's files, both ways."""
+    own = tmp_path / "team_project"
+    shutil.copytree(TWO_CATALOGS, own)
+    root = bake({"sqlmesh_project_path": str(own)}, fresh=True)
+    install(root)
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+    env.pop("SQLMESH_PROJECT_DIR", None)
+    folder = root / "sqlmesh_project"
+
+    tests = run([str(root / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", *PROJECT_TESTS], root, env)
+    passed_tests(tests.stdout, minimum=8)
+    run(["make", "run"], root, env)
+    result = probe(root, "shop_analytics", env, "--summarize", "latest")
+
+    assert result["status"] == "SUCCESS", result
+    assert result["executions"] == 1
+    assert set(result["materialized"]) == {
+        "landing/landing/raw_orders",
+        "sales/daily_orders",
+        "sales/order_totals",
+    }
+    files = {"warehouse.duckdb", "landing.duckdb", "state.duckdb"}
+    assert files <= set(os.listdir(folder)), os.listdir(folder)
+    assert not files & set(os.listdir(root)), os.listdir(root)
+    # Dagster's run, then the team's CLI in its folder: nothing left to do.
+    cli = run(["make", "sqlmesh", "ARGS=plan --no-prompts"], root, env)
+    assert "No changes to plan" in cli.stdout, cli.stdout
+    # The CLI's change, then Dagster's run: the CLI built the new version, Dagster evaluates nothing.
+    model = folder / "models" / "order_totals.sql"
+    model.write_text(model.read_text().replace("SUM(orders) AS orders", "SUM(orders) + 0 AS orders"))
+    run(["make", "sqlmesh", "ARGS=plan --auto-apply --no-prompts"], root, env)
+    run(["make", "run", "SELECT=sales/order_totals"], root, env)
+    again = probe(root, "shop_analytics", env, "--summarize", "latest")
+    assert again["status"] == "SUCCESS", again
+    assert again["evaluated"] == {}, again
+    assert list(again["materialized"]) == ["sales/order_totals"], again
+
+
+def test_where_sqlmesh_is_beside_cookiecutter_the_bake_refuses_what_sqlmesh_refuses(
+    starter_project, hooks, tmp_path
+):
+    """The pre-generation hook's load check, run with an interpreter that has SQLMesh."""
+    check = hooks["pre_gen_project"].sqlmesh_load_error
+    python = str(starter_project.python)
+    own = tmp_path / "team_project"
+    shutil.copytree(TWO_CATALOGS, own)
+
+    assert check(own, python) is None
+    (own / "models" / "broken.sql").write_text("MODEL (name sales.broken, kind FULL);\nSELECT FROM WHERE\n")
+    error = check(own, python)
+
+    assert error is not None
+    assert error.startswith(f"SQLMesh cannot load {own}: ConfigError: Failed to load model from file ")
+    assert f"'{own}/models/broken.sql'" in error, error
+    assert not (own / ".cache").exists() and not (own / "logs").exists()  # a copy was loaded
