@@ -13,9 +13,10 @@ reports a setting that is missing, mistyped or of the wrong kind, naming the
 file and the line, and a value the resource refuses, naming the file.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from dagster import Component, ComponentLoadContext, Definitions, Model, Resolvable
+from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import Field
 
 from .automation import sqlmesh_automation
@@ -25,7 +26,22 @@ from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
-from .translator import SQLMeshTranslator
+from .translator import ModelAttributes, SQLMeshTranslator
+
+
+class ModelTranslationResolver(TranslationFnResolver[ModelAttributes]):
+    """Dagster's resolver of a templated ``translation``, with the model's attributes as ``model``.
+
+    Its own class only to carry a description and an example into the schema
+    ``dg`` documents and checks the file against.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(template_vars_for_translation_fn=lambda model: {"model": model})
+        self.description = description
+        self.examples = [
+            {"key": "warehouse/{{ model.schema }}/{{ model.table }}", "group_name": "{{ model.schema }}"}
+        ]
 
 
 class SQLMeshProjectComponent(Component, Model, Resolvable):
@@ -68,11 +84,20 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         "in the Dagster instance's storage for inspection.",
     )
 
+    translation: Annotated[
+        TranslationFn[ModelAttributes] | None,
+        ModelTranslationResolver(
+            "Each model's asset attributes as templates: key (or key_prefix), group_name, owners, tags, "
+            "kinds, description, metadata, ... evaluated per model with its SQLMesh attributes as `model` "
+            "(name, fqn, catalog, schema, table, kind, dialect, owner, tags, description, cron, cron_tz, "
+            "interval_unit, start, columns, path) and the translator's spec as `spec`. What it names "
+            "replaces the translator's; tags and metadata are added to them."
+        ),
+    ] = None
+
     def get_translator(self) -> SQLMeshTranslator:
         """The translator of this project's names: override it in a subclass to change them."""
-        translator = SQLMeshTranslator()
-        translator.partition_by_default = self.partition_by_default
-        return translator
+        return SQLMeshTranslator(partition_by_default=self.partition_by_default, translation=self.translation)
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         project_dir = context.project_root / self.project_dir

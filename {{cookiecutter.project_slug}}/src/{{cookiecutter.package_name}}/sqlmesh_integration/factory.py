@@ -47,7 +47,7 @@ from .reporting import report_outcome, report_partitions, report_standalone_audi
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
 from .selection import StepContext
-from .translator import AuditUse, SQLMeshTranslator, is_asset_model
+from .translator import AuditUse, SQLMeshTranslator
 
 
 def sqlmesh_assets(
@@ -61,11 +61,11 @@ def sqlmesh_assets(
     """
     project = sqlmesh.load_definitions()
     translator = (translator or SQLMeshTranslator()).for_project(project)
-    order = {fqn: rank for rank, fqn in enumerate(evaluation_order(project.models))}
+    # In SQLMesh's order: each model's spec is made after those of the models it reads, whose keys it needs.
+    order = evaluation_order(project.models)
     assets = [
-        _model_asset(project, model, translator, sqlmesh, _model_priority(order[model.fqn]))
-        for model in project.models.values()
-        if is_asset_model(model)
+        _model_asset(project, project.models[fqn], translator, sqlmesh, _model_priority(rank))
+        for rank, fqn in enumerate(order)
     ]
     sources = [
         _source_checks(model, translator, sqlmesh)
@@ -88,12 +88,12 @@ def _model_asset(
     sqlmesh: SQLMeshResource,
     priority: int,
 ) -> AssetsDefinition:
-    spec = translator.get_asset_spec(model, project)
+    spec = translator.asset_spec(model)
     key = spec.key
     partitions_def = spec.partitions_def
     audit_uses = translator.get_audit_uses(model)
     source_file = model_file(project.path, model)
-    deps = {fqn: translator.get_asset_key(fqn) for fqn in tables_read(project.models, model)}
+    deps = {fqn: translator.asset_key_of(fqn) for fqn in tables_read(project.models, model)}
     lineage = _column_lineage(project.column_lineage.get(model.fqn, {}), deps)
     check_specs = _check_specs(key, audit_uses)
 
@@ -150,7 +150,7 @@ def _source_checks(
     tab, or a run that selects them), in the run's one SQLMesh execution and
     before its models: a failing blocking audit stops the models below it.
     """
-    key = translator.get_asset_key(model.fqn)
+    key = translator.asset_key_of(model.fqn)
     audit_uses = translator.get_audit_uses(model)
 
     @multi_asset_check(
@@ -184,7 +184,7 @@ def _standalone_audit_checks(
     checks are not blocking and a failure is a warning.
     """
     name = translator.get_standalone_audit_check_name(audit)
-    targets = sorted({translator.get_asset_key(fqn) for fqn in audit.depends_on}, key=lambda k: k.path)
+    targets = sorted({translator.asset_key_of(fqn) for fqn in audit.depends_on}, key=lambda k: k.path)
     specs = [
         AssetCheckSpec(
             name=name,

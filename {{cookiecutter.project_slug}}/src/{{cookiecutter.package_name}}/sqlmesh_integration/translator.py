@@ -2,9 +2,19 @@
 
 Every name the integration shows in Dagster is decided here, in one place,
 and :meth:`SQLMeshTranslator.get_asset_spec` builds each model's whole
-asset spec from them. To change a convention (say, prefix every asset key
-with ``warehouse``), subclass :class:`SQLMeshTranslator`, override the
-method and pass an instance to :func:`sqlmesh_assets`.
+asset spec from them. Two ways to change a convention:
+
+- a ``translation`` in the component's ``defs.yaml``: templates of the key,
+  group, owners, tags, kinds, description or metadata, evaluated per model
+  with the model's attributes (:func:`model_attributes`) as ``model``;
+- for what templates cannot say, subclass :class:`SQLMeshTranslator`,
+  override a method and return an instance from the component's
+  ``get_translator`` (or pass it to :func:`sqlmesh_assets`).
+
+Either way, every reference to a model's asset (the deps of the models that
+read it, their column lineage, its checks) goes through
+:meth:`SQLMeshTranslator.asset_key_of`, so it follows the key the model's
+spec ends up with.
 """
 
 import copy
@@ -24,12 +34,14 @@ from dagster import (
     TableSchema,
     TimeWindowPartitionsDefinition,
 )
+from dagster.components.utils.translation import TranslationFn
 from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
 
 from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
+from .diagnostics import model_file
 from .model_graph import tables_read
 from .partitions import grid_starts, interval_partitions, wants_partitions
 
@@ -94,8 +106,54 @@ def is_asset_model(model: Model) -> bool:
     return not (model.kind.is_external or model.kind.is_embedded)
 
 
+ModelAttributes = Mapping[str, object]
+"""A model's attributes as a ``translation`` template reads them (``{{ model.schema }}``)."""
+
+
+class TranslationError(ValueError):
+    """A ``translation`` template that failed for a model: names the model and its file."""
+
+
+def model_attributes(model: Model, project_path: str | None = None) -> ModelAttributes:
+    """What a ``translation`` template knows of a model, as plain values (text, lists, ``None``).
+
+    ``name`` as written in the model, ``fqn``; ``catalog``, ``schema`` and
+    ``table`` (its parts); ``kind`` (``FULL``, ``INCREMENTAL_BY_TIME_RANGE``,
+    ...), ``dialect``, ``owner``, ``tags``, ``description``; ``cron``,
+    ``cron_tz``, ``interval_unit`` and ``start``; ``columns`` (names);
+    ``path``, the model's file (``sqlmesh_project/models/orders.sql`` when it
+    is inside the project folder).
+    """
+    table = _table(model.fqn)
+    return MappingProxyType(
+        {
+            "name": model.name,
+            "fqn": model.fqn,
+            "catalog": table.catalog or None,
+            "schema": table.db or None,
+            "table": table.name,
+            "kind": model.kind.name.value,
+            "dialect": model.dialect,
+            "owner": model.owner,
+            "tags": list(model.tags),
+            "description": model.description,
+            "cron": model.cron,
+            "cron_tz": str(model.cron_tz or "UTC"),
+            "interval_unit": model.interval_unit.value,
+            "start": None if model.start is None else str(model.start),
+            "columns": list(model.columns_to_types or {}),
+            "path": model_file(project_path, model) if project_path else None,
+        }
+    )
+
+
 class SQLMeshTranslator:
-    """Derives Dagster asset keys, groups, owners, tags and checks from SQLMesh models."""
+    """Derives Dagster asset keys, groups, owners, tags and checks from SQLMesh models.
+
+    ``translation`` (the component's ``translation`` in ``defs.yaml``) is
+    applied to the spec the methods make, last: it replaces what it names,
+    and adds its tags and metadata to the translator's.
+    """
 
     default_catalog: str | None = None
     """The SQLMesh project's default catalog, set by :meth:`for_catalog` when definitions are built."""
@@ -103,31 +161,82 @@ class SQLMeshTranslator:
     partition_grid: Mapping[IntervalUnit, datetime] = MappingProxyType({})
     """Where the project's grid of partitions starts, per interval unit; set by :meth:`for_project`."""
 
+    partition_by_default: bool = False
+    """Partition every ``INCREMENTAL_BY_TIME_RANGE`` model unless it has the tag
+    ``dagster_unpartitioned``. Off: only models tagged ``dagster_partitioned`` are partitioned."""
+
+    translation: TranslationFn[ModelAttributes] | None = None
+    """Templated attributes per model (the component's ``translation``), applied to each spec last."""
+
+    _project: "ProjectDefinitions | None" = None
+    _specs: dict[str, AssetSpec]
+
+    def __init__(
+        self,
+        *,
+        partition_by_default: bool | None = None,
+        translation: TranslationFn[ModelAttributes] | None = None,
+    ) -> None:
+        """Settings left out keep the class's (a subclass may set them as class attributes)."""
+        if partition_by_default is not None:
+            self.partition_by_default = partition_by_default
+        if translation is not None:
+            self.translation = translation
+
     def for_catalog(self, default_catalog: str | None) -> "SQLMeshTranslator":
         """A copy of this translator that knows the project's default catalog."""
         translator = copy.copy(self)
         translator.default_catalog = default_catalog
+        translator._specs = {}
         return translator
 
     def for_project(self, project: "ProjectDefinitions") -> "SQLMeshTranslator":
-        """A copy of this translator that knows the project: its default catalog and partition grid."""
+        """A copy of this translator that knows the project: its default catalog, partition grid, models."""
         translator = self.for_catalog(project.default_catalog)
         translator.partition_grid = grid_starts(
             project.models.values(),
             project.default_start,
             lambda model: wants_partitions(model, self.partition_by_default),
         )
+        translator._project = project
         return translator
+
+    def asset_spec(self, model: Model) -> AssetSpec:
+        """The model's spec (:meth:`get_asset_spec`), made once per project by a :meth:`for_project` copy.
+
+        Once: the key is asked for by every model that reads this one.
+        """
+        if self._project is None:
+            raise ValueError("asset_spec needs a translator that knows the project: use for_project(project)")
+        spec = self._specs.get(model.fqn)
+        if spec is None:
+            spec = self._specs[model.fqn] = self.get_asset_spec(model, self._project)
+        return spec
+
+    def asset_key_of(self, fqn: str) -> AssetKey:
+        """The key of the asset of table ``fqn``: what deps, column lineage and checks refer to.
+
+        A model of the project Dagster materializes has the key of its whole
+        spec (so a ``translation`` or an overridden :meth:`get_asset_spec`
+        renames every reference to it too); a table SQLMesh does not build (an
+        external model, a table no model declares) has :meth:`get_asset_key`'s,
+        so it lines up with the Dagster asset that writes it.
+        """
+        model = self._project.models.get(fqn) if self._project is not None else None
+        if model is None or not is_asset_model(model):
+            return self.get_asset_key(fqn)
+        return self.asset_spec(model).key
 
     def get_asset_spec(self, model: Model, project: "ProjectDefinitions") -> AssetSpec:
         """The model's whole asset: key, upstream keys, group, owners, tags, metadata, partitions.
 
         Override it to change anything at once; the other methods each decide
-        one part. Checks and automation are added by the factory.
+        one part, and the ``translation`` (if any) is applied last. Checks
+        and automation are added by the factory.
         """
-        return AssetSpec(
+        spec = AssetSpec(
             key=self.get_asset_key(model.fqn),
-            deps=[self.get_asset_key(fqn) for fqn in sorted(tables_read(project.models, model))],
+            deps=[self.asset_key_of(fqn) for fqn in sorted(tables_read(project.models, model))],
             description=self.get_description(model),
             group_name=self.get_group_name(model),
             owners=self.get_owners(model),
@@ -138,6 +247,23 @@ class SQLMeshTranslator:
             metadata=self.get_metadata(model, project.columns.get(model.fqn, {})),
             partitions_def=self.get_partitions_def(model),
         )
+        return self.translate(spec, model, project.path)
+
+    def translate(self, spec: AssetSpec, model: Model, project_path: str | None = None) -> AssetSpec:
+        """``spec`` with the ``translation``'s templates evaluated for ``model``, or as it is without one.
+
+        A template that fails (an unknown variable, a key Dagster refuses)
+        raises a :class:`TranslationError` naming the model and its file.
+        """
+        if self.translation is None:
+            return spec
+        try:
+            return self.translation(spec, model_attributes(model, project_path))
+        except Exception as error:
+            where = model_file(project_path, model) if project_path else None
+            raise TranslationError(
+                f"translation failed for model {model.name}" + (f" ({where})" if where else "") + f": {error}"
+            ) from error
 
     def get_metadata(self, model: Model, columns: dict[str, tuple[str, str | None]]) -> dict[str, object]:
         """Definition metadata: the model's name, kind and table, its cron, its columns' types."""
@@ -172,10 +298,6 @@ class SQLMeshTranslator:
         return AssetKey(
             [part for part in (table.catalog if other_catalog else "", table.db, table.name) if part]
         )
-
-    partition_by_default: bool = False
-    """Partition every ``INCREMENTAL_BY_TIME_RANGE`` model unless it has the tag
-    ``dagster_unpartitioned``. Off: only models tagged ``dagster_partitioned`` are partitioned."""
 
     def get_partitions_def(self, model: Model) -> TimeWindowPartitionsDefinition | None:
         """Time partitions for an incremental-by-time model that asks for them (see :mod:`.partitions`).
