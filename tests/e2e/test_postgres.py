@@ -6,8 +6,10 @@ where nothing but the executor differs). Also the production Dagster
 instance (deploy/dagster.yaml), loaded against the same server.
 """
 
+import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from helpers.dagster_dev import free_port
@@ -42,6 +44,14 @@ pytestmark = pytest.mark.e2e
 
 # PostgreSQL's words for the sample's failing cast (DuckDB says it differently).
 BAD_CAST_ERROR = 'invalid input syntax for type integer: "completed"'
+# The generated tests that test whatever project is there (the vendored integration's own tests
+# do not depend on the project or the warehouse and run in the other bakes' make test).
+OWN_PROJECT_TESTS = [
+    "tests/test_definitions.py",
+    "tests/test_pipeline.py",
+    "tests/test_sqlmesh_unit_tests.py",
+    "tests/test_warehouse.py",
+]
 
 
 @pytest.fixture(scope="session")
@@ -182,3 +192,81 @@ def test_environments_on_postgres_dev_review_promote(demo_on_postgres):
     scratch, first, _, _ = demo_on_postgres
     assert first["status"] == "FAILURE"  # the demo's failures are beside the point here
     assert_dev_review_promote(scratch, prod_built=True)
+
+
+def fill_in_connection(config: Path, postgres, database: str) -> None:
+    """Fill in the empty connection `sqlmesh init postgres` writes, as a team does."""
+    settings = {
+        "host": "127.0.0.1",
+        "port": str(postgres.port),
+        "user": postgres.user,
+        "password": "''",
+        "database": database,
+    }
+    lines = []
+    for line in config.read_text().splitlines():
+        key = line.strip().removesuffix(":")
+        lines.append(f"{line.split(':')[0]}: {settings[key]}" if key in settings else line)
+    config.write_text("\n".join(lines) + "\n")
+
+
+def tables_in(project: InstalledProject, postgres, database: str) -> list[str]:
+    """schema.table of every table and view in ``database``, outside PostgreSQL's own schemas."""
+    script = (
+        "import json, sys, psycopg2\n"
+        "c = psycopg2.connect(host='127.0.0.1', port=int(sys.argv[1]), user=sys.argv[2], dbname=sys.argv[3])\n"
+        "k = c.cursor(); k.execute(\"SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1\")\n"
+        "print(json.dumps([row[0] for row in k.fetchall()]))\n"
+    )
+    result = run(
+        [str(project.python), "-c", script, str(postgres.port), postgres.user, database],
+        project.root,
+        {**os.environ},
+    )
+    return json.loads(result.stdout)
+
+
+def test_a_bake_around_a_postgres_project_from_sqlmesh_init_tests_apart_and_shares_the_cli_state(
+    postgres, postgres_project, bake, tmp_path
+):
+    """`sqlmesh init postgres` with its connection filled in: tests in a database of their own, one state."""
+    own = tmp_path / "team_project"
+    own.mkdir()
+    run([str(postgres_project.root / ".venv" / "bin" / "sqlmesh"), "init", "postgres"], own, dict(os.environ))
+    fill_in_connection(own / "config.yaml", postgres, "team")
+    postgres.recreate("team")
+    root = bake({"warehouse": "postgres", "sqlmesh_project_path": str(own)}, fresh=True)
+    install(root)
+    project = InstalledProject(root=root, package="shop_analytics")
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+    env.pop("SQLMESH_PROJECT_DIR", None)
+
+    tests = run(
+        [str(project.python), "-m", "pytest", "-p", "no:cacheprovider", *OWN_PROJECT_TESTS], root, env
+    )
+    passed_tests(tests.stdout, minimum=8)
+    # The tests ran in team_test: the team's database is untouched.
+    assert tables_in(project, postgres, "team") == []
+    assert "sqlmesh._environments" in tables_in(project, postgres, "team_test")
+
+    run(["make", "run"], root, env)
+    result = probe(root, project.package, env, "--summarize", "latest")
+    assert result["status"] == "SUCCESS", result
+    assert result["executions"] == 1
+    models = {"sqlmesh_example/seed_model", "sqlmesh_example/incremental_model", "sqlmesh_example/full_model"}
+    assert set(result["materialized"]) == models
+    assert "sqlmesh_example.full_model" in tables_in(project, postgres, "team")
+    cli = run(["make", "sqlmesh", "ARGS=plan --no-prompts"], root, env)
+    assert "No changes to plan" in cli.stdout, cli.stdout
+    model = root / "sqlmesh_project" / "models" / "full_model.sql"
+    model.write_text(model.read_text().replace("COUNT(DISTINCT id) AS", "COUNT(DISTINCT id) + 0 AS"))
+    run(["make", "sqlmesh", "ARGS=plan --auto-apply --no-prompts"], root, env)
+    run(["make", "run", "SELECT=sqlmesh_example/full_model"], root, env)
+    again = probe(root, project.package, env, "--summarize", "latest")
+    assert again["status"] == "SUCCESS", again
+    assert again["evaluated"] == {}, again

@@ -15,11 +15,16 @@ from pathlib import Path
 import psycopg2
 import pytest
 {%- endif %}
+{%- if cookiecutter.sqlmesh_project_path and cookiecutter.warehouse == "postgres" %}
+from sqlmesh.core.config import PostgresConnectionConfig
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration.sqlmesh_config import load_project_configs
+{%- endif %}
 
 _scratch = Path(tempfile.mkdtemp(prefix="sqlmesh-dagster-tests-"))
 {%- if cookiecutter.warehouse == "duckdb" %}
 os.environ["WAREHOUSE_PATH"] = str(_scratch / "warehouse.duckdb")
-{%- else %}
+{%- elif not cookiecutter.sqlmesh_project_path %}
 # A database of its own next to yours (POSTGRES_DB with "_test"), made anew for each session.
 _WAREHOUSE_DB = os.environ.get("POSTGRES_DB", "warehouse")
 os.environ["POSTGRES_DB"] = f"{_WAREHOUSE_DB}_test"
@@ -34,10 +39,77 @@ shutil.copytree(
 )
 os.environ["SQLMESH_PROJECT_DIR"] = str(_scratch / "sqlmesh_project")
 {%- endif %}
+{%- if cookiecutter.sqlmesh_project_path and cookiecutter.warehouse == "postgres" %}
+
+
+def _postgres_connections() -> list[tuple[str, str, PostgresConnectionConfig]]:
+    """(gateway, role, settings) of every PostgreSQL connection of your project's config."""
+    config = next(iter(load_project_configs(os.environ["SQLMESH_PROJECT_DIR"]).values()))
+    return [
+        (name, role, connection)
+        for name, gateway in config.gateways.items()
+        for role in ("connection", "state_connection")
+        if isinstance(connection := getattr(gateway, role), PostgresConnectionConfig)
+    ]
+
+
+def _use_test_databases() -> list[PostgresConnectionConfig]:
+    """Point every PostgreSQL connection at a database of its own (its database with "_test").
+
+    Through SQLMesh's own override of a config setting by an environment variable
+    (SQLMESH__GATEWAYS__<GATEWAY>__<CONNECTION>__DATABASE), so your config is not
+    touched. Checked afterwards: the tests refuse to start rather than use your data.
+    """
+    wanted = {}
+    for name, role, connection in _postgres_connections():
+        wanted[name, role] = f"{connection.database}_test"
+        os.environ[f"SQLMESH__GATEWAYS__{name}__{role}__DATABASE".upper()] = wanted[name, role]
+    redirected = {(name, role): connection for name, role, connection in _postgres_connections()}
+    for key, connection in redirected.items():
+        if connection.database != wanted.get(key):
+            raise RuntimeError(
+                f"The tests could not point database {connection.database!r} of your SQLMesh config at a "
+                "test database through SQLMESH__GATEWAYS__... variables (a config.py must let them "
+                "override its settings, or read the database from the environment), so they do not run."
+            )
+    return list(redirected.values())
+
+
+_TEST_DATABASES = _use_test_databases()
+{%- endif %}
 os.environ["DAGSTER_HOME"] = str(_scratch / "dagster_home")
 (_scratch / "dagster_home").mkdir()
 (_scratch / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 {%- if cookiecutter.warehouse == "postgres" %}
+{%- if cookiecutter.sqlmesh_project_path %}
+
+
+@pytest.fixture(scope="session")
+def fresh_warehouse() -> list[str]:
+    """Drop and create each test database; fail with what to do when PostgreSQL is not reachable."""
+    for settings in _TEST_DATABASES:
+        try:
+            connection = psycopg2.connect(
+                host=settings.host,
+                port=settings.port,
+                user=settings.user,
+                password=settings.password,
+                dbname="postgres",
+                connect_timeout=5,
+            )
+        except psycopg2.OperationalError as error:
+            pytest.fail(
+                f"PostgreSQL is not reachable at {settings.host}:{settings.port} as {settings.user} "
+                f"({error}): start it, or correct the connection in sqlmesh_project's config.",
+                pytrace=False,
+            )
+        connection.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{settings.database}"')
+            cursor.execute(f'CREATE DATABASE "{settings.database}"')
+        connection.close()
+    return [settings.database for settings in _TEST_DATABASES]
+{%- else %}
 
 
 @pytest.fixture(scope="session")
@@ -64,4 +136,5 @@ def fresh_warehouse() -> str:
         cursor.execute(f'CREATE DATABASE "{database}"')
     connection.close()
     return database
+{%- endif %}
 {%- endif %}
