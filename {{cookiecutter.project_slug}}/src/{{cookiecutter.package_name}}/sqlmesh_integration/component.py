@@ -84,6 +84,11 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         "in the Dagster instance's storage for inspection.",
     )
 
+    freshness_from_cron: bool = Field(
+        default=True,
+        description="Give each asset Dagster's freshness policy of its model's cron (in the model's "
+        "cron_tz): overdue in the UI once a whole cron period passes without a run.",
+    )
     translation: Annotated[
         TranslationFn[ModelAttributes] | None,
         ModelTranslationResolver(
@@ -97,7 +102,11 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
 
     def get_translator(self) -> SQLMeshTranslator:
         """The translator of this project's names: override it in a subclass to change them."""
-        return SQLMeshTranslator(partition_by_default=self.partition_by_default, translation=self.translation)
+        return SQLMeshTranslator(
+            partition_by_default=self.partition_by_default,
+            freshness_from_cron=self.freshness_from_cron,
+            translation=self.translation,
+        )
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         project_dir = context.project_root / self.project_dir

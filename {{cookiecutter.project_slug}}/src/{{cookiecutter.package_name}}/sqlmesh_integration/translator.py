@@ -22,7 +22,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     AutomationCondition,
+    FreshnessPolicy,
     TableColumn,
     TableSchema,
     TimeWindowPartitionsDefinition,
@@ -39,6 +40,7 @@ from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
+from sqlmesh.utils.cron import CroniterCache, interval_seconds
 
 from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
 from .diagnostics import model_file
@@ -52,6 +54,10 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _ARG_NAME = re.compile(r"(?:^|, )[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_CHECK_NAME = 120
+_PERIOD_SAMPLE_START = datetime(2024, 1, 1)
+"""Crons are sampled from here (a leap year's January, so a February is in the sample)."""
+_PERIOD_SAMPLE_TICKS = 1000
+_PERIOD_SAMPLE_SPAN = timedelta(days=2 * 366)
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,9 @@ class SQLMeshTranslator:
     translation: TranslationFn[ModelAttributes] | None = None
     """Templated attributes per model (the component's ``translation``), applied to each spec last."""
 
+    freshness_from_cron: bool = True
+    """Give each asset the freshness policy of its model's cron (:meth:`get_freshness_policy`)."""
+
     _project: "ProjectDefinitions | None" = None
     _specs: dict[str, AssetSpec]
 
@@ -176,12 +185,15 @@ class SQLMeshTranslator:
         *,
         partition_by_default: bool | None = None,
         translation: TranslationFn[ModelAttributes] | None = None,
+        freshness_from_cron: bool | None = None,
     ) -> None:
         """Settings left out keep the class's (a subclass may set them as class attributes)."""
         if partition_by_default is not None:
             self.partition_by_default = partition_by_default
         if translation is not None:
             self.translation = translation
+        if freshness_from_cron is not None:
+            self.freshness_from_cron = freshness_from_cron
 
     def for_catalog(self, default_catalog: str | None) -> "SQLMeshTranslator":
         """A copy of this translator that knows the project's default catalog."""
@@ -246,6 +258,7 @@ class SQLMeshTranslator:
             skippable=True,
             metadata=self.get_metadata(model, project.columns.get(model.fqn, {})),
             partitions_def=self.get_partitions_def(model),
+            freshness_policy=self.get_freshness_policy(model),
         )
         return self.translate(spec, model, project.path)
 
@@ -328,6 +341,12 @@ class SQLMeshTranslator:
         """SQLMesh tags become Dagster tags with an empty value (shown as labels)."""
         return {_TAG_UNSAFE.sub("_", tag)[:63]: "" for tag in model.tags}
 
+    def get_freshness_policy(self, model: Model) -> FreshnessPolicy | None:
+        """With ``freshness_from_cron``: :func:`overdue_after_missed_tick` of the model's cron; else none."""
+        if not self.freshness_from_cron or not model.cron:
+            return None
+        return overdue_after_missed_tick(model.cron, str(model.cron_tz or "UTC"))
+
     def get_automation_condition(self, model: Model) -> AutomationCondition | None:
         """With ``SQLMESH_AUTOMATION=conditions``: :func:`due_at_cron` of the model's cron.
 
@@ -390,6 +409,43 @@ def due_at_cron(cron: str, timezone: str) -> AutomationCondition:
         & AutomationCondition.cron_tick_passed(cron, timezone).since_last_handled()
         & ~failed_upstream.with_label("any_deps_failed")
     ).with_label(f"due_at_cron({cron}, {timezone})")
+
+
+def overdue_after_missed_tick(cron: str, timezone: str) -> FreshnessPolicy:
+    """Dagster's cron freshness for a model SQLMesh runs at ``cron``: overdue once a tick's run is missed.
+
+    Each tick of ``cron`` is a deadline by which the asset must have been
+    materialized within one period of the cron (from the tick before). A run
+    at each tick (a schedule, the automation sensor, a run you start) keeps it
+    fresh, however late in the period; once a whole period passes without
+    one, the UI shows the asset as failing its freshness until the next run.
+    The period is the shortest gap between two ticks (a day for ``@daily``,
+    28 days for ``@monthly``), as Dagster requires of the window.
+    """
+    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=cron_period(cron), timezone=timezone)
+
+
+@functools.lru_cache(maxsize=256)
+def cron_period(cron: str) -> timedelta:
+    """The shortest gap between two ticks of ``cron`` (UTC): what Dagster checks a window against.
+
+    A regular cron (``@daily``, ``*/5 * * * *``) has SQLMesh's interval; an
+    irregular one (``@monthly``, ``0 9 * * 1-5``) is sampled over two years or
+    a thousand ticks. Cached per cron: a project has few.
+    """
+    regular = interval_seconds(cron)
+    if regular:
+        return timedelta(seconds=regular)
+    ticks = CroniterCache(cron, _PERIOD_SAMPLE_START)
+    previous, shortest = ticks.get_next(), None
+    for _ in range(_PERIOD_SAMPLE_TICKS):
+        tick = ticks.get_next()
+        gap = tick - previous
+        shortest = gap if shortest is None else min(shortest, gap)
+        if tick - _PERIOD_SAMPLE_START.replace(tzinfo=tick.tzinfo) > _PERIOD_SAMPLE_SPAN:
+            break
+        previous = tick
+    return shortest or timedelta(days=1)
 
 
 @functools.lru_cache(maxsize=65536)

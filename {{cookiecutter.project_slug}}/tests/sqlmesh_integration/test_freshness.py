@@ -1,0 +1,68 @@
+"""Freshness from crons: each asset overdue in the UI once its model's cron period passes without a run.
+
+Loaded from real ``defs.yaml`` files (Dagster's sandbox for component tests).
+"""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from dagster import AssetKey, Definitions
+from dagster.components.testing import create_defs_folder_sandbox
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshProjectComponent
+
+COMPONENT = f"{SQLMeshProjectComponent.__module__.rsplit('.', 1)[0]}.{SQLMeshProjectComponent.__name__}"
+
+MODELS = {
+    "hourly": "MODEL (name shop.hourly, kind FULL, cron '@hourly'); SELECT 1 AS id",
+    "weekdays": "MODEL (name shop.weekdays, kind FULL, cron '0 6 * * 1-5', cron_tz 'Europe/Paris');\n"
+    "SELECT 1 AS id",
+    "monthly": "MODEL (name shop.monthly, kind FULL, cron '@monthly'); SELECT 1 AS id",
+    "daily": "MODEL (name shop.daily, kind FULL); SELECT 1 AS id",  # SQLMesh's default cron
+}
+EXPECTED = {  # cron, timezone, the window: one period of the cron (its shortest)
+    "hourly": ("@hourly", "UTC", timedelta(hours=1)),
+    "weekdays": ("0 6 * * 1-5", "Europe/Paris", timedelta(days=1)),
+    "monthly": ("@monthly", "UTC", timedelta(days=28)),
+    "daily": ("@daily", "UTC", timedelta(days=1)),
+}
+
+
+def load(root: Path, **attributes: object) -> Iterator[Definitions]:
+    """The definitions of a defs folder with one ``defs.yaml`` for a project of ``MODELS``."""
+    folder = root / "shop"
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+        f"{root / 'shop.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
+    )
+    for name, sql in MODELS.items():
+        (folder / "models" / f"{name}.sql").write_text(sql)
+    with create_defs_folder_sandbox() as sandbox:
+        (sandbox.defs_folder_path / "shop").mkdir()
+        settings = {"name": "shop", "project_dir": str(folder), **attributes}
+        (sandbox.defs_folder_path / "shop" / "defs.yaml").write_text(
+            yaml.safe_dump({"type": COMPONENT, "attributes": settings})
+        )
+        with sandbox.build_all_defs() as defs:
+            yield defs
+
+
+def test_each_asset_has_the_freshness_of_its_models_cron(tmp_path):
+    (defs,) = load(tmp_path)
+    graph = defs.resolve_asset_graph()
+
+    for name, (cron, timezone, window) in EXPECTED.items():
+        policy = graph.get(AssetKey(["shop", name])).freshness_policy
+        assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta) == (cron, timezone, window)
+
+
+def test_freshness_from_cron_false_gives_none(tmp_path):
+    (defs,) = load(tmp_path, freshness_from_cron=False)
+    graph = defs.resolve_asset_graph()
+
+    assert [graph.get(key).freshness_policy for key in graph.materializable_asset_keys] == [None] * len(
+        MODELS
+    )
