@@ -28,7 +28,6 @@ import itertools
 import json
 import os
 import platform
-import random
 import resource
 import shutil
 import signal
@@ -42,12 +41,29 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dbt_contestants import (
+    DbtEnv,
+    dbt_commands,
+    dbt_env,
+    dbt_parse,
+    generate_dbt_project,
+    install_dbt,
+    write_dbt_definitions,
+)
+from floor import FLOOR_MODULE, write_floor_definitions
 from peer import PEER_MODULE, PeerEnv, install_peer, peer_env, write_peer_definitions
+from workloads import (
+    CALIBRATE,
+    WORKLOADS,
+    calibration_statements,
+    layer_of,
+    model_name,
+    model_select,
+    seed_csv,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_BIN = Path(sys.executable).parent
-MODELS_PER_LAYER = 10
-SEED_ROWS = 1000
 # Replaced by the benchmark's own models; config.py and macros/ are kept as baked.
 SAMPLE_PARTS = ("models", "seeds", "tests", "audits", "external_models.yaml")
 # Ours materializes the SQLMesh assets only: the sample's Python asset (ingestion.py) is not
@@ -67,8 +83,21 @@ DISTURBED_FRACTION = 0.2
 
 # The contestants, in the order the table lists them. "Builders" build every table
 # and are compared with "bare"; the two load contestants are compared with each other.
-BUILDERS = ("bare", "default", "python-api", "multiprocess", "peer-cli", "peer-python")
+BUILDERS = (
+    "bare",
+    "default",
+    "python-api",
+    "multiprocess",
+    "dagster-floor",
+    "peer-cli",
+    "peer-python",
+    "dbt-build",
+    "dagster-dbt",
+)
 PEERS = ("peer-cli", "peer-python")
+DBT = ("dbt-build", "dagster-dbt")
+# Builders that are not a Dagster run (no event log to read).
+NOT_DAGSTER = ("bare", "dbt-build")
 LOADERS = ("defs-load", "defs-load-cold", "bare-load")
 CONTESTANTS = BUILDERS + LOADERS
 BASELINE = {
@@ -78,18 +107,37 @@ BASELINE = {
     "multiprocess": "bare",
     "peer-cli": "bare",
     "peer-python": "bare",
+    "dagster-floor": "bare",
+    "dbt-build": "dbt-build",
+    "dagster-dbt": "dbt-build",
     "defs-load": "bare-load",
     "defs-load-cold": "bare-load",
     "bare-load": "bare-load",
 }
 
-# The floor: what SQLMesh alone needs to build every model in a fresh process.
+# The floor: what SQLMesh alone needs to build every model in a fresh process. It also prints
+# when SQLMesh reported its first evaluated model (the console's per-snapshot progress call), in
+# seconds since the process started (its start time in /proc, 10 ms resolution): the time
+# SQLMesh needs to reach its first model (import, load, plan, the first evaluation).
 BARE_PLAN = """
-import sys
+import json, os, sys, time
 from sqlmesh import Context
+
+def since_start():
+    with open("/proc/self/stat") as stat:
+        ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+
 context = Context(paths=sys.argv[1])
+evaluated = []
+report = context.console.update_snapshot_evaluation_progress
+def recorded(*args, **kwargs):
+    evaluated.append(since_start())
+    return report(*args, **kwargs)
+context.console.update_snapshot_evaluation_progress = recorded
 context.plan("prod", auto_apply=True, no_prompts=True)
 context.close()
+print(json.dumps({"first_model_s": min(evaluated, default=None), "evaluations": len(evaluated)}))
 """
 
 # A fresh process that only parses the project, as the code location has to.
@@ -138,8 +186,13 @@ def timeline(instance, run_id):
     (start,) = at(DagsterEventType.RUN_START)
     done = at(DagsterEventType.RUN_SUCCESS) + at(DagsterEventType.RUN_FAILURE)
     materialized = at(DagsterEventType.ASSET_MATERIALIZATION)
+    steps = len(at(DagsterEventType.STEP_START))
     return {
         "materializations": len(materialized),
+        "events": len(records),
+        "steps": steps,
+        "events_per_step": len(records) / steps if steps else None,
+        "events_per_asset": len(records) / len(materialized) if materialized else None,
         "first_s": min(materialized) - start if materialized else None,
         "last_s": max(materialized) - start if materialized else None,
         "run_s": max(done) - start if done else None,
@@ -280,36 +333,7 @@ def versions(project: BakedProject) -> dict[str, str]:
     return json.loads(output.stdout)
 
 
-# ---------------------------------------------------------------- the synthetic project
-
-
-def layer_of(index: int) -> int:
-    """Model 0 is the seed (layer 0); then MODELS_PER_LAYER models per layer."""
-    return 0 if index == 0 else (index - 1) // MODELS_PER_LAYER + 1
-
-
-def model_name(index: int) -> str:
-    return f"layer_{layer_of(index)}.model_{index}"
-
-
-def parents_of(index: int) -> list[int]:
-    """One or two models of the layer above, chosen from the model's own index.
-
-    Seeding with the index alone keeps model i identical for every N, so a
-    larger project is the smaller one plus more models.
-    """
-    layer = layer_of(index)
-    if layer == 1:
-        return [0]
-    above = range((layer - 2) * MODELS_PER_LAYER + 1, (layer - 1) * MODELS_PER_LAYER + 1)
-    rng = random.Random(index)
-    return sorted(rng.sample(above, 1 if rng.random() < 0.5 else 2))
-
-
-def seed_csv() -> str:
-    rows = ["id,grp,amount,label"]
-    rows += [f"{i},{i % 10},{(i * 37) % 1000 / 10:.1f},item-{i}" for i in range(1, SEED_ROWS + 1)]
-    return "\n".join(rows) + "\n"
+# ---------------------------------------------------------------- the SQLMesh project
 
 
 def seed_model_sql() -> str:
@@ -328,28 +352,17 @@ def seed_model_sql() -> str:
 """
 
 
-def full_model_sql(index: int) -> str:
-    """A FULL model reading its parents, joined on id so every table keeps SEED_ROWS rows."""
-    parents = parents_of(index)
-    amount = "p0.amount" if len(parents) == 1 else "(p0.amount + p1.amount) / 2"
-    joins = "".join(
-        f"\nJOIN {model_name(p)} AS p{k} ON p0.id = p{k}.id" for k, p in enumerate(parents[1:], 1)
-    )
+def full_model_sql(index: int, workload: str) -> str:
+    """A FULL model reading its parents (workloads.model_select), or the realistic workload's seed."""
     return f"""MODEL (
   name {model_name(index)},
   kind FULL
 );
 
-SELECT
-  p0.id,
-  p0.grp,
-  {amount} + {index % 7} AS amount,
-  p0.label
-FROM {model_name(parents[0])} AS p0{joins}
-"""
+{model_select(index, workload, model_name)}"""
 
 
-def generate_project(project: BakedProject, target: Path, models: int) -> list[str]:
+def generate_project(project: BakedProject, target: Path, models: int, workload: str) -> list[str]:
     """Write a SQLMesh project of ``models`` models at ``target``; return the model names.
 
     The baked ``sqlmesh_project`` is copied without its sample folders, so the
@@ -361,13 +374,30 @@ def generate_project(project: BakedProject, target: Path, models: int) -> list[s
         target,
         ignore=shutil.ignore_patterns(*SAMPLE_PARTS, ".cache", "logs", "__pycache__"),
     )
-    (target / "seeds").mkdir()
-    (target / "seeds" / "rows.csv").write_text(seed_csv())
+    if workload == "synthetic":
+        (target / "seeds").mkdir()
+        (target / "seeds" / "rows.csv").write_text(seed_csv())
     for index in range(models):
         path = target / "models" / f"layer_{layer_of(index)}" / f"model_{index}.sql"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(seed_model_sql() if index == 0 else full_model_sql(index))
+        synthetic_seed = index == 0 and workload == "synthetic"
+        path.write_text(seed_model_sql() if synthetic_seed else full_model_sql(index, workload))
     return [model_name(index) for index in range(models)]
+
+
+def calibrate(project: BakedProject, root: Path, models: int, workload: str) -> list[float]:
+    """Seconds DuckDB (the project's) takes to build each model alone, in a scratch file; untimed."""
+    scratch = root / "calibration.duckdb"
+    scratch.unlink(missing_ok=True)
+    result = subprocess.run(
+        [str(project.python), "-c", CALIBRATE, str(scratch)],
+        input=json.dumps(calibration_statements(models, workload)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scratch.unlink(missing_ok=True)
+    return json.loads(result.stdout)["seconds"]
 
 
 # ---------------------------------------------------------------- one measured process
@@ -592,10 +622,29 @@ class Workspace:
     models: list[str]
     peer: PeerEnv | None = None
     """The peer's virtual environment, when a peer contestant runs."""
+    dbt: DbtEnv | None = None
+    """The dbt contestants' virtual environment, when one of them runs."""
 
     @property
     def sqlmesh_project(self) -> Path:
         return self.root / "sqlmesh_project"
+
+    @property
+    def dbt_project(self) -> Path:
+        return self.root / "dbt_project"
+
+    @property
+    def floor_dir(self) -> Path:
+        """Where the dagster-floor definitions module for this N is written."""
+        return self.root / "floor"
+
+    @property
+    def dbt_module_dir(self) -> Path:
+        return self.root.parent / "dagster-dbt"
+
+    def dbt_env(self) -> dict[str, str]:
+        assert self.dbt is not None
+        return dbt_env(self.dbt, self.env(), self.dbt_project, self.dbt_module_dir)
 
     @property
     def warehouse(self) -> Path:
@@ -644,7 +693,19 @@ def command_for(contestant: str, space: Workspace) -> tuple[list[str], dict[str,
             [python, "-c", PYTHON_API, f"{space.project.package}.definitions", SQLMESH_ASSETS],
             space.env(),
         ),
+        "dagster-floor": (
+            [str(space.project.dagster), "asset", "materialize", "-m", FLOOR_MODULE, "--select", "*"],
+            {**space.env(), "PYTHONPATH": str(space.floor_dir)},
+        ),
         **(_peer_commands(space) if space.peer else {}),
+        **(
+            {
+                name: (line, space.dbt_env())
+                for name, line in dbt_commands(space.dbt, space.dbt_project).items()
+            }
+            if space.dbt
+            else {}
+        ),
         "defs-load": ([python, "-c", DEFS_LOAD, f"{space.project.package}.definitions"], space.env()),
         "defs-load-cold": (
             [python, "-c", DEFS_LOAD_COLD, f"{space.project.package}.definitions"],
@@ -671,7 +732,11 @@ def dagster_timeline(contestant: str, space: Workspace, measurement: Measurement
     """When the run reported its assets (see TIMELINE); read after the timed process, never inside it."""
     if contestant in ("python-api", "peer-python"):
         return json.loads(measurement.stdout.strip().splitlines()[-1])
-    python = space.peer.python if contestant in PEERS and space.peer else space.project.python
+    python = space.project.python
+    if contestant in PEERS and space.peer:
+        python = space.peer.python
+    elif contestant in DBT and space.dbt:
+        python = space.dbt.python
     result = subprocess.run(
         [str(python), "-c", READ_TIMELINE],
         env=space.env(),
@@ -713,18 +778,31 @@ class Run:
     detail: dict[str, object] = field(default_factory=dict)
 
 
+def _last_json(stdout: str) -> dict[str, object]:
+    """The last line of ``stdout`` that is a JSON object (tools may print before it)."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                return json.loads(line)
+    return {}
+
+
 def run_once(contestant: str, space: Workspace, log: Path, settle_s: float) -> Run:
     """One timed run on fresh state, checked: tables for builders, model count for loaders."""
     space.reset_state()
     command, env = command_for(contestant, space)
     waited = wait_for_quiet(settle_s) if settle_s > 0 else 0.0
-    measurement = measure(command, space.project.root, env, log)
+    cwd = space.dbt_project if contestant in DBT else space.project.root
+    measurement = measure(command, cwd, env, log)
     run = Run(contestant=contestant, repetition=-1, measurement=measurement, waited_for_quiet_s=waited)
     if measurement.returncode != 0:
         run.failure = f"exit code {measurement.returncode} (see {log})"
     elif contestant in BUILDERS:
-        run.failure = verify_tables(space)
-        if contestant != "bare":
+        # The floor builds no table: its N materializations are its check.
+        run.failure = None if contestant == "dagster-floor" else verify_tables(space)
+        if contestant == "bare":
+            run.detail = _last_json(measurement.stdout)
+        elif contestant not in NOT_DAGSTER:
             run.detail = dagster_timeline(contestant, space, measurement)
             if run.failure is None and run.detail.get("materializations") != len(space.models):
                 run.failure = (
@@ -755,6 +833,12 @@ class Summary:
     first_materialization_s: float | None = None
     """Median seconds from the Dagster run's start to its first asset materialization."""
     last_materialization_s: float | None = None
+    first_model_s: float | None = None
+    """bare only: median seconds from process start to SQLMesh's report of its first evaluated model."""
+    events_per_step: float | None = None
+    """Dagster runs: median count of event log records of the run divided by its steps (STEP_START)."""
+    events_per_asset: float | None = None
+    """Dagster runs: the same records divided by the run's asset materializations."""
     disturbed: int = 0
     """Timed runs during which the rest of the machine used more than DISTURBED_FRACTION of a CPU."""
     failures: list[str] = field(default_factory=list)
@@ -782,6 +866,10 @@ def summarize(contestant: str, runs: list[Run]) -> Summary:
     if firsts:
         summary.first_materialization_s = statistics.median(firsts)
         summary.last_materialization_s = statistics.median(lasts)
+    for name in ("first_model_s", "events_per_step", "events_per_asset"):
+        values = [r.detail[name] for r in runs if r.failure is None and r.detail.get(name) is not None]
+        if values:
+            setattr(summary, name, statistics.median(values))
     return summary
 
 
@@ -796,7 +884,8 @@ def ratio(summaries: dict[str, Summary], contestant: str) -> float | None:
 def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -> str:
     header = (
         f"{'contestant':<13} {'median':>8} {'min-max':>15} {'ratio':>16} "
-        f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8} {'other CPU':>10} {'first/last asset':>17}"
+        f"{'tree RSS':>9} {'tree PSS':>9} {'largest':>8} {'other CPU':>10} {'first/last asset':>17} "
+        f"{'events/step':>11} {'events/asset':>12}"
     )
     lines = [f"N = {models} models", header, "-" * len(header)]
     for contestant, s in summaries.items():
@@ -810,17 +899,106 @@ def format_table(models: int, summaries: dict[str, Summary], notes: list[str]) -
         lines.append(
             f"{contestant:<13} {s.median_s:>7.2f}s {s.min_s:>6.2f}-{s.max_s:>6.2f}s {ratio_text:>16} "
             f"{s.tree_rss_peak_mb:>7.0f}MB {s.tree_pss_peak_mb:>7.0f}MB {s.largest_process_rss_mb:>6.0f}MB "
-            f"{s.foreign_cpu_median_s:>9.1f}s {_first_last(s):>17}"
+            f"{s.foreign_cpu_median_s:>9.1f}s {_first_last(s):>17} "
+            f"{_number(s.events_per_step):>11} {_number(s.events_per_asset):>12}"
             + (f"  ({', '.join(flags)})" if flags else "")
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _first_last(summary: Summary) -> str:
     if summary.first_materialization_s is None:
         return "-"
     return f"{summary.first_materialization_s:.2f}s/{summary.last_materialization_s:.2f}s"
+
+
+# The targets of issue #25: how far ours is from the anchors, at each N.
+ANCHOR_TOLERANCE = 1.10
+
+
+def targets(summaries: dict[str, Summary], workload: str) -> list[dict[str, object]]:
+    """Each target the contestants that ran allow to check: the numbers, and whether it is met.
+
+    - ``anchor``: ours through the CLI (``default``) against
+      max(bare, dagster-floor + SQLMesh's time to its first model), where the
+      latter is bare's median ``first_model_s`` (process start to SQLMesh's
+      report of its first evaluated model, see BARE_PLAN): Dagster's own cost
+      per step, plus what SQLMesh needs before it can build anything, or SQLMesh
+      alone, whichever is longer. Met within ANCHOR_TOLERANCE.
+    - ``realistic``: on the realistic workload, ``default`` within ANCHOR_TOLERANCE of bare.
+    - ``ratio-vs-dagster-dbt``: default / bare below dagster-dbt / dbt-build.
+    - ``peer-cli``, ``peer-python``: ours faster than the peer on each path.
+    """
+
+    def median(name: str) -> float | None:
+        summary = summaries.get(name)
+        return summary.median_s if summary else None
+
+    rows: list[dict[str, object]] = []
+    default, bare, floor = median("default"), median("bare"), median("dagster-floor")
+    first = summaries["bare"].first_model_s if "bare" in summaries else None
+    if default and bare and floor and first is not None:
+        anchor = max(bare, floor + first)
+        rows.append(
+            {
+                "target": "anchor",
+                "text": f"default {default:.2f}s vs max(bare {bare:.2f}s, dagster-floor {floor:.2f}s + "
+                f"SQLMesh to first model {first:.2f}s) = {anchor:.2f}s",
+                "ratio": default / anchor,
+                "limit": ANCHOR_TOLERANCE,
+                "met": default / anchor <= ANCHOR_TOLERANCE,
+            }
+        )
+    if workload == "realistic" and default and bare:
+        rows.append(
+            {
+                "target": "realistic",
+                "text": f"default {default:.2f}s vs bare {bare:.2f}s",
+                "ratio": default / bare,
+                "limit": ANCHOR_TOLERANCE,
+                "met": default / bare <= ANCHOR_TOLERANCE,
+            }
+        )
+    dagster_dbt, dbt_build = median("dagster-dbt"), median("dbt-build")
+    if default and bare and dagster_dbt and dbt_build:
+        ours, theirs = default / bare, dagster_dbt / dbt_build
+        rows.append(
+            {
+                "target": "ratio-vs-dagster-dbt",
+                "text": f"default/bare {ours:.2f}x vs dagster-dbt/dbt-build {theirs:.2f}x",
+                "ratio": ours / theirs,
+                "limit": 1.0,
+                "met": ours < theirs,
+            }
+        )
+    for mine, peer in (("default", "peer-cli"), ("python-api", "peer-python")):
+        a, b = median(mine), median(peer)
+        if a and b:
+            rows.append(
+                {
+                    "target": peer,
+                    "text": f"{mine} {a:.2f}s vs {peer} {b:.2f}s",
+                    "ratio": a / b,
+                    "limit": 1.0,
+                    "met": a < b,
+                }
+            )
+    return rows
+
+
+def format_targets(rows: list[dict[str, object]]) -> str:
+    if not rows:
+        return "  targets: not enough contestants ran to check any"
+    return "\n".join(
+        f"  target {row['target']:<21} {row['ratio']:.2f} (limit {row['limit']:.2f}) "
+        f"{'met' if row['met'] else 'MISSED'}: {row['text']}"
+        for row in rows
+    )
 
 
 def marginal_costs(results: dict[int, dict[str, Summary]], pairs: list[tuple[int, int]]) -> list[dict]:
@@ -879,22 +1057,43 @@ def benchmark_size(
     settle_s: float,
     say: Callable[[str], None],
     peer: PeerEnv | None = None,
-) -> dict[str, list[Run]]:
-    """All runs for one N: one untimed warm-up, then ``repeat`` interleaved rounds.
+    dbt: DbtEnv | None = None,
+    workload: str = "synthetic",
+) -> tuple[dict[str, list[Run]], dict[str, object]]:
+    """All runs for one N: untimed setup and warm-up, then ``repeat`` interleaved rounds.
 
     The warm-up (a default-executor run) fills SQLMesh's .cache and the OS file
-    cache, so every timed run is warm, as a user's second run is. The order of
-    contestants rotates every round so none always runs first or last.
+    cache, so every timed run is warm, as a user's second run is; with a dbt
+    contestant, ``dbt parse`` writes the manifest and one untimed ``dbt build``
+    warms dbt the same way. The order of contestants rotates every round so
+    none always runs first or last. Returns the runs and what the setup
+    measured (the realistic workload's per-model DuckDB seconds).
     """
-    root = workdir / f"n{models}"
-    names = generate_project(project, root / "sqlmesh_project", models)
-    space = Workspace(project=project, root=root, models=names, peer=peer)
+    root = workdir / (f"n{models}" if workload == "synthetic" else f"{workload}-n{models}")
+    names = generate_project(project, root / "sqlmesh_project", models, workload)
+    space = Workspace(project=project, root=root, models=names, peer=peer, dbt=dbt)
+    write_floor_definitions(space.floor_dir, models)
+    setup: dict[str, object] = {}
+    if workload == "realistic":
+        seconds = calibrate(project, root, models, workload)
+        setup["model_seconds"] = seconds
+        say(
+            f"N={models}: each model alone in DuckDB: min {min(seconds):.2f}s, median "
+            f"{statistics.median(seconds):.2f}s, max {max(seconds):.2f}s (the seed model {seconds[0]:.2f}s)"
+        )
     logs = space.root / "logs"
-    warm_up = run_once("default", space, logs / "warm-up.log", settle_s=0)
-    say(
-        f"N={models}: warm-up {warm_up.measurement.wall_s:.1f}s"
-        + (f" FAILED: {warm_up.failure}" if warm_up.failure else "")
-    )
+    warm_ups = ["default"]
+    if dbt and set(DBT) & set(contestants):
+        generate_dbt_project(space.dbt_project, models, workload)
+        space.reset_state()
+        dbt_parse(dbt, space.dbt_env(), space.dbt_project)
+        warm_ups.append("dbt-build")
+    for contestant in warm_ups:
+        warm_up = run_once(contestant, space, logs / f"warm-up-{contestant}.log", settle_s=0)
+        say(
+            f"N={models}: warm-up {contestant} {warm_up.measurement.wall_s:.1f}s"
+            + (f" FAILED: {warm_up.failure}" if warm_up.failure else "")
+        )
     runs: dict[str, list[Run]] = {c: [] for c in contestants}
     for repetition in range(repeat):
         shift = repetition % len(contestants)
@@ -908,7 +1107,7 @@ def benchmark_size(
                 f"  (waited {run.waited_for_quiet_s:.0f}s for quiet; other CPU {m.foreign_cpu_s:.1f}s)"
                 + (f"  FAILED: {run.failure}" if run.failure else "")
             )
-    return runs
+    return runs, setup
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -919,6 +1118,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=[10, 50, 100, 200],
         help="project sizes N (models, the seed included); default 10 50 100 200",
+    )
+    parser.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="synthetic",
+        help="synthetic (default): a 1000-row seed and cheap joins, the tools' overhead; realistic: "
+        "a generated million-row seed and models that each take DuckDB a few tenths of a second",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per contestant and N (default 3)")
     parser.add_argument(
@@ -986,6 +1192,10 @@ def run_metadata(project: BakedProject, args: argparse.Namespace, revision: str)
         "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": versions(project),
+        "workload": args.workload,
+        "first_model_s": "bare: seconds from process start to SQLMesh's report of its first evaluated "
+        "model (the anchor's 'SQLMesh's time to its first model')",
+        "events_per_step": "Dagster runs: event log records of the run / its STEP_START events",
         "cache": "warm: one untimed default run per N fills SQLMesh's .cache, kept between runs",
         "settle": f"waited up to {args.settle}s before each run for < {QUIET_CPU_FRACTION:.0%} CPU use",
         "memory": {
@@ -1004,6 +1214,8 @@ def write_results(
     results: dict[int, dict[str, Summary]],
     notes: dict[int, list[str]],
     marginal: list[dict],
+    setups: dict[int, dict[str, object]],
+    checked: dict[int, list[dict[str, object]]],
 ) -> None:
     """Everything measured so far (rewritten after each N, so an interrupted run keeps its data)."""
     path.write_text(
@@ -1013,6 +1225,8 @@ def write_results(
                 "sizes": {
                     str(n): {
                         "notes": notes[n],
+                        "setup": setups.get(n, {}),
+                        "targets": checked.get(n, []),
                         "summary": {c: asdict(s) for c, s in results[n].items()},
                         "runs": {c: [asdict(r) for r in runs] for c, runs in raw[n].items()},
                     }
@@ -1038,7 +1252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    output = workdir / "results.json"
+    output = workdir / ("results.json" if args.workload == "synthetic" else f"results-{args.workload}.json")
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -1057,22 +1271,32 @@ def main(argv: list[str] | None = None) -> int:
         write_peer_definitions(workdir / "peer")
         meta["peer_versions"] = peer.versions
         say(f"peer versions: {peer.versions}")
+    dbt = None
+    if set(DBT) & set(args.contestants):
+        say(f"Installing dbt-duckdb and dagster-dbt into {workdir / 'dbt-venv'} ...")
+        dbt = install_dbt(workdir, TEMPLATE_BIN / "uv", duckdb_version=meta["versions"]["duckdb"])
+        write_dbt_definitions(workdir / "dagster-dbt")
+        meta["dbt_versions"] = dbt.versions
+        say(f"dbt versions: {dbt.versions}")
 
     results: dict[int, dict[str, Summary]] = {}
     raw: dict[int, dict[str, list[Run]]] = {}
     notes: dict[int, list[str]] = {}
     marginal: list[dict] = []
+    setups: dict[int, dict[str, object]] = {}
+    checked: dict[int, list[dict[str, object]]] = {}
     for models in args.models:
         contestants, notes[models] = contestants_for(models, args.contestants, args.multiprocess_max)
-        raw[models] = benchmark_size(
-            project, workdir, models, contestants, args.repeat, args.settle, say, peer
+        raw[models], setups[models] = benchmark_size(
+            project, workdir, models, contestants, args.repeat, args.settle, say, peer, dbt, args.workload
         )
         results[models] = {c: summarize(c, runs) for c, runs in raw[models].items()}
+        checked[models] = targets(results[models], args.workload)
         marginal = marginal_costs(results, marginal_pairs(list(results), tuple(args.marginal)))
-        write_results(output, meta, raw, results, notes, marginal)
+        write_results(output, meta, raw, results, notes, marginal, setups, checked)
 
     print(
-        f"\nTemplate {revision}; wall time (warm SQLMesh cache, fresh warehouse and Dagster instance per "
+        f"\nTemplate {revision}; {args.workload} workload; wall time (warm SQLMesh cache, fresh warehouse and Dagster instance per "
         f"run), {args.repeat} run(s) each; {os.cpu_count()} CPUs; {meta['versions']}"
     )
     print(
@@ -1081,8 +1305,27 @@ def main(argv: list[str] | None = None) -> int:
         "seconds used by the rest of the machine during a run; 'disturbed': runs where that exceeded "
         f"{DISTURBED_FRACTION:.0%} of one CPU.\n"
     )
+    if dbt:
+        print(f"dbt contestants: {dbt.versions}")
+    if peer:
+        print(f"peer: {peer.versions}")
+    print(
+        "events/step, events/asset: median event log records of a Dagster run per step and per "
+        "materialization.\nSQLMesh to first model: bare's median seconds from process start to "
+        "SQLMesh's first evaluated model.\n"
+    )
     for models in args.models:
-        print(format_table(models, results[models], notes[models]) + "\n")
+        print(format_table(models, results[models], notes[models]))
+        bare = results[models].get("bare")
+        if bare and bare.first_model_s is not None:
+            print(f"  SQLMesh to first model (bare): {bare.first_model_s:.2f}s")
+        seconds = setups[models].get("model_seconds")
+        if seconds:
+            print(
+                f"  each model alone in DuckDB (untimed setup): min {min(seconds):.2f}s, median "
+                f"{statistics.median(seconds):.2f}s, max {max(seconds):.2f}s"
+            )
+        print(format_targets(checked[models]) + "\n")
     print(format_marginal(marginal))
     print(f"\nResults: {output}")
     return 0
