@@ -198,22 +198,32 @@ def test_a_blocking_audit_failing_inside_the_plan_reports_the_rows_written_and_t
     assert outcome.snapshot_version and outcome.view == "warehouse.marts.audited"
 
 
+def published_before(events: list[str], project: "Project", models: list[str], marker: str) -> None:
+    """Each model's outcome is in the stream before the first line containing marker."""
+
+    def first(text: str) -> int:
+        return next(number for number, line in enumerate(events) if text in line)
+
+    end = first(marker)
+    for name in models:
+        assert first(f'"model_finished", "fqn": {json.dumps(state_fqn(project, name))}') < end, name
+
+
 def test_a_failure_and_what_it_skips_are_published_when_sqlmesh_knows_them_not_at_the_end(project):
-    project.execute(*BAD_ONE_OUT)  # the plan deploys every model; marts.bad fails inside it
+    # Inside the plan's backfill (every model is new): before SQLMesh ends its pass, and before
+    # the plan is applied again without backfill.
+    first = project.execute(*BAD_ONE_OUT)
+    events = (project.root / "events-1.jsonl").read_text().splitlines()
+    assert statuses(first) == BAD_ONE_OUT
+    published_before(events, project, ["marts.bad", "marts.below_bad"], "upstream of it failed")
+    published_before(events, project, ["marts.bad", "marts.below_bad"], "evaluating nothing")
 
     # Again, in SQLMesh's run this time (the plan has nothing left to do).
     state = project.execute("marts.bad", "marts.below_bad")
     events = (project.root / "events-2.jsonl").read_text().splitlines()
 
-    def first(text: str) -> int:
-        return next(number for number, line in enumerate(events) if text in line)
-
     assert statuses(state) == {"marts.bad": ModelStatus.FAILED, "marts.below_bad": ModelStatus.SKIPPED}
     assert not state.end.plan_applied
     # SQLMesh names what it skipped when its pass is over: both outcomes were in the stream before.
-    end_of_pass = first("because a model or source upstream of it failed")
-    assert first(f'"model_finished", "fqn": {json.dumps(state_fqn(project, "marts.bad"))}') < end_of_pass
-    assert (
-        first(f'"model_finished", "fqn": {json.dumps(state_fqn(project, "marts.below_bad"))}') < end_of_pass
-    )
+    published_before(events, project, ["marts.bad", "marts.below_bad"], "upstream of it failed")
     assert "not a number" in state.outcomes["marts.bad"].error

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from sqlglot.errors import ParseError
-from sqlmesh import Context
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot.evaluator import SnapshotCreationFailedError
 
@@ -87,7 +86,7 @@ def _explain_load_error(error: BaseException, project: Path) -> SQLMeshProjectEr
     return SQLMeshProjectError(" ".join(parts))
 
 
-def creation_failures(error: BaseException, context: Context) -> dict[str, str] | None:
+def creation_failures(error: BaseException) -> dict[str, str] | None:
     """The models whose tables a plan could not create, each with what to tell the user.
 
     Keyed by the model's fully qualified name. None when ``error`` is not such
@@ -99,11 +98,10 @@ def creation_failures(error: BaseException, context: Context) -> dict[str, str] 
     failures = {}
     for failed in creation.errors:
         fqn = getattr(failed.node, "name", str(failed.node))
-        path = model_file(context.path, context.get_model(fqn))
-        where = f" ({path})" if path else ""
+        # The model and its file head the step's failure (see reporting.py).
         failures[fqn] = (
-            f"SQLMesh could not create the table of {_model_name(context, fqn)}{where}: "
-            f"{_database_error(failed.__cause__ or failed)}. Fix the model, then materialize again."
+            f"SQLMesh could not create its table: {_database_error(failed.__cause__ or failed)}. "
+            "Fix the model, then materialize again."
         )
     return failures
 
@@ -214,11 +212,6 @@ def _database_error(error: BaseException) -> str:
     """The database's message without the excerpt of generated SQL that follows it."""
     text = _ANSI.sub("", str(error)).split("\n\nLINE ")[0]
     return " ".join(text.split()).rstrip(".")
-
-
-def _model_name(context: Context, fqn: str) -> str:
-    model = context.get_model(fqn)
-    return model.name if model is not None else fqn
 
 
 def _is_project_file(path: object, project: Path) -> bool:

@@ -98,8 +98,6 @@ class SQLMeshExecution:
         self.not_done_upstream = set(not_done_upstream)
         self._selected = {fqn: context.get_model(fqn) for fqn in selection.to_materialize}
         """The models to materialize: each is published the moment SQLMesh is done with it."""
-        self._planning = False
-        """Inside the plan: a failure waits for the plan's own words (a table it could not create)."""
         self.publisher = OutcomePublisher(writer)
         self.recorder = ExecutionRecorder(on_line=writer.append, on_finished=self._publish_finished)
         self.planner = Planner(context, environment, auto_plan, self.recorder)
@@ -159,13 +157,9 @@ class SQLMeshExecution:
         # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
         # So does a run below models it did not select: SQLMesh's plan would fill their missing
         # intervals too (a partitioned model's whole history), its run leaves them alone.
-        self._planning = True
-        try:
-            plan_applied = self.planner.bring_up_to_date(
-                plannable, backfill=self.mode is MaterializeMode.RUN and not ranged and not unselected
-            )
-        finally:
-            self._planning = False
+        plan_applied = self.planner.bring_up_to_date(
+            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged and not unselected
+        )
         self._say_what_unselected_upstream_misses(plannable, unselected)
         work = self._work_left(plannable, ranged)
         self._evaluate(work)
@@ -336,17 +330,16 @@ class SQLMeshExecution:
         execution skips them in later passes; each selected one is published
         as skipped at once, and steps waiting for them need not wait for the
         end of SQLMesh's pass. (A model of several batches may fail one day
-        only; what is below its other days is left to SQLMesh's own report.
-        Inside a plan, a failure waits for the plan: it words a table it could
-        not create once it has raised.)
+        only; what is below its other days is left to SQLMesh's own report.)
+        The same holds inside a plan's backfill, which evaluates with SQLMesh's
+        scheduler too; a model whose table the plan then cannot create was
+        published when its evaluation failed, with the database's error.
 
         Called on the thread SQLMesh reports from, and built there: with one
         concurrent task, SQLMesh's warehouse connection is one cursor shared
         by every thread, so a query from a thread of our own (the row count)
         would run inside SQLMesh's transactions.
         """
-        if events.error is not None and self._planning:
-            return  # published once the plan has said what failed (see planning.py)
         model = self._selected.get(snapshot.name)
         if model is not None and self._unpublished(snapshot.name):
             ranged = self.selection.time_range is not None and self.selection.in_range(snapshot.name)

@@ -73,7 +73,7 @@ class Planner:
                 self._apply(changed, backfill)
                 return True
             except Exception as error:
-                failures = creation_failures(error, self.context)
+                failures = creation_failures(error)
                 if not failures:
                     if self._retries_without_backfill(error, backfill):
                         backfill = False

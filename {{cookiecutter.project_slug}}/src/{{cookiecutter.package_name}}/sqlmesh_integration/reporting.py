@@ -78,8 +78,9 @@ def report_outcome(
     uses = {use.identity: use for use in audit_uses if use.check_name in selected_checks}
 
     if outcome.status is ModelStatus.FAILED:
+        where = f" ({source_file})" if source_file else ""
         raise Failure(
-            f"SQLMesh model {outcome.model} failed: {outcome.error}",
+            f"SQLMesh model {outcome.model}{where} failed: {outcome.error}",
             metadata={
                 MODEL_NAME: outcome.model,
                 **({MODEL_FILE: source_file} if source_file else {}),
