@@ -3,7 +3,9 @@
 import json
 import os
 import re
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -44,14 +46,63 @@ def test_definitions_validate_with_the_dagster_cli(demo_project):
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_make_dev_serves_one_asset_per_model_and_stops_cleanly(demo_project, tmp_path):
+OVERDUE = ["marts", "customers"]
+"""A daily model whose last materialization the test dates three days back."""
+NEVER_MATERIALIZED = ["marts", "revenue_vs_target"]
+RECORD_OLD_MATERIALIZATION = f"""
+import time
+from dagster import AssetKey, AssetMaterialization, DagsterInstance
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
+
+with DagsterInstance.get() as instance:
+    materialization = StepMaterializationData(AssetMaterialization(AssetKey({OVERDUE!r})))
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        event_specific_data=materialization,
+        job_name=RUNLESS_JOB_NAME,
+    )
+    instance.report_dagster_event(event, run_id=RUNLESS_RUN_ID, timestamp=time.time() - 3 * 86400)
+"""
+FRESHNESS = """
+query Freshness($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path }
+    freshnessStatusInfo { freshnessStatus }
+    internalFreshnessPolicy { ... on CronFreshnessPolicy { deadlineCron timezone } }
+  }
+}
+"""
+
+
+def freshness(port: int) -> dict[str, tuple[str | None, dict]]:
+    """Each queried asset's freshness status and policy, as the UI's asset page reads them."""
+    keys = [{"path": OVERDUE}, {"path": NEVER_MATERIALIZED}]
+    nodes = graphql(port, FRESHNESS, {"keys": keys})["assetNodes"]
+    return {
+        "/".join(node["assetKey"]["path"]): (
+            (node["freshnessStatusInfo"] or {}).get("freshnessStatus"),
+            node["internalFreshnessPolicy"],
+        )
+        for node in nodes
+    }
+
+
+def test_make_dev_serves_one_asset_per_model_overdue_past_its_cron_and_stops_cleanly(demo_project, tmp_path):
+    """The UI's assets, one per model; a daily model last materialized three days ago is overdue.
+
+    Every model has the freshness policy of its cron; Dagster's freshness daemon (run by
+    dg dev, every 2 s here) finds the one whose last run is older than a day DEGRADED.
+    """
     port = free_port()
     env = {
         **os.environ,
         "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
         "DAGSTER_HOME": str(tmp_path),
+        "FRESHNESS_DAEMON_INTERVAL_SECONDS": "2",
     }
     (tmp_path / "dagster.yaml").write_text((demo_project.root / "dagster_home" / "dagster.yaml").read_text())
+    run([str(demo_project.python), "-c", RECORD_OLD_MATERIALIZATION], cwd=demo_project.root, env=env)
     with serving(["make", "dev", f"PORT={port}"], demo_project.root, env, port, timeout=120) as log:
         data = graphql(port, "{ assetNodes { assetKey { path } } }")
         keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
@@ -60,6 +111,14 @@ def test_make_dev_serves_one_asset_per_model_and_stops_cleanly(demo_project, tmp
         }
         locations = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
         assert locations["workspaceOrError"]["locationEntries"] == [{"name": "shop_analytics"}]
+        deadline = time.monotonic() + 60
+        while (status := freshness(port))["marts/customers"][0] != "DEGRADED" and time.monotonic() < deadline:
+            time.sleep(1)
+        daily = {"deadlineCron": "@daily", "timezone": "UTC"}
+        assert status == {
+            "marts/customers": ("DEGRADED", daily),
+            "marts/revenue_vs_target": ("UNKNOWN", daily),
+        }
     output = Path(log).read_text()
     assert "dg dev" in output and "superseded" not in output and "deprecated" not in output.lower(), output
 
@@ -105,3 +164,34 @@ def test_dg_check_defs_names_the_line_of_a_mistyped_setting(demo_project):
     assert checked.returncode != 0, output
     line = shipped.splitlines().index("  name: sqlmesh") + 2
     assert f"defs/sqlmesh/defs.yaml:{line}" in output and "'gatway' was unexpected" in output, output
+
+
+def test_dg_scaffolds_a_second_sqlmesh_project_that_dg_checks(demo_project):
+    """``dg scaffold defs ... --init true``: a new SQLMesh project and its defs.yaml, beside the sample's.
+
+    ``dg list components`` lists the component with its documentation; the
+    scaffolded folder loads (``dg check defs``) with its own resources, jobs and
+    assets. Both are removed afterwards: other tests read this bake.
+    """
+    env = {**os.environ, "DAGSTER_HOME": str(demo_project.root / "dagster_home")}
+    dg = str(demo_project.root / ".venv" / "bin" / "dg")
+    component = f"{demo_project.package}.sqlmesh_integration.SQLMeshProjectComponent"
+    defs_folder = demo_project.root / "src" / demo_project.package / "defs" / "finance"
+    sqlmesh_folder = demo_project.root / "finance_project"
+    listed = run([dg, "list", "components", "--json"], cwd=demo_project.root, env=env).stdout
+    components = {entry["key"]: entry for entry in json.loads(listed[listed.index("{") :])["items"]}
+    assert components[component]["summary"].startswith("A SQLMesh project"), components[component]
+    try:
+        scaffold = [dg, "scaffold", "defs", component, "finance", "--project-dir", "finance_project"]
+        run([*scaffold, "--init", "true"], cwd=demo_project.root, env=env)
+        assert (sqlmesh_folder / "config.yaml").is_file()
+        assert "name: finance\n" in (defs_folder / "defs.yaml").read_text()
+        checked = run([dg, "check", "defs"], cwd=demo_project.root, env=env)
+        assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+        listed = run([dg, "list", "defs", "--json"], cwd=demo_project.root, env=env).stdout
+    finally:
+        shutil.rmtree(defs_folder, ignore_errors=True)
+        shutil.rmtree(sqlmesh_folder, ignore_errors=True)
+    sections = json.loads(listed[listed.index("{") :])
+    assert {"sqlmesh_example/full_model", "marts/customers"} <= {a["asset_key"] for a in sections["assets"]}
+    assert {"finance_run", "finance_promote", "sqlmesh_run"} <= {j["name"] for j in sections["jobs"]}
