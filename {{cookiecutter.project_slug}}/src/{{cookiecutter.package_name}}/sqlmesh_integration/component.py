@@ -5,17 +5,36 @@ project with everything the integration defines for it: an asset per model,
 audits as checks, the environment jobs, the interval report job, and the
 schedules or the automation sensor. A second project is a second folder with
 its own ``name``: its resources, jobs, schedules and sensor are named by it, and
-a run of both executes each project once.
+a run of both executes each project once. ``dg scaffold defs
+<package>.sqlmesh_integration.SQLMeshProjectComponent <folder>`` writes such a
+folder (:mod:`.scaffolding`; ``--init true`` creates the SQLMesh project too).
 
 The settings are the resources' (:class:`.SQLMeshResource`, and ``mode`` and
-``keep_finished_runs`` of :class:`.SQLMeshRunResults`); ``dg check defs``
-reports a setting that is missing, mistyped or of the wrong kind, naming the
-file and the line, and a value the resource refuses, naming the file.
+``keep_finished_runs`` of :class:`.SQLMeshRunResults`) and the translator's:
+``partition_by_default``, ``freshness_from_cron`` (each asset overdue in the UI
+once its model's cron period passes without a run; on, as Dagster 1.13's
+freshness policies are a stable API) and ``translation``, templates of each
+asset's key, group, owners, tags, kinds, description and metadata with the
+model's attributes as ``model``::
+
+    translation:
+      key: "warehouse/{{ model.schema }}/{{ model.table }}"
+      group_name: "{{ model.schema }}"
+      owners: ["team:{{ model.schema }}"]
+      metadata:
+        source_file: "{{ model.path }}"
+
+What the translation names replaces the translator's; its tags and metadata
+are added to them. For what templates cannot say, override
+:meth:`SQLMeshProjectComponent.get_translator` to return a subclass of
+:class:`.SQLMeshTranslator`. ``dg check defs`` reports a setting that is
+missing, mistyped or of the wrong kind, naming the file and the line, and a
+value the resource refuses or a template that fails, naming the file.
 """
 
 from typing import Annotated, Literal
 
-from dagster import Component, ComponentLoadContext, Definitions, Model, Resolvable
+from dagster import Component, ComponentLoadContext, Definitions, Model, Resolvable, scaffold_with
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import Field
 
@@ -26,6 +45,7 @@ from .factory import sqlmesh_assets
 from .interval_report import sqlmesh_interval_report_jobs
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
+from .scaffolding import SQLMeshProjectScaffolder
 from .translator import ModelAttributes, SQLMeshTranslator
 
 
@@ -44,6 +64,7 @@ class ModelTranslationResolver(TranslationFnResolver[ModelAttributes]):
         ]
 
 
+@scaffold_with(SQLMeshProjectScaffolder)
 class SQLMeshProjectComponent(Component, Model, Resolvable):
     """A SQLMesh project: each model an asset, audits as checks, one execution per run."""
 
