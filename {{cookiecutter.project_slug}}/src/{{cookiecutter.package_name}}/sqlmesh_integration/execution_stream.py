@@ -7,6 +7,10 @@ the stream until its own model's outcome is there, so it reports and
 finishes while SQLMesh goes on with the other models, and its log holds its
 own model's lines.
 
+Each line also says when it was appended (``at``, seconds since the epoch):
+how long a step took to report what SQLMesh had finished can be read off the
+stream and the run's event log.
+
 The file is append-only, one JSON object per line, each written with a
 single ``write`` on a file opened for appending: a reader never sees half an
 event, and whatever was appended before a crash stays readable. A stream
@@ -18,6 +22,7 @@ to one whose process died (the reader checks who is alive, see
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -74,7 +79,7 @@ class StreamWriter:
         self._lock = threading.Lock()
 
     def append(self, event: Event) -> None:
-        line = (json.dumps(_encode(event), default=str) + "\n").encode()
+        line = (json.dumps({**_encode(event), "at": time.time()}, default=str) + "\n").encode()
         with self._lock:
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -185,6 +190,7 @@ def _encode(event: Event) -> dict[str, Any]:
 
 def _decode(data: dict[str, Any]) -> Event:
     kind = data.pop("event")
+    data.pop("at", None)
     if kind == "line":
         return LogLine(**data)
     if kind == "model_finished":
