@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.project import MINIMUM_GENERATED_TESTS, TEMPLATE_BIN, Scratch, install, passed_tests, probe, run
+from helpers.project import MINIMUM_GENERATED_TESTS, Scratch, bake_around, passed_tests, probe, run
 
 pytestmark = pytest.mark.e2e
 
@@ -67,14 +67,7 @@ def test_a_bake_around_a_project_from_sqlmesh_init_passes_make_test_and_shares_t
     own = tmp_path / "team_project"
     own.mkdir()
     run([str(starter_project.root / ".venv" / "bin" / "sqlmesh"), "init", "duckdb"], own, dict(os.environ))
-    root = bake({"sqlmesh_project_path": str(own)}, fresh=True)
-    install(root)
-    env = {
-        **os.environ,
-        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
-        "DAGSTER_HOME": str(root / "dagster_home"),
-    }
-    env.pop("SQLMESH_PROJECT_DIR", None)
+    root, env = bake_around(bake, own)
 
     tests = run(["make", "test"], root, env)
     passed_tests(tests.stdout, minimum=MINIMUM_GENERATED_TESTS)
@@ -98,14 +91,7 @@ def test_a_bake_around_a_config_py_with_two_catalogs_and_a_state_file_shares_eve
     """Relative paths of a config.py (two catalogs, state apart) mean the CLI's files, both ways."""
     own = tmp_path / "team_project"
     shutil.copytree(TWO_CATALOGS, own)
-    root = bake({"sqlmesh_project_path": str(own)}, fresh=True)
-    install(root)
-    env = {
-        **os.environ,
-        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
-        "DAGSTER_HOME": str(root / "dagster_home"),
-    }
-    env.pop("SQLMESH_PROJECT_DIR", None)
+    root, env = bake_around(bake, own)
     folder = root / "sqlmesh_project"
 
     tests = run([str(root / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", *PROJECT_TESTS], root, env)

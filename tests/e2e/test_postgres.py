@@ -29,6 +29,7 @@ from helpers.project import (
     MINIMUM_GENERATED_TESTS,
     TEMPLATE_BIN,
     InstalledProject,
+    bake_around,
     install,
     passed_tests,
     probe,
@@ -236,15 +237,8 @@ def test_a_bake_around_a_postgres_project_from_sqlmesh_init_tests_apart_and_shar
     run([str(postgres_project.root / ".venv" / "bin" / "sqlmesh"), "init", "postgres"], own, dict(os.environ))
     fill_in_connection(own / "config.yaml", postgres, "team")
     postgres.recreate("team")
-    root = bake({"warehouse": "postgres", "sqlmesh_project_path": str(own)}, fresh=True)
-    install(root)
+    root, env = bake_around(bake, own, warehouse="postgres")
     project = InstalledProject(root=root, package="shop_analytics")
-    env = {
-        **os.environ,
-        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
-        "DAGSTER_HOME": str(root / "dagster_home"),
-    }
-    env.pop("SQLMESH_PROJECT_DIR", None)
 
     tests = run(
         [str(project.python), "-m", "pytest", "-p", "no:cacheprovider", *OWN_PROJECT_TESTS], root, env

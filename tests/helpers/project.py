@@ -186,3 +186,20 @@ class InstalledProject:
 def install(project_root: Path) -> None:
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
     run(["make", "install"], cwd=project_root, env=env)
+
+
+def bake_around(bake, own_project: Path, **answers: str) -> tuple[Path, dict[str, str]]:
+    """Bake around a team's SQLMesh project (``bake`` is conftest's fixture), install it; its root and env.
+
+    The environment is the one a team's shell has in the project: the template's
+    tools on PATH, the project's own Dagster instance, no SQLMesh project dir of a test.
+    """
+    root = bake({"sqlmesh_project_path": str(own_project), **answers}, fresh=True)
+    install(root)
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+    env.pop("SQLMESH_PROJECT_DIR", None)
+    return root, env
