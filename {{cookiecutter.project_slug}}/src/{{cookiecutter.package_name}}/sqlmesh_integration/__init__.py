@@ -5,6 +5,7 @@ Definitions (built when the code location loads):
 - :mod:`.component`: the Dagster component a ``defs.yaml`` declares a SQLMesh project with;
 - :mod:`.scaffolding`: ``dg scaffold defs`` for the component (and ``sqlmesh init`` with ``--init``);
 - :mod:`.translator`: how SQLMesh names become Dagster names, and each model's whole asset spec;
+- :mod:`.include_metadata`: which optional metadata (row counts, columns, lineage) assets carry;
 - :mod:`.factory`: one asset per model, audits as asset checks;
 - :mod:`.definitions_cache`: what the definitions need from the project, cached by its content;
 - :mod:`.partitions`: SQLMesh intervals as Dagster time partitions, for the models that ask;

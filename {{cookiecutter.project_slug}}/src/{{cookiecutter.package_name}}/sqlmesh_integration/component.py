@@ -25,7 +25,20 @@ model's attributes as ``model``::
         source_file: "{{ model.path }}"
 
 What the translation names replaces the translator's; its tags and metadata
-are added to them. For what templates cannot say, override
+are added to them.
+
+``include_metadata`` turns each optional kind of metadata on or off:
+``row_count`` (an exact ``COUNT(*)`` of each table a run writes; unset, it is
+on except on PostgreSQL, where a count reads the whole table and the cheap
+statistics are no count right after a write), ``column_schema``,
+``column_lineage`` and ``sqlmesh_details`` (the snapshot version, physical
+table, intervals, duration), all on (:mod:`.include_metadata`)::
+
+    include_metadata:
+      row_count: true
+      column_lineage: false
+
+For what templates cannot say, override
 :meth:`SQLMeshProjectComponent.get_translator` to return a subclass of
 :class:`.SQLMeshTranslator`. ``dg check defs`` reports a setting that is
 missing, mistyped or of the wrong kind, naming the file and the line, and a
@@ -42,6 +55,7 @@ from .automation import sqlmesh_automation
 from .constants import DEFAULT_PROJECT_NAME
 from .environments import sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
+from .include_metadata import IncludeMetadata
 from .interval_report import sqlmesh_interval_report_jobs
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
@@ -110,6 +124,11 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         description="Give each asset Dagster's freshness policy of its model's cron (in the model's "
         "cron_tz): overdue in the UI once a whole cron period passes without a run.",
     )
+    include_metadata: IncludeMetadata = Field(
+        default_factory=IncludeMetadata,
+        description="Optional metadata, each on or off: row_count (unset: on, except on PostgreSQL), "
+        "column_schema, column_lineage, sqlmesh_details (all on).",
+    )
     translation: Annotated[
         TranslationFn[ModelAttributes] | None,
         ModelTranslationResolver(
@@ -127,6 +146,7 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             partition_by_default=self.partition_by_default,
             freshness_from_cron=self.freshness_from_cron,
             translation=self.translation,
+            include_metadata=self.include_metadata,
         )
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
@@ -142,6 +162,7 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             gateway=self.gateway,
             environment=self.environment,
             auto_plan=self.auto_plan,
+            row_count=self.include_metadata.row_count,
         )
         translator = self.get_translator()
         assets = sqlmesh_assets(sqlmesh, translator)

@@ -88,8 +88,10 @@ class SQLMeshExecution:
         mode: MaterializeMode,
         writer: StreamWriter,
         not_done_upstream: Collection[str] = (),
+        count_rows: bool = True,
     ) -> None:
-        """``not_done_upstream``: models an earlier execution of the same run failed or skipped."""
+        """``not_done_upstream``: models an earlier execution of the same run failed or skipped;
+        ``count_rows``: count the rows of each table written (see :mod:`.include_metadata`)."""
         self.context = context
         self.environment = environment
         self.auto_plan = auto_plan
@@ -101,7 +103,7 @@ class SQLMeshExecution:
         self.publisher = OutcomePublisher(writer)
         self.recorder = ExecutionRecorder(on_line=writer.append, on_finished=self._publish_finished)
         self.planner = Planner(context, environment, auto_plan, self.recorder)
-        self.outcomes = OutcomeBuilder(context, environment)
+        self.outcomes = OutcomeBuilder(context, environment, count_rows)
         self.auditor = Auditor(context, self.planner, self.recorder, self.outcomes)
 
     def run(self) -> bool:

@@ -94,7 +94,10 @@ def _model_asset(
     audit_uses = translator.get_audit_uses(model)
     source_file = model_file(project.path, model)
     deps = {fqn: translator.asset_key_of(fqn) for fqn in tables_read(project.models, model)}
-    lineage = _column_lineage(project.column_lineage.get(model.fqn, {}), deps)
+    include = translator.include_metadata
+    lineage = (
+        _column_lineage(project.column_lineage.get(model.fqn, {}), deps) if include.column_lineage else None
+    )
     check_specs = _check_specs(key, audit_uses)
 
     @multi_asset(
@@ -131,9 +134,19 @@ def _model_asset(
                 source_file,
                 lineage,
                 model_range=own_range(model),
+                sqlmesh_details=include.sqlmesh_details,
             )
         else:
-            yield from report_outcome(context, results, model.fqn, key, audit_uses, source_file, lineage)
+            yield from report_outcome(
+                context,
+                results,
+                model.fqn,
+                key,
+                audit_uses,
+                source_file,
+                lineage,
+                sqlmesh_details=include.sqlmesh_details,
+            )
 
     return _asset
 

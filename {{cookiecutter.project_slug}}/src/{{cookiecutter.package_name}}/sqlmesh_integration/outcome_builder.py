@@ -23,6 +23,8 @@ class OutcomeBuilder:
 
     context: Context
     environment: str
+    count_rows: bool = True
+    """Count the rows of each table written: ``row_count`` of :mod:`.include_metadata`."""
 
     def evaluated(
         self,
@@ -57,7 +59,7 @@ class OutcomeBuilder:
             outcome.waiting_on_signals = [name for name, _ in model.signals]
         if outcome.status is ModelStatus.UP_TO_DATE and snapshot and snapshot.intervals:
             outcome.covered_until = to_datetime(snapshot.intervals[-1][1]).isoformat()
-        if outcome.wrote_rows and snapshot and not model.kind.is_view:
+        if self.count_rows and outcome.wrote_rows and snapshot and not model.kind.is_view:
             (outcome.row_count,) = self.context.engine_adapter.fetchone(
                 f"SELECT COUNT(*) FROM {snapshot.table_name()}"
             )

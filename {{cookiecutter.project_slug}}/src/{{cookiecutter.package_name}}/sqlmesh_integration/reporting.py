@@ -39,6 +39,7 @@ from .constants import (
     STATUS,
     TABLE_NAME,
 )
+from .include_metadata import SQLMESH_DETAILS
 from .outcomes import STATUS_TEXT, AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
 from .partitions import TimeRange, filled_partition_keys, outside
 from .selection import StepContext
@@ -66,12 +67,14 @@ def report_outcome(
     source_file: str | None = None,
     lineage: TableColumnLineage | None = None,
     extra_metadata: dict[str, object] | None = None,
+    sqlmesh_details: bool = True,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Translate what SQLMesh did to one model into Dagster events, for what this step selected.
 
     The execution speaks of audits by SQLMesh identity; ``audit_uses`` (made
     by the translator that built the checks) names them. ``extra_metadata``
-    goes on the materialization as it is.
+    goes on the materialization as it is; ``sqlmesh_details`` off leaves out
+    SQLMesh's details of the evaluation (``include_metadata``).
     """
     outcome = reported_outcome(results, fqn)
     selected_checks = {check.name for check in context.selected_asset_check_keys}
@@ -116,7 +119,7 @@ def report_outcome(
     reported = {AuditIdentity(a.audit_name, a.args_key): a for a in outcome.audits}
     unreported = [a for identity, a in reported.items() if identity not in uses]
     if key in context.op_execution_context.selected_asset_keys:
-        metadata = {**_outcome_metadata(outcome), **(extra_metadata or {})}
+        metadata = {**_outcome_metadata(outcome, sqlmesh_details), **(extra_metadata or {})}
         if lineage is not None:
             metadata[COLUMN_LINEAGE] = lineage
         if unreported:
@@ -148,6 +151,7 @@ def report_partitions(
     source_file: str | None = None,
     lineage: TableColumnLineage | None = None,
     model_range: TimeRange | None = None,
+    sqlmesh_details: bool = True,
 ) -> Iterator[MaterializeResult | AssetMaterialization | AssetCheckResult]:
     """A partitioned model in a run for a range: each partition is what SQLMesh's state says of it.
 
@@ -161,7 +165,9 @@ def report_partitions(
     outcome = results.models.get(fqn)
     partial = (ModelStatus.EVALUATED, ModelStatus.UP_TO_DATE, ModelStatus.FAILED, ModelStatus.NOT_EVALUATED)
     if results.error is not None or outcome is None or outcome.status not in partial:
-        yield from report_outcome(context, results, fqn, key, audit_uses, source_file, lineage)
+        yield from report_outcome(
+            context, results, fqn, key, audit_uses, source_file, lineage, sqlmesh_details=sqlmesh_details
+        )
         return
     wanted = partitions_def.get_partition_keys_in_time_window(TimeWindow(within.start, within.end))
     empty = outside(partitions_def, wanted, model_range) if model_range else []
@@ -170,7 +176,15 @@ def report_partitions(
     empty_note = {NOTHING_TO_FILL: _nothing_to_fill(empty, model_range)} if empty and model_range else {}
     if set(filled) >= set(to_fill) and outcome.status is not ModelStatus.FAILED:
         yield from report_outcome(
-            context, results, fqn, key, audit_uses, source_file, lineage, extra_metadata=empty_note
+            context,
+            results,
+            fqn,
+            key,
+            audit_uses,
+            source_file,
+            lineage,
+            extra_metadata=empty_note,
+            sqlmesh_details=sqlmesh_details,
         )
         return
     for partition in empty:
@@ -188,7 +202,11 @@ def report_partitions(
             partition=partition,
             metadata={
                 STATUS: "filled: SQLMesh's state holds this interval",
-                **({SNAPSHOT_VERSION: outcome.snapshot_version} if outcome.snapshot_version else {}),
+                **(
+                    {SNAPSHOT_VERSION: outcome.snapshot_version}
+                    if sqlmesh_details and outcome.snapshot_version
+                    else {}
+                ),
                 **({ENVIRONMENT: outcome.environment} if outcome.environment else {}),
                 **({TABLE_NAME: outcome.view} if outcome.view else {}),
                 **({COLUMN_LINEAGE: lineage} if lineage is not None else {}),
@@ -242,7 +260,8 @@ def _unselected_audits_note(audits: list[AuditOutcome]) -> str:
     )
 
 
-def _outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
+def _outcome_metadata(outcome: ModelOutcome, sqlmesh_details: bool) -> dict[str, object]:
+    """A materialization's metadata; without :data:`.SQLMESH_DETAILS` when ``sqlmesh_details`` is off."""
     metadata: dict[str, object] = {
         STATUS: STATUS_TEXT[outcome.status],
     }
@@ -261,6 +280,8 @@ def _outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
             metadata[ROW_COUNT] = outcome.row_count
     if outcome.covered_until:
         metadata[COVERED_UNTIL] = outcome.covered_until
+    if not sqlmesh_details:
+        return {name: value for name, value in metadata.items() if name not in SQLMESH_DETAILS}
     return metadata
 
 

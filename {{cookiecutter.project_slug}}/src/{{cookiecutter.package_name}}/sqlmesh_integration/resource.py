@@ -22,6 +22,7 @@ from .diagnostics import load_error
 from .event_capture import AuditFailureTarget
 from .execution import MaterializeMode, SQLMeshExecution
 from .execution_stream import StreamWriter
+from .include_metadata import counts_rows
 from .selection import RunSelection
 from .sqlmesh_config import load_project_configs
 
@@ -73,6 +74,15 @@ class SQLMeshResource(ConfigurableResource):
             "Apply the project on disk to the environment before each execution (new and changed "
             "models get new versions; nothing is evaluated by the plan itself). Turn off where "
             "plans are applied from CI, so Dagster only runs what was deployed."
+        ),
+    )
+
+    row_count: bool | None = Field(
+        default=None,
+        description=(
+            "Count the rows of each table a run writes (dagster/row_count, an exact COUNT(*)). "
+            "None: on, except on PostgreSQL, where a count reads the whole table "
+            "(see include_metadata.py)."
         ),
     )
 
@@ -136,14 +146,16 @@ class SQLMeshResource(ConfigurableResource):
         ``not_done_upstream``: models an earlier execution of the same run
         failed or skipped, so the models below them are skipped.
         """
+        context = self.load_context()
         execution = SQLMeshExecution(
-            self.load_context(),
+            context,
             environment=self.environment,
             auto_plan=self.auto_plan,
             selection=selection,
             mode=mode,
             writer=writer,
             not_done_upstream=not_done_upstream,
+            count_rows=counts_rows(self.row_count, context.connection_config.type_),
         )
         return execution.run()
 

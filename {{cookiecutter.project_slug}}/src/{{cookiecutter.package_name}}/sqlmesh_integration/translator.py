@@ -44,6 +44,7 @@ from sqlmesh.utils.cron import CroniterCache, interval_seconds
 
 from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
 from .diagnostics import model_file
+from .include_metadata import IncludeMetadata
 from .model_graph import tables_read
 from .partitions import grid_starts, interval_partitions, wants_partitions
 
@@ -177,6 +178,12 @@ class SQLMeshTranslator:
     freshness_from_cron: bool = True
     """Give each asset the freshness policy of its model's cron (:meth:`get_freshness_policy`)."""
 
+    include_metadata: IncludeMetadata = IncludeMetadata()
+    """Which optional metadata assets and materializations carry (the component's ``include_metadata``).
+
+    The translator decides the spec's (``column_schema``); the factory reads it for what a
+    materialization carries; ``row_count`` is the resource's (it is counted where SQLMesh runs)."""
+
     _project: "ProjectDefinitions | None" = None
     _specs: dict[str, AssetSpec]
 
@@ -186,6 +193,7 @@ class SQLMeshTranslator:
         partition_by_default: bool | None = None,
         translation: TranslationFn[ModelAttributes] | None = None,
         freshness_from_cron: bool | None = None,
+        include_metadata: IncludeMetadata | None = None,
     ) -> None:
         """Settings left out keep the class's (a subclass may set them as class attributes)."""
         if partition_by_default is not None:
@@ -194,6 +202,8 @@ class SQLMeshTranslator:
             self.translation = translation
         if freshness_from_cron is not None:
             self.freshness_from_cron = freshness_from_cron
+        if include_metadata is not None:
+            self.include_metadata = include_metadata
 
     def for_catalog(self, default_catalog: str | None) -> "SQLMeshTranslator":
         """A copy of this translator that knows the project's default catalog."""
@@ -279,7 +289,10 @@ class SQLMeshTranslator:
             ) from error
 
     def get_metadata(self, model: Model, columns: dict[str, tuple[str, str | None]]) -> dict[str, object]:
-        """Definition metadata: the model's name, kind and table, its cron, its columns' types."""
+        """Definition metadata: the model's name, kind and table, its cron, its columns' types.
+
+        The columns only with ``include_metadata.column_schema`` (on by default).
+        """
         table = _table(model.fqn)
         metadata: dict[str, object] = {
             MODEL_NAME: model.name,
@@ -288,7 +301,7 @@ class SQLMeshTranslator:
         }
         if model.cron:
             metadata[CRON_METADATA] = model.cron
-        if columns:
+        if columns and self.include_metadata.column_schema:
             metadata[COLUMN_SCHEMA] = TableSchema(
                 columns=[
                     TableColumn(name=name, type=data_type, description=description)
