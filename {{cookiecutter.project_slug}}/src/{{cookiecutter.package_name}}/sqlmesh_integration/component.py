@@ -25,7 +25,21 @@ model's attributes as ``model``::
         source_file: "{{ model.path }}"
 
 What the translation names replaces the translator's; its tags and metadata
-are added to them.
+are added to them. For what templates cannot say, override
+:meth:`SQLMeshProjectComponent.get_translator` to return a subclass of
+:class:`.SQLMeshTranslator`.
+
+``select`` and ``exclude`` make only some of the project's models this
+component's assets, with SQLMesh's own selector syntax (names, ``marts.*``,
+``tag:finance``, ``+`` for up- or downstream, ``|``, ``&``, ``^``;
+:mod:`.model_selection`). The others stay keys its assets depend on, so two
+components with their own ``name`` can split one SQLMesh project, each
+defining its own models' assets; a run of one never evaluates the other's
+models (one it reads that has no table yet fails its step, saying to
+materialize it with the component that selects it)::
+
+    select: "marts.*"
+    exclude: "tag:experimental"
 
 ``include_metadata`` turns each optional kind of metadata on or off:
 ``row_count`` (an exact ``COUNT(*)`` of each table a run writes; unset, it is
@@ -38,11 +52,10 @@ table, intervals, duration), all on (:mod:`.include_metadata`)::
       row_count: true
       column_lineage: false
 
-For what templates cannot say, override
-:meth:`SQLMeshProjectComponent.get_translator` to return a subclass of
-:class:`.SQLMeshTranslator`. ``dg check defs`` reports a setting that is
-missing, mistyped or of the wrong kind, naming the file and the line, and a
-value the resource refuses or a template that fails, naming the file.
+``dg check defs`` reports a setting that is missing, mistyped or of the
+wrong kind, naming the file and the line, and a value the resource refuses,
+a selector SQLMesh cannot read or that matches nothing, or a template that
+fails, naming the file and the value.
 """
 
 from typing import Annotated, Literal
@@ -57,6 +70,7 @@ from .environments import sqlmesh_environment_jobs
 from .factory import sqlmesh_assets
 from .include_metadata import IncludeMetadata
 from .interval_report import sqlmesh_interval_report_jobs
+from .model_selection import ModelSelectionError
 from .resource import SQLMeshResource
 from .run_results import SQLMeshRunResults
 from .scaffolding import SQLMeshProjectScaffolder
@@ -90,6 +104,17 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         default=DEFAULT_PROJECT_NAME,
         description="The project's name in the code location: its resource key and the prefix of its "
         "jobs, schedules and sensor. Each project of a code location needs its own.",
+    )
+    select: str | None = Field(
+        default=None,
+        description="The models that are this component's assets, as a SQLMesh selector: names "
+        "(marts.orders), wildcards (marts.*), tag:<tag>, + for upstream/downstream, joined with |, & or ^. "
+        "None: every model. The others stay keys the assets depend on.",
+        examples=["marts.*", "tag:finance | +marts.revenue"],
+    )
+    exclude: str | None = Field(
+        default=None,
+        description="Models left out of select, as a SQLMesh selector (raw.*, tag:experimental).",
     )
     gateway: str | None = Field(default=None, description="The SQLMesh gateway; none: the project's default.")
     environment: str = Field(default="prod", description="The SQLMesh environment runs build and read.")
@@ -163,9 +188,14 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             environment=self.environment,
             auto_plan=self.auto_plan,
             row_count=self.include_metadata.row_count,
+            select=self.select,
+            exclude=self.exclude,
         )
         translator = self.get_translator()
-        assets = sqlmesh_assets(sqlmesh, translator)
+        try:
+            assets = sqlmesh_assets(sqlmesh, translator)
+        except ModelSelectionError as error:
+            raise ModelSelectionError(f"{context.path / 'defs.yaml'}: {error}") from None
         automation = sqlmesh_automation(sqlmesh, assets, self.automation, translator)
         return Definitions(
             assets=automation.assets,

@@ -32,7 +32,7 @@ from .translator import is_asset_model
 
 CACHE_FOLDER = Path(".cache") / "dagster_definitions"
 """Inside the SQLMesh project, beside SQLMesh's own cache (both are ignored by git)."""
-_FORMAT = 5
+_FORMAT = 6
 """Bump when :class:`ProjectDefinitions` changes, so older cache files are not read."""
 _SKIPPED_FOLDERS = {".cache", "logs", "__pycache__"}
 _KEPT_ENTRIES = 4
@@ -63,6 +63,8 @@ class ProjectDefinitions:
     Traced once per content of the project, here, so a run reports it for free."""
     default_start: str | None = None
     """The project's ``model_defaults.start``, as written (a date, or relative like ``'1 week ago'``)."""
+    default_dialect: str | None = None
+    """The project's SQL dialect: how a ``select`` normalizes model names (:mod:`.model_selection`)."""
     from_cache: bool = field(default=False, compare=False)
     """Read back from the cache (no SQLMesh context was loaded)."""
 
@@ -75,6 +77,7 @@ class ProjectDefinitions:
             warehouse_kind=context.connection_config.type_,
             models=dict(context.models),
             default_start=_default_start(context),
+            default_dialect=context.default_dialect,
             standalone_audits=dict(context.standalone_audits),
             code_versions={fqn: model.data_hash for fqn, model in assets.items()},
             columns={fqn: _columns(model) for fqn, model in assets.items() if model.columns_to_types},

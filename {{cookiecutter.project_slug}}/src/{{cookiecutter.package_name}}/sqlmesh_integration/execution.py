@@ -89,15 +89,18 @@ class SQLMeshExecution:
         writer: StreamWriter,
         not_done_upstream: Collection[str] = (),
         count_rows: bool = True,
+        owned: Collection[str] | None = None,
     ) -> None:
         """``not_done_upstream``: models an earlier execution of the same run failed or skipped;
-        ``count_rows``: count the rows of each table written (see :mod:`.include_metadata`)."""
+        ``count_rows``: count the rows of each table written (see :mod:`.include_metadata`);
+        ``owned``: the models that are this project's assets (``select``), None: all of them."""
         self.context = context
         self.environment = environment
         self.auto_plan = auto_plan
         self.selection = selection
         self.mode = mode
         self.not_done_upstream = set(not_done_upstream)
+        self.owned = None if owned is None else frozenset(owned)
         self._selected = {fqn: context.get_model(fqn) for fqn in selection.to_materialize}
         """The models to materialize: each is published the moment SQLMesh is done with it."""
         self.publisher = OutcomePublisher(writer)
@@ -369,7 +372,9 @@ class SQLMeshExecution:
         A model is blocked when it reads a model that has no table in the
         environment and is not in the run (SQLMesh would fail creating its
         table with the database's "does not exist", which points at the wrong
-        model), or, with ``auto_plan`` off, when it was never deployed.
+        model), or, with ``auto_plan`` off, when it was never deployed. A model
+        it reads that is not this project's asset (outside its ``select``) is
+        never built here: the message says so.
         """
         environment = self.planner.environment_or_origin()
         deployed = {s.name for s in environment.snapshots} if environment else set()
@@ -384,18 +389,31 @@ class SQLMeshExecution:
                 )
                 continue
             missing = sorted(
-                self.context.get_model(parent).name
+                parent
                 for parent in tables_read(self.context.models, model)
                 if parent not in models and parent not in deployed and built_by_sqlmesh(self.context, parent)
             )
             if missing:
+                names = [self.context.get_model(parent).name for parent in missing]
+                foreign = [
+                    self.context.get_model(parent).name for parent in missing if not self._owns(parent)
+                ]
                 reasons[fqn] = (
-                    f"{model.name} reads {', '.join(missing)}, which "
-                    f"{'has' if len(missing) == 1 else 'have'} no table in SQLMesh environment "
-                    f"'{self.environment}' yet. Materialize {'it' if len(missing) == 1 else 'them'} "
+                    f"{model.name} reads {', '.join(names)}, which "
+                    f"{'has' if len(names) == 1 else 'have'} no table in SQLMesh environment "
+                    f"'{self.environment}' yet. Materialize {'it' if len(names) == 1 else 'them'} "
                     "first, or add them to this selection."
+                ) + (
+                    f" {', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not this component's "
+                    "to build (its defs.yaml's select and exclude leave them out): materialize them with "
+                    "the component that selects them."
+                    if foreign
+                    else ""
                 )
         return reasons
+
+    def _owns(self, fqn: str) -> bool:
+        return self.owned is None or fqn in self.owned
 
     def _environment_snapshots(self, models: set[str]) -> dict[str, Snapshot]:
         if not models:

@@ -57,12 +57,17 @@ def sqlmesh_assets(
 
     Assets require the resources ``<name>`` (a :class:`SQLMeshResource`, ``sqlmesh``
     by default) and ``<name>_results`` (a :class:`SQLMeshRunResults`), where
-    ``<name>`` is ``sqlmesh.name``.
+    ``<name>`` is ``sqlmesh.name``. With ``sqlmesh.select`` or ``exclude``, only
+    the models they leave (:mod:`.model_selection`) are assets; the others are
+    keys the assets depend on, as sources are. An external model's audits are
+    checks here when the selection names it; a standalone audit when it reads
+    selected models only.
     """
     project = sqlmesh.load_definitions()
+    own = sqlmesh.own_models(project)
     translator = (translator or SQLMeshTranslator()).for_project(project)
     # In SQLMesh's order: each model's spec is made after those of the models it reads, whose keys it needs.
-    order = evaluation_order(project.models)
+    order = [fqn for fqn in evaluation_order(project.models) if own is None or fqn in own]
     assets = [
         _model_asset(project, project.models[fqn], translator, sqlmesh, _model_priority(rank))
         for rank, fqn in enumerate(order)
@@ -70,13 +75,13 @@ def sqlmesh_assets(
     sources = [
         _source_checks(model, translator, sqlmesh)
         for model in project.models.values()
-        if model.kind.is_external and translator.get_audit_uses(model)
+        if model.kind.is_external and translator.get_audit_uses(model) and (own is None or model.fqn in own)
     ]
     standalone = [
         # After every model's step: a standalone audit runs once SQLMesh is done with the models.
         _standalone_audit_checks(audit, translator, sqlmesh, _model_priority(len(order)))
         for audit in project.standalone_audits.values()
-        if audit.depends_on and not audit.skip
+        if audit.depends_on and not audit.skip and (own is None or audit.depends_on <= own)
     ]
     return assets + sources + standalone
 

@@ -23,6 +23,7 @@ from .event_capture import AuditFailureTarget
 from .execution import MaterializeMode, SQLMeshExecution
 from .execution_stream import StreamWriter
 from .include_metadata import counts_rows
+from .model_selection import selected_models
 from .selection import RunSelection
 from .sqlmesh_config import load_project_configs
 
@@ -86,6 +87,17 @@ class SQLMeshResource(ConfigurableResource):
         ),
     )
 
+    select: str | None = Field(
+        default=None,
+        description=(
+            "The models that are this resource's assets, as a SQLMesh selector (marts.*, tag:finance, "
+            "+marts.orders); None: every model. See model_selection.py."
+        ),
+    )
+    exclude: str | None = Field(
+        default=None, description="Models left out of ``select``, as a SQLMesh selector; None: none."
+    )
+
     @field_validator("environment")
     @classmethod
     def _valid_environment(cls, name: str) -> str:
@@ -100,6 +112,20 @@ class SQLMeshResource(ConfigurableResource):
     def results_key(self) -> str:
         """The resource key of the project's :class:`.SQLMeshRunResults`."""
         return f"{self.name}_results"
+
+    def own_models(self, project: ProjectDefinitions | Context) -> frozenset[str] | None:
+        """The models ``select`` and ``exclude`` leave this resource (fqns); None: every model.
+
+        Raises :class:`.ModelSelectionError` naming the setting and its value.
+        """
+        return selected_models(
+            project.models,
+            self.select,
+            self.exclude,
+            default_catalog=project.default_catalog,
+            dialect=project.default_dialect,
+            project_path=str(project.path),
+        )
 
     def load_definitions(self) -> ProjectDefinitions:
         """What the Dagster definitions need from the project; from a cache when nothing changed."""
@@ -156,6 +182,7 @@ class SQLMeshResource(ConfigurableResource):
             writer=writer,
             not_done_upstream=not_done_upstream,
             count_rows=counts_rows(self.row_count, context.connection_config.type_),
+            owned=self.own_models(context),
         )
         return execution.run()
 

@@ -40,7 +40,9 @@ def sqlmesh_schedules(
     want it; a deployment passes ``DefaultScheduleStatus.RUNNING``. A project
     without any model to build has nothing to schedule: the list is empty.
     """
-    models = [m for m in sqlmesh.load_definitions().models.values() if is_asset_model(m)]
+    # The models of these assets: a component with a ``select`` schedules its own models only.
+    own = {asset.op.tags.get(MODEL_OP_TAG) for asset in assets if asset.is_executable}
+    models = [m for m in sqlmesh.load_definitions().models.values() if is_asset_model(m) and m.fqn in own]
     by_partitions: dict[TimeWindowPartitionsDefinition, list[AssetsDefinition]] = {}
     for asset in assets:
         if isinstance(asset.partitions_def, TimeWindowPartitionsDefinition):
