@@ -159,3 +159,22 @@ def test_a_bad_selection_fails_naming_the_file_and_value(tmp_path, settings, mes
 def test_a_tag_selects_by_sqlmesh_tag(tmp_path):
     (defs,) = load(sqlmesh_project(tmp_path), {"pii": {"select": "tag:pii"}})
     assert defs.resolve_asset_graph().materializable_asset_keys == {CUSTOMERS}
+
+
+def test_a_run_of_both_components_executes_each_once_for_its_own_models(split, tmp_path):
+    """The reporting schedule's job runs what it reads first: ingest's execution, then its own."""
+    instance = DagsterInstance.ephemeral()
+    job = split.resolve_job_def("reporting_run")
+    assert job.asset_layer.selected_asset_keys == {ORDERS, REVENUE}  # its models and what they read
+
+    result = job.execute_in_process(instance=instance)
+
+    assert result.success
+    assert {event.asset_key for event in result.get_asset_materialization_events()} == {ORDERS, REVENUE}
+    started = [
+        record.user_message
+        for record in instance.all_logs(result.run_id)
+        if record.user_message.startswith("SQLMesh execution for run")
+    ]
+    assert len(started) == 2, started
+    assert raw_tables(tmp_path) == [("orders",)]  # raw.customers is ingest's, and not in this run
