@@ -178,8 +178,9 @@ def install_dbt(workdir: Path, uv: Path, duckdb_version: str | None, python: str
         )
         if result.returncode == 0:
             break
-        last = result.stderr.strip().splitlines()[-3:]
-        notes.append(f"install {' '.join(pin + extra) or '(no pin)'} failed: {' | '.join(last)}")
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        reason = next((line for line in lines if "because" in line or "error" in line.lower()), "")
+        notes.append(f"install with {' '.join(pin + extra) or 'no pin'} failed: {reason[:300]}")
     else:
         raise RuntimeError("could not install dagster-dbt and dbt-duckdb: " + "; ".join(notes))
     output = subprocess.run(
