@@ -178,3 +178,42 @@ def test_a_run_of_both_components_executes_each_once_for_its_own_models(split, t
     ]
     assert len(started) == 2, started
     assert raw_tables(tmp_path) == [("orders",)]  # raw.customers is ingest's, and not in this run
+
+
+def test_each_components_promotion_applies_its_own_changes_only(tmp_path):
+    """Both components' models changed: reporting's promotion applies the mart's change, not ingest's."""
+    project = sqlmesh_project(tmp_path)
+    for (defs,) in [list(load(project, SPLIT))]:
+        assert run(defs, "ingest", DagsterInstance.ephemeral()).success
+        assert run(defs, "reporting", DagsterInstance.ephemeral()).success
+    (project / "models" / "customers.sql").write_text(MODELS["customers"] + ", 'ana@example.com' AS email")
+    (project / "models" / "revenue.sql").write_text(
+        MODELS["revenue"].replace("SUM(amount)", "SUM(amount) * 2")
+    )
+
+    (defs,) = list(load(project, SPLIT))
+    promotion = defs.resolve_job_def("reporting_promote").execute_in_process(
+        instance=DagsterInstance.ephemeral()
+    )
+
+    assert promotion.success
+    assert [event.asset_key for event in promotion.get_asset_materialization_events()] == [REVENUE]
+    with duckdb.connect(str(tmp_path / "shop.duckdb"), read_only=True) as connection:
+        assert connection.sql("SELECT total FROM marts.revenue").fetchone() == (30,)
+        # ingest's change waits for ingest's promotion: prod's view still has the old columns.
+        assert [column for (column, *_) in connection.sql("DESCRIBE raw.customers").fetchall()] == [
+            "id",
+            "name",
+        ]
+    (defs,) = list(load(project, SPLIT))
+    assert (
+        defs.resolve_job_def("ingest_promote")
+        .execute_in_process(instance=DagsterInstance.ephemeral())
+        .success
+    )
+    with duckdb.connect(str(tmp_path / "shop.duckdb"), read_only=True) as connection:
+        assert [column for (column, *_) in connection.sql("DESCRIBE raw.customers").fetchall()] == [
+            "id",
+            "name",
+            "email",
+        ]

@@ -260,8 +260,10 @@ def partitioned_assets(assets: Sequence[AssetsDefinition]) -> dict[str, Partitio
     }
 
 
-def build_plan(context: Context, environment: str, skip_backfill: bool = False) -> Plan:
-    """The plan applying the project on disk to ``environment``, limited to what it changes.
+def build_plan(
+    context: Context, environment: str, skip_backfill: bool = False, own: frozenset[str] | None = None
+) -> Plan:
+    """The plan applying the project on disk to environment, limited to what it changes.
 
     A first plan of the whole project finds the models added or modified
     (their new versions may be built already, by a development environment).
@@ -270,22 +272,42 @@ def build_plan(context: Context, environment: str, skip_backfill: bool = False) 
     alone. Intervals missing elsewhere (days of a partitioned model no
     run asked for) are left to runs. A project that removes models gets the
     whole plan, the only one that removes them.
+
+    ``own``: the models of a component that selects some of the project
+    (:mod:`.model_selection`); None, every model. A component's plan applies
+    its own changes only: another component's changed models keep their
+    versions in the environment until that component's plan applies them,
+    and models the project removed stay until a plan of the whole project
+    (a component without ``select``, or ``sqlmesh plan``) removes them.
     """
     check_environment_name(environment)
     options = {"skip_tests": True, "skip_linter": True, "skip_backfill": skip_backfill}
     plan = context.plan_builder(environment, **options).build()
     diff = plan.context_diff
-    changed = sorted(
-        {diff.snapshots[s].node.name for s in diff.added}
-        | {new.node.name for new, _ in diff.modified_snapshots.values()}
-    )
-    if not changed or diff.removed_snapshots:
-        return plan
-    return context.plan_builder(environment, select_models=changed, **options).build()
+    changed = {diff.snapshots[s].name: diff.snapshots[s].node.name for s in diff.added} | {
+        new.name: new.node.name for new, _ in diff.modified_snapshots.values()
+    }
+    if own is None:
+        if not changed or diff.removed_snapshots:
+            return plan
+        return context.plan_builder(environment, select_models=sorted(changed.values()), **options).build()
+    mine = {fqn: name for fqn, name in changed.items() if fqn in own}
+    # Nothing of its own changed: a plan of its own models, which changes nothing.
+    selected = mine or {fqn: context.get_model(fqn).name for fqn in own if not _is_external(context, fqn)}
+    return context.plan_builder(environment, select_models=sorted(selected.values()), **options).build()
+
+
+def _is_external(context: Context, fqn: str) -> bool:
+    model = context.get_model(fqn)
+    return model is None or model.kind.is_external
 
 
 def _promote_leaving_partitions(
-    context: Context, environment: str, plan: Plan, partitioned: Mapping[str, PartitionedAsset]
+    context: Context,
+    environment: str,
+    plan: Plan,
+    partitioned: Mapping[str, PartitionedAsset],
+    own: frozenset[str] | None,
 ) -> None:
     """Apply the plan's changes without its backfill, then evaluate what it would have, partitions aside.
 
@@ -303,7 +325,7 @@ def _promote_leaving_partitions(
             if missing.snapshot_id.name not in partitioned
         }
     )
-    context.apply(build_plan(context, environment, skip_backfill=True))
+    context.apply(build_plan(context, environment, skip_backfill=True, own=own))
     if names:
         context.run(environment, select_models=names, no_auto_upstream=True)
 
@@ -349,7 +371,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
-            plan = build_plan(sqlmesh_context, config.environment)
+            plan = build_plan(sqlmesh_context, config.environment, own=sqlmesh.own_models(sqlmesh_context))
             report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
         finally:
             sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
@@ -361,7 +383,8 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
         try:
-            plan = build_plan(sqlmesh_context, config.environment)
+            own = sqlmesh.own_models(sqlmesh_context)
+            plan = build_plan(sqlmesh_context, config.environment, own=own)
             report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
             text = _report(context, report, config)
             if not report.has_changes:
@@ -369,7 +392,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
             recorder = ExecutionRecorder(on_line=lambda line: context.log.info(line.text))
             with recording(sqlmesh_context, recorder):
                 if report.left_to_runs:
-                    _promote_leaving_partitions(sqlmesh_context, config.environment, plan, partitioned)
+                    _promote_leaving_partitions(sqlmesh_context, config.environment, plan, partitioned, own)
                 else:
                     sqlmesh_context.apply(plan)
             evaluated = sum(events.evaluated_batches for events in recorder.models.values())
