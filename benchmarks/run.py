@@ -397,7 +397,7 @@ def calibrate(project: BakedProject, root: Path, models: int, workload: str) -> 
         check=True,
     )
     scratch.unlink(missing_ok=True)
-    return json.loads(result.stdout)["seconds"]
+    return _last_json(result.stdout)["seconds"]
 
 
 # ---------------------------------------------------------------- one measured process

@@ -120,6 +120,7 @@ import json, sys, time
 import duckdb
 statements = json.loads(sys.stdin.read())
 connection = duckdb.connect(sys.argv[1])
+connection.execute("SET enable_progress_bar = false")  # it would print to stdout on a slow query
 seconds = []
 for schema, table, select in statements:
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
