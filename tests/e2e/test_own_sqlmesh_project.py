@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.project import MINIMUM_GENERATED_TESTS, Scratch, bake_around, passed_tests, probe, run
+from helpers.project import Scratch, bake_around, probe, run, run_own_project_tests
 
 pytestmark = pytest.mark.e2e
 
@@ -69,8 +69,7 @@ def test_a_bake_around_a_project_from_sqlmesh_init_passes_make_test_and_shares_t
     run([str(starter_project.root / ".venv" / "bin" / "sqlmesh"), "init", "duckdb"], own, dict(os.environ))
     root, env = bake_around(bake, own)
 
-    tests = run(["make", "test"], root, env)
-    passed_tests(tests.stdout, minimum=MINIMUM_GENERATED_TESTS)
+    run_own_project_tests(root, env)
     run(["make", "run"], root, env)
     cli = run(["make", "sqlmesh", "ARGS=plan --no-prompts"], root, env)
 
@@ -80,9 +79,6 @@ def test_a_bake_around_a_project_from_sqlmesh_init_passes_make_test_and_shares_t
 
 
 TWO_CATALOGS = Path(__file__).parent / "sqlmesh_projects" / "two_catalogs"
-# The generated tests that test whatever project is there (the vendored integration's own
-# tests do not depend on the project and run in every other bake's make test).
-PROJECT_TESTS = ["tests/test_definitions.py", "tests/test_pipeline.py", "tests/test_sqlmesh_unit_tests.py"]
 
 
 def test_a_bake_around_a_config_py_with_two_catalogs_and_a_state_file_shares_every_file_with_the_cli(
@@ -94,8 +90,7 @@ def test_a_bake_around_a_config_py_with_two_catalogs_and_a_state_file_shares_eve
     root, env = bake_around(bake, own)
     folder = root / "sqlmesh_project"
 
-    tests = run([str(root / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", *PROJECT_TESTS], root, env)
-    passed_tests(tests.stdout, minimum=8)
+    run_own_project_tests(root, env)
     run(["make", "run"], root, env)
     result = probe(root, "shop_analytics", env, "--summarize", "latest")
 

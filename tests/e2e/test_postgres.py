@@ -34,6 +34,7 @@ from helpers.project import (
     passed_tests,
     probe,
     run,
+    run_own_project_tests,
 )
 from helpers.real_partitioned_project import (
     assert_backfilled_exactly,
@@ -45,14 +46,6 @@ pytestmark = pytest.mark.e2e
 
 # PostgreSQL's words for the sample's failing cast (DuckDB says it differently).
 BAD_CAST_ERROR = 'invalid input syntax for type integer: "completed"'
-# The generated tests that test whatever project is there (the vendored integration's own tests
-# do not depend on the project or the warehouse and run in the other bakes' make test).
-OWN_PROJECT_TESTS = [
-    "tests/test_definitions.py",
-    "tests/test_pipeline.py",
-    "tests/test_sqlmesh_unit_tests.py",
-    "tests/test_warehouse.py",
-]
 
 
 @pytest.fixture(scope="session")
@@ -241,10 +234,7 @@ def test_a_bake_around_a_postgres_project_from_sqlmesh_init_tests_apart_and_shar
     root, env = bake_around(bake, own, warehouse="postgres")
     project = InstalledProject(root=root, package="shop_analytics")
 
-    tests = run(
-        [str(project.python), "-m", "pytest", "-p", "no:cacheprovider", *OWN_PROJECT_TESTS], root, env
-    )
-    passed_tests(tests.stdout, minimum=8)
+    run_own_project_tests(root, env)
     # The tests ran in team_test: the team's database is untouched.
     assert tables_in(project, postgres, "team") == []
     assert "sqlmesh._environments" in tables_in(project, postgres, "team_test")

@@ -203,3 +203,23 @@ def bake_around(bake, own_project: Path, **answers: str) -> tuple[Path, dict[str
     }
     env.pop("SQLMESH_PROJECT_DIR", None)
     return root, env
+
+
+OWN_PROJECT_TESTS = (
+    "tests/test_definitions.py",
+    "tests/test_pipeline.py",
+    "tests/test_sqlmesh_unit_tests.py",
+    "tests/test_warehouse.py",
+)
+"""The generated tests that test whatever SQLMesh project is there.
+
+A bake around a team's project runs them through ``make test TESTS=...``; the vendored
+integration's own tests do not depend on the project and run in the other bakes' ``make test``.
+"""
+MINIMUM_OWN_PROJECT_TESTS = 9  # 11 on DuckDB, 9 on PostgreSQL (one warehouse test)
+
+
+def run_own_project_tests(root: Path, env: dict[str, str]) -> int:
+    """``make test`` of a bake around a team's project, with the tests of that project only."""
+    result = run(["make", "test", f"TESTS={' '.join(OWN_PROJECT_TESTS)}"], root, env)
+    return passed_tests(result.stdout, minimum=MINIMUM_OWN_PROJECT_TESTS)
