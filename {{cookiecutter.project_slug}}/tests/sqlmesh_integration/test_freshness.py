@@ -7,13 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
+from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, Definitions
-from dagster.components.testing import create_defs_folder_sandbox
-
-from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshProjectComponent
-
-COMPONENT = f"{SQLMeshProjectComponent.__module__.rsplit('.', 1)[0]}.{SQLMeshProjectComponent.__name__}"
 
 MODELS = {
     "hourly": "MODEL (name shop.hourly, kind FULL, cron '@hourly'); SELECT 1 AS id",
@@ -32,22 +27,7 @@ EXPECTED = {  # cron, timezone, the window: one period of the cron (its shortest
 
 def load(root: Path, **attributes: object) -> Iterator[Definitions]:
     """The definitions of a defs folder with one ``defs.yaml`` for a project of ``MODELS``."""
-    folder = root / "shop"
-    (folder / "models").mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / 'shop.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
-    for name, sql in MODELS.items():
-        (folder / "models" / f"{name}.sql").write_text(sql)
-    with create_defs_folder_sandbox() as sandbox:
-        (sandbox.defs_folder_path / "shop").mkdir()
-        settings = {"name": "shop", "project_dir": str(folder), **attributes}
-        (sandbox.defs_folder_path / "shop" / "defs.yaml").write_text(
-            yaml.safe_dump({"type": COMPONENT, "attributes": settings})
-        )
-        with sandbox.build_all_defs() as defs:
-            yield defs
+    yield from load_components(duckdb_project(root, MODELS), {"shop": attributes})
 
 
 def test_each_asset_has_the_freshness_of_its_models_cron(tmp_path):

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, DagsterInstance, Definitions
-from dagster.components.testing import create_defs_folder_sandbox
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshProjectComponent
 from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import (
     COLUMN_LINEAGE,
     COLUMN_SCHEMA,
@@ -23,7 +21,6 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import (
 )
 from {{ cookiecutter.package_name }}.sqlmesh_integration.include_metadata import SQLMESH_DETAILS, counts_rows
 
-COMPONENT = f"{SQLMeshProjectComponent.__module__.rsplit('.', 1)[0]}.{SQLMeshProjectComponent.__name__}"
 MART = AssetKey(["marts", "doubled"])
 
 MODELS = {
@@ -41,27 +38,12 @@ TAKES_AWAY = {
 
 
 def sqlmesh_project(root: Path) -> Path:
-    folder = root / "shop"
-    (folder / "models").mkdir(parents=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / 'shop.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
-    for name, sql in MODELS.items():
-        (folder / "models" / f"{name}.sql").write_text(sql)
-    return folder
+    return duckdb_project(root, MODELS)
 
 
 def load(project_dir: Path, **attributes: object) -> Iterator[Definitions]:
     """The definitions of a defs folder whose one ``defs.yaml`` has these attributes."""
-    with create_defs_folder_sandbox() as sandbox:
-        (sandbox.defs_folder_path / "shop").mkdir()
-        settings = {"name": "shop", "project_dir": str(project_dir), **attributes}
-        (sandbox.defs_folder_path / "shop" / "defs.yaml").write_text(
-            yaml.safe_dump({"type": COMPONENT, "attributes": settings})
-        )
-        with sandbox.build_all_defs() as defs:
-            yield defs
+    yield from load_components(project_dir, {"shop": attributes})
 
 
 def what_the_mart_carries(defs: Definitions) -> set[str]:

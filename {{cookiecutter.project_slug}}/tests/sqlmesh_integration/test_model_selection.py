@@ -12,14 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
+from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, DagsterInstance, Definitions
-from dagster.components.testing import create_defs_folder_sandbox
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshProjectComponent
 from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import PROJECT_OP_TAG
-
-COMPONENT = f"{SQLMeshProjectComponent.__module__.rsplit('.', 1)[0]}.{SQLMeshProjectComponent.__name__}"
 
 MODELS = {
     "orders": "MODEL (name raw.orders, kind FULL);\n"
@@ -40,28 +36,12 @@ ORDERS, CUSTOMERS, REVENUE = (
 
 
 def sqlmesh_project(root: Path) -> Path:
-    folder = root / "shop"
-    (folder / "models").mkdir(parents=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / 'shop.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
-    for name, sql in MODELS.items():
-        (folder / "models" / f"{name}.sql").write_text(sql)
-    return folder
+    return duckdb_project(root, MODELS)
 
 
 def load(project_dir: Path, components: dict[str, dict]) -> Iterator[Definitions]:
     """The definitions of a defs folder with one ``defs.yaml`` per component, all on ``project_dir``."""
-    with create_defs_folder_sandbox() as sandbox:
-        for name, settings in components.items():
-            (sandbox.defs_folder_path / name).mkdir()
-            attributes = {"name": name, "project_dir": str(project_dir), **settings}
-            (sandbox.defs_folder_path / name / "defs.yaml").write_text(
-                yaml.safe_dump({"type": COMPONENT, "attributes": attributes})
-            )
-        with sandbox.build_all_defs() as defs:
-            yield defs
+    yield from load_components(project_dir, components)
 
 
 @pytest.fixture
