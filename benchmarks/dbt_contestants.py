@@ -30,12 +30,11 @@ dagster-dbt and DuckDB pinned to the baked project's version when that resolves.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from venvs import ToolVenv, installed_versions
 from workloads import layer_of, model_select, seed_csv
 
 # Not "dbt_<name>": dbt-core imports every top-level module named so on sys.path as a plugin.
@@ -107,25 +106,9 @@ SCHEMA_MACRO = """\
 {%- endmacro %}
 """
 
-VERSIONS_SCRIPT = (
-    "import json, sys, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))"
-)
 
-
-@dataclass(frozen=True)
-class DbtEnv:
+class DbtEnv(ToolVenv):
     """The dbt contestants' own virtual environment and what got installed into it."""
-
-    root: Path
-    versions: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def python(self) -> Path:
-        return self.root / "bin" / "python"
-
-    @property
-    def dagster(self) -> Path:
-        return self.root / "bin" / "dagster"
 
     @property
     def dbt(self) -> Path:
@@ -183,10 +166,7 @@ def install_dbt(workdir: Path, uv: Path, duckdb_version: str | None, python: str
         notes.append(f"install with {' '.join(pin + extra) or 'no pin'} failed: {reason[:300]}")
     else:
         raise RuntimeError("could not install dagster-dbt and dbt-duckdb: " + "; ".join(notes))
-    output = subprocess.run(
-        [str(env.python), "-c", VERSIONS_SCRIPT, *VERSIONED], check=True, capture_output=True, text=True
-    )
-    versions = json.loads(output.stdout)
+    versions = installed_versions(env.python, VERSIONED)
     if extra:
         notes.append("installed from wheels only (--only-binary :all:)")
     if duckdb_version and not pin:

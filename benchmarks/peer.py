@@ -27,10 +27,10 @@ baked ``config.py`` (gateway ``local``, DuckDB at ``WAREHOUSE_PATH``) as is.
 
 from __future__ import annotations
 
-import json
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from venvs import ToolVenv, installed_versions
 
 PEER_PACKAGE = "dagster-sqlmesh"
 PEER_MODULE = "peer_definitions"
@@ -88,25 +88,9 @@ if __name__ == "__main__":
     raise SystemExit(0 if outcome["ok"] else 1)
 '''
 
-VERSIONS_SCRIPT = (
-    "import json, sys, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))"
-)
 
-
-@dataclass(frozen=True)
-class PeerEnv:
+class PeerEnv(ToolVenv):
     """The peer's own virtual environment and what got installed into it."""
-
-    root: Path
-    versions: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def python(self) -> Path:
-        return self.root / "bin" / "python"
-
-    @property
-    def dagster(self) -> Path:
-        return self.root / "bin" / "dagster"
 
 
 def install_peer(
@@ -145,10 +129,7 @@ def install_peer(
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    output = subprocess.run(
-        [str(peer.python), "-c", VERSIONS_SCRIPT, *VERSIONED], check=True, capture_output=True, text=True
-    )
-    return PeerEnv(root=root, versions=json.loads(output.stdout))
+    return PeerEnv(root=root, versions=installed_versions(peer.python, VERSIONED))
 
 
 def write_peer_definitions(target_dir: Path) -> str:
