@@ -163,15 +163,15 @@ def test_a_run_of_both_components_executes_each_once_for_its_own_models(split, t
 def test_each_components_promotion_applies_its_own_changes_only(tmp_path):
     """Both components' models changed: reporting's promotion applies the mart's change, not ingest's."""
     project = sqlmesh_project(tmp_path)
-    for (defs,) in [list(load(project, SPLIT))]:
-        assert run(defs, "ingest", DagsterInstance.ephemeral()).success
-        assert run(defs, "reporting", DagsterInstance.ephemeral()).success
+    (defs,) = load(project, SPLIT)
+    assert run(defs, "ingest", DagsterInstance.ephemeral()).success
+    assert run(defs, "reporting", DagsterInstance.ephemeral()).success
     (project / "models" / "customers.sql").write_text(MODELS["customers"] + ", 'ana@example.com' AS email")
     (project / "models" / "revenue.sql").write_text(
         MODELS["revenue"].replace("SUM(amount)", "SUM(amount) * 2")
     )
 
-    (defs,) = list(load(project, SPLIT))
+    (defs,) = load(project, SPLIT)
     promotion = defs.resolve_job_def("reporting_promote").execute_in_process(
         instance=DagsterInstance.ephemeral()
     )
@@ -185,7 +185,7 @@ def test_each_components_promotion_applies_its_own_changes_only(tmp_path):
             "id",
             "name",
         ]
-    (defs,) = list(load(project, SPLIT))
+    (defs,) = load(project, SPLIT)
     assert (
         defs.resolve_job_def("ingest_promote")
         .execute_in_process(instance=DagsterInstance.ephemeral())

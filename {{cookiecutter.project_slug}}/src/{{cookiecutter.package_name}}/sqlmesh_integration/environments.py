@@ -56,6 +56,7 @@ from .constants import (
     STATUS,
 )
 from .event_capture import ExecutionRecorder, recording
+from .model_graph import built_by_sqlmesh
 from .resource import SQLMeshResource, check_environment_name
 from .selection import project_of
 
@@ -293,13 +294,8 @@ def build_plan(
         return context.plan_builder(environment, select_models=sorted(changed.values()), **options).build()
     mine = {fqn: name for fqn, name in changed.items() if fqn in own}
     # Nothing of its own changed: a plan of its own models, which changes nothing.
-    selected = mine or {fqn: context.get_model(fqn).name for fqn in own if not _is_external(context, fqn)}
+    selected = mine or {fqn: context.get_model(fqn).name for fqn in own if built_by_sqlmesh(context, fqn)}
     return context.plan_builder(environment, select_models=sorted(selected.values()), **options).build()
-
-
-def _is_external(context: Context, fqn: str) -> bool:
-    model = context.get_model(fqn)
-    return model is None or model.kind.is_external
 
 
 def _promote_leaving_partitions(
