@@ -6,17 +6,22 @@ same tables, and a change to the config (or to the environment variables it
 reads) applies to both.
 """
 
-from collections.abc import Sequence
+{% if cookiecutter.warehouse == "duckdb" -%}
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-{% if cookiecutter.warehouse == "duckdb" -%}
 import duckdb
-from dagster import ConfigurableResource, Failure
+from dagster import ConfigurableResource, Failure, get_dagster_logger
 from pydantic import Field
 
+from .sqlmesh_integration.coordination import Coordination, Holder
 from .sqlmesh_integration.diagnostics import WarehouseLockedError
 from .sqlmesh_integration.resource import gateway_connection
 {%- else -%}
+from collections.abc import Sequence
+from typing import Any
+
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -30,6 +35,24 @@ class WarehouseResource(ConfigurableResource):
     project_dir: str = Field(description="The SQLMesh project whose config names the warehouse.")
     gateway: str | None = Field(default=None, description="Its gateway; None uses the default.")
 {%- if cookiecutter.warehouse == "duckdb" %}
+    lock_timeout_seconds: float = Field(
+        default=3600, gt=0, description="How long to wait while a SQLMesh execution holds the file."
+    )
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the DuckDB file as SQLMesh's executions do (see coordination.py), waiting while one has it.
+
+        DuckDB lets one process open the file at a time: an asset started
+        while another run's SQLMesh execution has it waits for the file
+        instead of failing on DuckDB's lock.
+        """
+        settings = gateway_connection(self.project_dir, self.gateway)
+        coordination = Coordination.for_connections(
+            settings, settings, None, Holder.this_process(None), self.lock_timeout_seconds, _log_wait
+        )
+        with coordination, coordination.warehouse():
+            yield
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A connection to SQLMesh's DuckDB warehouse, opened as its gateway opens it.
@@ -84,7 +107,7 @@ class WarehouseResource(ConfigurableResource):
             f"CREATE TABLE {table} ({definition})",
         ]
 {%- if cookiecutter.warehouse == "duckdb" %}
-        with self.connect() as connection:
+        with self.holding(), self.connect() as connection:
             connection.begin()
             for statement in statements:
                 connection.execute(statement)
@@ -102,3 +125,9 @@ class WarehouseResource(ConfigurableResource):
             connection.close()
 {%- endif %}
         return len(rows)
+{%- if cookiecutter.warehouse == "duckdb" %}
+
+
+def _log_wait(text: str, models: Collection[str]) -> None:
+    get_dagster_logger().info(text)  # the step's log, in a run
+{%- endif %}

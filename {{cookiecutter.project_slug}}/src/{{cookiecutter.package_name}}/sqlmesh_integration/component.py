@@ -143,6 +143,12 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         description="How many finished runs' result folders (each execution's stream of events) to keep "
         "in the Dagster instance's storage for inspection.",
     )
+    lock_timeout_seconds: float = Field(
+        default=3600,
+        description="How long an execution waits for a lock another run holds on the same SQLMesh state "
+        "(the DuckDB file, a model it is evaluating, a plan it applies) before failing, naming that run "
+        "(docs/adr/0011); more than 0.",
+    )
 
     freshness_from_cron: bool = Field(
         default=True,
@@ -188,6 +194,7 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             environment=self.environment,
             auto_plan=self.auto_plan,
             row_count=self.include_metadata.row_count,
+            lock_timeout_seconds=self.lock_timeout_seconds,
             select=self.select,
             exclude=self.exclude,
         )

@@ -23,6 +23,7 @@ report names its ranges left to fill and the command that fills them, and
 """
 
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,11 +367,11 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         """Compute the plan for the environment and report it; apply nothing."""
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
-        try:
+        coordination = sqlmesh.coordination(sqlmesh_context, context.run.run_id, context.log.info)
+        # Others cannot open the DuckDB file while it is open: closed before its lock is released.
+        with coordination, coordination.warehouse(), closing(sqlmesh_context):
             plan = build_plan(sqlmesh_context, config.environment, own=sqlmesh.own_models(sqlmesh_context))
             report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
-        finally:
-            sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
         return Output(None, metadata=_metadata(report, _report(context, report, config)))
 
     @op(name=f"promote_{name}_plan", required_resource_keys={name})
@@ -378,8 +379,18 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         """Report the plan for the environment, then apply it."""
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
-        try:
-            own = sqlmesh.own_models(sqlmesh_context)
+        own = sqlmesh.own_models(sqlmesh_context)
+        coordination = sqlmesh.coordination(sqlmesh_context, context.run.run_id, context.log.info)
+        # A promotion may evaluate any of the project's models (its own, with select): it waits for
+        # the runs evaluating them, then for the plan lock, and runs wait for it (coordination.py).
+        mine = [fqn for fqn in sqlmesh_context.models if own is None or fqn in own]
+        with (
+            coordination,
+            coordination.warehouse(),
+            coordination.models(mine),
+            coordination.plan(),
+            closing(sqlmesh_context),
+        ):
             plan = build_plan(sqlmesh_context, config.environment, own=own)
             report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
             text = _report(context, report, config)
@@ -392,8 +403,6 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
                 else:
                     sqlmesh_context.apply(plan)
             evaluated = sum(events.evaluated_batches for events in recorder.models.values())
-        finally:
-            sqlmesh_context.close()
         context.log.info(
             f"SQLMesh: applied the plan to '{config.environment}'; it evaluated {evaluated} interval(s)."
         )

@@ -24,7 +24,7 @@ where the model's step reads it.
 
 import sys
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -34,6 +34,7 @@ from sqlmesh.core.snapshot import Snapshot
 from sqlmesh.utils.date import to_datetime, to_timestamp
 
 from .auditing import Auditor
+from .coordination import Coordination, Holder
 from .diagnostics import WarehouseLockedError
 from .event_capture import ExecutionRecorder, recording
 from .execution_stream import OutcomePublisher, StreamWriter
@@ -90,10 +91,14 @@ class SQLMeshExecution:
         not_done_upstream: Collection[str] = (),
         count_rows: bool = True,
         owned: Collection[str] | None = None,
+        holder: Holder | None = None,
+        lock_timeout_seconds: float = 3600,
     ) -> None:
         """``not_done_upstream``: models an earlier execution of the same run failed or skipped;
         ``count_rows``: count the rows of each table written (see :mod:`.include_metadata`);
-        ``owned``: the models that are this project's assets (``select``), None: all of them."""
+        ``owned``: the models that are this project's assets (``select``), None: all of them;
+        ``holder``: who this execution is to other executions waiting for its locks (see
+        :mod:`.coordination`), waiting at most ``lock_timeout_seconds`` for theirs."""
         self.context = context
         self.environment = environment
         self.auto_plan = auto_plan
@@ -105,9 +110,14 @@ class SQLMeshExecution:
         """The models to materialize: each is published the moment SQLMesh is done with it."""
         self.publisher = OutcomePublisher(writer)
         self.recorder = ExecutionRecorder(on_line=writer.append, on_finished=self._publish_finished)
-        self.planner = Planner(context, environment, auto_plan, self.recorder)
+        self.coordination = Coordination.for_context(
+            context, holder or Holder.this_process(None), lock_timeout_seconds, self._say
+        )
+        self.planner = Planner(context, environment, auto_plan, self.recorder, self.coordination)
         self.outcomes = OutcomeBuilder(context, environment, count_rows)
         self.auditor = Auditor(context, self.planner, self.recorder, self.outcomes)
+        self.waited_for: dict[str, Holder] = {}
+        """For each model that waited for another execution's lock, the holder it waited for."""
 
     def run(self) -> bool:
         """Execute SQLMesh once; return whether a plan was applied. Closes the context.
@@ -119,16 +129,23 @@ class SQLMeshExecution:
         """
         with self.publisher.holding(bool(self.selection.readers_of_sqlmesh)):
             try:
-                with recording(self.context, self.recorder), room_to_select(len(self.context.models)):
+                # Left in reverse order: the context closes (releasing the DuckDB file, which other
+                # processes cannot even read while it is open) before the lock on it is released.
+                with (
+                    self.coordination,
+                    self.coordination.warehouse(self.selection.model_names) as waited,
+                    closing(self.context),
+                    recording(self.context, self.recorder),
+                    room_to_select(len(self.context.models)),
+                ):
+                    if waited is not None:
+                        self.waited_for = dict.fromkeys(self.selection.model_names, waited)
                     return self._steps()
             except Exception as error:
                 locked = WarehouseLockedError.from_duckdb(error)
                 if locked is not None:
                     raise locked from None
                 raise
-            finally:
-                # Release the DuckDB file: other processes cannot even read it while it is open.
-                self.context.close()
 
     def _steps(self) -> bool:
         selection = self.selection
@@ -158,16 +175,11 @@ class SQLMeshExecution:
         models = self._selected
         ranged = {fqn for fqn in models if self.selection.in_range(fqn)}
         plannable = self._leave_out_blocked(models, stopped_upstream)
-        unselected = self._unselected_upstream(plannable)
-        # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
-        # So does a run below models it did not select: SQLMesh's plan would fill their missing
-        # intervals too (a partitioned model's whole history), its run leaves them alone.
-        plan_applied = self.planner.bring_up_to_date(
-            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged and not unselected
-        )
-        self._say_what_unselected_upstream_misses(plannable, unselected)
-        work = self._work_left(plannable, ranged)
-        self._evaluate(work)
+        # Another execution evaluating one of these models (or about to) finishes first: what it
+        # evaluated is then complete, and only what is still missing is evaluated here.
+        with self.coordination.models(plannable) as waited:
+            self.waited_for |= waited
+            plan_applied, work = self._plan_and_evaluate(plannable, ranged)
         # What is not published yet is final now: failed, skipped, or with intervals SQLMesh did not evaluate.
         # A model the plan settled (a blocking audit failed while it evaluated it) has a version too:
         # its outcome names it, and the rows it wrote are counted.
@@ -182,6 +194,32 @@ class SQLMeshExecution:
             if self._unpublished(fqn):
                 self.publisher.publish(fqn, self._outcome(fqn, models[fqn], work))
         return plan_applied
+
+    def _plan_and_evaluate(self, plannable: dict[str, Model], ranged: set[str]) -> tuple[bool, _Work]:
+        """Bring the environment up to date with ``plannable``, then evaluate what is left of them."""
+        unselected = self._unselected_upstream(plannable)
+        # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
+        # So does a run below models it did not select: SQLMesh's plan would fill their missing
+        # intervals too (a partitioned model's whole history), its run leaves them alone.
+        plan_applied = self.planner.bring_up_to_date(
+            plannable, backfill=self.mode is MaterializeMode.RUN and not ranged and not unselected
+        )
+        self._say_what_unselected_upstream_misses(plannable, unselected)
+        work = self._work_left(plannable, ranged)
+        self._evaluate(work)
+        return plan_applied, work
+
+    def _say(self, text: str, models: Collection[str]) -> None:
+        """A line about waiting for a lock: in the log of each model's step, or of the execution."""
+        if not models:
+            self.recorder.message(text)
+        for fqn in sorted(models):
+            self.recorder.message(text, fqn)
+
+    def _with_wait(self, fqn: str, outcome: ModelOutcome) -> ModelOutcome:
+        """The outcome, naming the execution this one waited for before it evaluated ``fqn``."""
+        holder = self.waited_for.get(fqn)
+        return outcome if holder is None else replace(outcome, waited_for=holder.describe())
 
     def _unselected_upstream(self, models: dict[str, Model]) -> set[str]:
         """Models SQLMesh builds above ``models`` that this run does not materialize."""
@@ -268,7 +306,7 @@ class SQLMeshExecution:
         if self.mode is MaterializeMode.RESTATE:
             whole = [work.runnable[fqn].name for fqn in to_run if fqn not in work.in_range]
             if whole:
-                self.planner.restate(whole)
+                self.planner.restate(whole, about=[fqn for fqn in to_run if fqn not in work.in_range])
             to_run = [fqn for fqn in to_run if fqn in work.in_range]  # their intervals are forgotten: missing
         for over_range, wave in waves(self.context, to_run, work.in_range):
             self._run_wave(wave, over_range, work)
@@ -316,7 +354,7 @@ class SQLMeshExecution:
     def _outcome(self, fqn: str, model: Model, work: _Work) -> ModelOutcome:
         """The outcome of a selected model once SQLMesh is done with it in this execution."""
         restated = self.mode is MaterializeMode.RESTATE and fqn not in work.not_restatable
-        return self.outcomes.evaluated(
+        outcome = self.outcomes.evaluated(
             model,
             work.snapshots.get(fqn),
             self.recorder.events_of(fqn),
@@ -324,6 +362,7 @@ class SQLMeshExecution:
             had_work=fqn in work.missing_before or (restated and not model.kind.is_seed),
             ranged=fqn in work.in_range,
         )
+        return self._with_wait(fqn, outcome)
 
     def _publish_finished(self, snapshot: Snapshot, events: ModelEvents) -> None:
         """Publish a selected model SQLMesh is done with in this pass: evaluated, or failed.
@@ -349,7 +388,7 @@ class SQLMeshExecution:
         if model is not None and self._unpublished(snapshot.name):
             ranged = self.selection.time_range is not None and self.selection.in_range(snapshot.name)
             outcome = self.outcomes.evaluated(model, snapshot, events, had_work=True, ranged=ranged)
-            self.publisher.publish(snapshot.name, outcome)
+            self.publisher.publish(snapshot.name, self._with_wait(snapshot.name, outcome))
         one_batch = events.evaluated_batches + events.failed_batches == 1
         if events.error is not None and one_batch and self.mode is MaterializeMode.RUN:
             below = sorted(set(self.context.dag.downstream(snapshot.name)) & set(self._selected))

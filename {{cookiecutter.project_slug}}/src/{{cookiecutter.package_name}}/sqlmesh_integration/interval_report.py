@@ -7,6 +7,8 @@ and records each such partition as materialized, with a note that SQLMesh
 filled it outside Dagster; it runs no model and no audit.
 """
 
+from contextlib import closing
+
 from dagster import (
     AssetMaterialization,
     AssetsDefinition,
@@ -44,13 +46,13 @@ def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefi
         """Record as materialized each partition whose interval SQLMesh holds and Dagster does not."""
         sqlmesh: SQLMeshResource = getattr(context.resources, name)
         sqlmesh_context = sqlmesh.load_context()
-        try:
+        coordination = sqlmesh.coordination(sqlmesh_context, context.run.run_id, context.log.info)
+        # Others cannot open the DuckDB file while it is open: closed before its lock is released.
+        with coordination, coordination.warehouse(), closing(sqlmesh_context):
             environment = sqlmesh_context.state_reader.get_environment(sqlmesh.environment)
             deployed = {s.name: s.snapshot_id for s in environment.snapshots} if environment else {}
             wanted = [deployed[fqn] for fqn in partitioned if fqn in deployed]
             snapshots = {s.name: s for s in sqlmesh_context.state_reader.get_snapshots(wanted).values()}
-        finally:
-            sqlmesh_context.close()  # others cannot open the DuckDB file while it is open
         reported = 0
         for fqn, (key, partitions) in sorted(partitioned.items()):
             snapshot = snapshots.get(fqn)

@@ -121,6 +121,9 @@ class ModelOutcome:
     """The model's signals, when intervals are missing that SQLMesh did not evaluate."""
     not_restatable: str | None = None
     """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
+    waited_for: str | None = None
+    """The execution (its Dagster run) that held this model, or the warehouse, while this one waited
+    for it (see :mod:`.coordination`)."""
     filled_intervals: list[tuple[int, int]] = field(default_factory=list)
     """For a model run over a range of partitions: every interval SQLMesh's state holds as filled
     once the execution is done with it (epoch milliseconds, end exclusive)."""

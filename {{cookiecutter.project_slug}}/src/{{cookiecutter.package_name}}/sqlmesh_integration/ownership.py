@@ -59,7 +59,7 @@ def start_execution(
 ) -> None:
     """Start the claimed execution in a child process, owned and watched by this one."""
     writer = StreamWriter(claim.events)
-    execution = start_isolated(lambda: execute_to_stream(sqlmesh, selection, mode, not_done, writer))
+    execution = start_isolated(lambda: execute_to_stream(sqlmesh, selection, mode, not_done, writer, run_id))
     watcher = threading.Thread(
         target=watch,
         args=(execution, writer, claim, lambda: _is_stopping(instance, run_id)),
@@ -76,10 +76,11 @@ def execute_to_stream(
     mode: MaterializeMode,
     not_done: Collection[str],
     writer: StreamWriter,
+    run_id: str | None = None,
 ) -> None:
     """The child's entry point: execute SQLMesh, appending to the stream, and end it whatever happens."""
     try:
-        plan_applied = sqlmesh.execute(selection, mode, writer, not_done)
+        plan_applied = sqlmesh.execute(selection, mode, writer, not_done, run_id)
     except BaseException as error:  # reported by every step still waiting, see reporting
         notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
         writer.append(

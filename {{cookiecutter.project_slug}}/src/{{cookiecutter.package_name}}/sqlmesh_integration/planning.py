@@ -13,6 +13,7 @@ limited to them). Two failures are retried, each with a rule of its own:
   each recorded as failed or skipped, and the plan is applied to the others.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlmesh import Context
@@ -21,6 +22,7 @@ from sqlmesh.core.environment import Environment
 from sqlmesh.core.model import Model
 from sqlmesh.utils.errors import PlanError
 
+from .coordination import Coordination
 from .diagnostics import creation_failures
 from .event_capture import ExecutionRecorder
 from .model_graph import downstream_of, unbuilt_ancestors
@@ -37,6 +39,8 @@ class Planner:
     environment: str
     auto_plan: bool
     recorder: ExecutionRecorder
+    coordination: Coordination
+    """Plans are built and applied one at a time per SQLMesh state (see :mod:`.coordination`)."""
 
     def environment_or_origin(self) -> Environment | None:
         """The run's environment; for one that does not exist yet, prod, which SQLMesh creates it from."""
@@ -56,13 +60,20 @@ class Planner:
         without filling it costs SQLMesh a rendering against every other model,
         which grows with the square of the project's size). Failures are
         retried as the module says. Every model the plan failed or skipped is
-        in ``recorder.settled()``.
+        in ``recorder.settled()``. The plan is built and applied under the
+        state's plan lock, against what the plan before it applied (which may
+        have applied these very changes: then there is nothing left to plan).
         """
         changed = self._changed(models)
         if not changed:
             return False
         if not self.auto_plan:
             return self._keep_deployed(changed)
+        with self.coordination.plan(models):
+            return self._apply_changed(self._changed(models), models, backfill)
+
+    def _apply_changed(self, changed: dict[str, str], models: dict[str, Model], backfill: bool) -> bool:
+        """Apply ``changed``, retrying without what fails as the module says."""
         while changed:
             self.recorder.message(
                 f"SQLMesh: applying {len(changed)} new or changed model(s) to '{self.environment}'"
@@ -82,18 +93,22 @@ class Planner:
             changed = self._without_uncreatable(changed, failures, models)
         return False
 
-    def restate(self, names: list[str]) -> None:
-        """Evaluate ``names`` again over their whole history, as ``sqlmesh plan --restate-model`` does."""
+    def restate(self, names: list[str], about: Collection[str] = ()) -> None:
+        """Evaluate ``names`` again over their whole history, as ``sqlmesh plan --restate-model`` does.
+
+        A restatement is a plan: it waits for the plan lock (``about``: the models waiting).
+        """
         try:
-            self.context.plan(
-                self.environment,
-                restate_models=names,
-                backfill_models=names,
-                no_prompts=True,
-                auto_apply=True,
-                skip_tests=True,
-                skip_linter=True,
-            )
+            with self.coordination.plan(about):
+                self.context.plan(
+                    self.environment,
+                    restate_models=names,
+                    backfill_models=names,
+                    no_prompts=True,
+                    auto_apply=True,
+                    skip_tests=True,
+                    skip_linter=True,
+                )
         except PlanError:
             pass  # per-model failures were recorded by the console; they are reported per asset
 

@@ -38,6 +38,7 @@ from .constants import (
     SNAPSHOT_VERSION,
     STATUS,
     TABLE_NAME,
+    WAITED_FOR,
 )
 from .include_metadata import SQLMESH_DETAILS
 from .outcomes import STATUS_TEXT, AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
@@ -280,6 +281,8 @@ def _outcome_metadata(outcome: ModelOutcome, sqlmesh_details: bool) -> dict[str,
             metadata[ROW_COUNT] = outcome.row_count
     if outcome.covered_until:
         metadata[COVERED_UNTIL] = outcome.covered_until
+    if outcome.waited_for:
+        metadata[WAITED_FOR] = outcome.waited_for
     if not sqlmesh_details:
         return {name: value for name, value in metadata.items() if name not in SQLMESH_DETAILS}
     return metadata

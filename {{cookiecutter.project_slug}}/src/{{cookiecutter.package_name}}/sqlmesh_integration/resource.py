@@ -8,7 +8,7 @@ execute and shares the results.
 """
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -17,6 +17,7 @@ from sqlmesh import Context
 from sqlmesh.core.config import ConnectionConfig
 
 from .constants import DEFAULT_PROJECT_NAME
+from .coordination import Coordination, Holder
 from .definitions_cache import ProjectDefinitions, cached_definitions
 from .diagnostics import load_error
 from .event_capture import AuditFailureTarget
@@ -75,6 +76,16 @@ class SQLMeshResource(ConfigurableResource):
             "Apply the project on disk to the environment before each execution (new and changed "
             "models get new versions; nothing is evaluated by the plan itself). Turn off where "
             "plans are applied from CI, so Dagster only runs what was deployed."
+        ),
+    )
+
+    lock_timeout_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description=(
+            "How long an execution waits for a lock another execution holds on the same SQLMesh "
+            "state (the DuckDB file, a model it is evaluating, a plan being applied) before it fails "
+            "saying which run holds it. See coordination.py."
         ),
     )
 
@@ -164,13 +175,15 @@ class SQLMeshResource(ConfigurableResource):
         mode: MaterializeMode,
         writer: StreamWriter,
         not_done_upstream: Collection[str] = (),
+        run_id: str | None = None,
     ) -> bool:
         """Execute SQLMesh once for a run, appending to ``writer``; return whether a plan was applied.
 
         The execution is an object of its own (:class:`.SQLMeshExecution`): this
         resource only holds the settings and the loaded project it hands over.
         ``not_done_upstream``: models an earlier execution of the same run
-        failed or skipped, so the models below them are skipped.
+        failed or skipped, so the models below them are skipped. ``run_id``:
+        the Dagster run executing, named to other executions that wait for it.
         """
         context = self.load_context()
         execution = SQLMeshExecution(
@@ -183,8 +196,17 @@ class SQLMeshResource(ConfigurableResource):
             not_done_upstream=not_done_upstream,
             count_rows=counts_rows(self.row_count, context.connection_config.type_),
             owned=self.own_models(context),
+            holder=Holder.this_process(run_id),
+            lock_timeout_seconds=self.lock_timeout_seconds,
         )
         return execution.run()
+
+    def coordination(self, context: Context, run_id: str | None, say: Callable[[str], None]) -> Coordination:
+        """The locks a job working on the project's state outside an execution takes (see
+        :mod:`.coordination`): the DuckDB file to read the state, the plan lock to apply a plan."""
+        return Coordination.for_context(
+            context, Holder.this_process(run_id), self.lock_timeout_seconds, lambda text, _: say(text)
+        )
 
 
 def gateway_connection(project_dir: str, gateway: str | None = None) -> ConnectionConfig:

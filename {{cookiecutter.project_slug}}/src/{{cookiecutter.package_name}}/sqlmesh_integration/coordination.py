@@ -1,0 +1,427 @@
+"""Locks that let SQLMesh executions share one SQLMesh state: across runs, processes and hosts.
+
+SQLMesh's open-source side takes no lock of its own. Two plans applied at
+once to one environment fail with ``ConflictingPlanError``; two runs that
+find the same interval missing both evaluate it (and an incremental model
+gets its rows twice). Dagster's run queue cannot prevent either: a run from
+the CLI never goes through it, and a queue of one run makes every run of the
+deployment wait for every other. So every execution of this integration
+takes these locks, always in this order, and holds each for as short a time
+as it can:
+
+1. **The warehouse file** (DuckDB only), for the whole execution: DuckDB
+   lets one process open a file at a time, and fails every other at once.
+   An execution waits for the file instead of failing; a process outside
+   Dagster that holds it (a notebook, the duckdb shell) still gets DuckDB's
+   own error. The plan and model locks below add nothing to it.
+2. **Its models** (PostgreSQL state), from before its plan until it is done
+   evaluating: a run that wants a model another run is evaluating waits for
+   that model's lock, then evaluates what is still missing (usually nothing:
+   it is reported up to date, naming the run it waited for). Runs of
+   disjoint models never wait for each other.
+3. **The plan** (PostgreSQL state), while a plan is built and applied: one
+   plan at a time per SQLMesh state, each built against the result of the
+   one before.
+
+Where they live, and what releases them:
+
+- DuckDB: an exclusive ``flock`` on ``<file>.lock`` beside each DuckDB file
+  the gateway opens (the warehouse, a state file, attached catalogs). The
+  holder's run is written into the lock file for those who wait. The
+  kernel releases the lock when the holding process ends, SIGKILL included.
+- PostgreSQL state: session-level advisory locks, taken on a connection of
+  their own to the state database, whose ``application_name`` names the
+  holder's run. PostgreSQL releases them when that session ends: at once
+  when the process dies (its socket closes), and within about 20 seconds
+  when its host is gone (the session's TCP keepalives, set here).
+- Any other state engine: no lock is taken, and the execution says so.
+
+Every wait is bounded (``lock_timeout_seconds``) and said as it starts,
+naming the holder, and when it ends, with how long it took.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlmesh import Context
+from sqlmesh.core.config import ConnectionConfig
+
+POLL_SECONDS = 0.25
+"""How often a waiting execution tries a lock again."""
+
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+"""Client-side TCP keepalives of the lock session: a dead server is noticed within about 11 s."""
+
+SERVER_KEEPALIVE = ("tcp_keepalives_idle = 5", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3")
+"""Server-side keepalives of the lock session: PostgreSQL ends it, releasing its locks, about 20 s
+after the holder's host stops answering (not only when the holder's process closes its socket)."""
+
+_APPLICATION_NAME = re.compile(r"^sqlmesh-lock r=(?P<run>\S*) p=(?P<pid>\d+)$")
+
+Say = Callable[[str, Collection[str]], None]
+"""Where waits are told: a line, and the models it concerns (none: the execution as a whole)."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock: told to whoever waits for it."""
+
+    run_id: str | None
+    pid: int
+    host: str
+
+    @classmethod
+    def this_process(cls, run_id: str | None) -> "Holder":
+        return cls(run_id=run_id, pid=os.getpid(), host=socket.gethostname())
+
+    def describe(self) -> str:
+        who = f"Dagster run {self.run_id}" if self.run_id else "a process"
+        return f"{who} (pid {self.pid} on {self.host})"
+
+    def application_name(self) -> str:
+        """The holder as PostgreSQL's ``application_name`` of its lock session (63 bytes at most)."""
+        return f"sqlmesh-lock r={self.run_id or ''} p={self.pid}"
+
+    @classmethod
+    def from_application_name(cls, name: str, host: str) -> "Holder | None":
+        match = _APPLICATION_NAME.match(name or "")
+        if match is None:
+            return None
+        return cls(run_id=match["run"] or None, pid=int(match["pid"]), host=host)
+
+
+class LockWaitTimeout(Exception):
+    """A lock was held by another execution for longer than the execution may wait."""
+
+
+class _Lock(Protocol):
+    def try_acquire(self) -> bool: ...
+
+    def holder(self) -> Holder | None: ...
+
+    def release(self) -> None: ...
+
+
+@dataclass
+class Coordination:
+    """The locks of one execution (see the module): acquired in order, released when it ends.
+
+    Use it as a context manager: leaving it releases whatever is still held
+    and closes the lock session.
+    """
+
+    holder: Holder
+    timeout_seconds: float
+    say: Say
+    warehouse_files: list[Path] = field(default_factory=list)
+    """Local DuckDB files the gateway opens, each locked for a whole execution."""
+    advisory: "AdvisoryLocks | None" = None
+    """The PostgreSQL state's lock session, for plans and models."""
+    uncoordinated: str | None = None
+    """Why runs sharing this state are not coordinated (a state engine without locks here)."""
+
+    @classmethod
+    def for_connections(
+        cls,
+        connection: ConnectionConfig,
+        state_connection: ConnectionConfig,
+        state_schema: str | None,
+        holder: Holder,
+        timeout_seconds: float,
+        say: Say,
+    ) -> "Coordination":
+        """The locks for a gateway: its warehouse connection and the connection to its state."""
+        files = sorted({*duckdb_files(connection), *duckdb_files(state_connection)})
+        advisory = None
+        uncoordinated = None
+        if state_connection.type_ == "postgres":
+            advisory = AdvisoryLocks(state_connection, state_schema or "sqlmesh", holder)
+        elif state_connection.type_ != "duckdb":
+            uncoordinated = (
+                f"SQLMesh's state is kept on {state_connection.type_}, where this integration takes no "
+                "locks: runs that share it are not coordinated (keep state on PostgreSQL to run them "
+                "side by side safely)."
+            )
+        return cls(holder, timeout_seconds, say, files, advisory, uncoordinated)
+
+    @classmethod
+    def for_context(
+        cls, context: Context, holder: Holder, timeout_seconds: float, say: Say
+    ) -> "Coordination":
+        """The locks for a loaded project's gateway, as SQLMesh connects to it."""
+        config = context.config
+        return cls.for_connections(
+            context.connection_config,
+            config.get_state_connection(context.gateway) or context.connection_config,
+            config.get_state_schema(context.gateway),
+            holder,
+            timeout_seconds,
+            say,
+        )
+
+    def __enter__(self) -> "Coordination":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.advisory is not None:
+            self.advisory.close()
+
+    @contextlib.contextmanager
+    def warehouse(self, about: Collection[str] = ()) -> Iterator[Holder | None]:
+        """Hold every local DuckDB file of the gateway; yield the holder waited for, if any."""
+        if self.uncoordinated:
+            self.say(f"SQLMesh: {self.uncoordinated}", ())
+        with contextlib.ExitStack() as stack:
+            waited = None
+            for path in self.warehouse_files:
+                lock = FileLock(lock_file_of(path), self.holder)
+                waited = self._acquire(lock, f"the DuckDB file {path}", about) or waited
+                stack.callback(lock.release)
+            yield waited
+
+    @contextlib.contextmanager
+    def plan(self, about: Collection[str] = ()) -> Iterator[None]:
+        """Hold the state's plan lock: one plan is built and applied at a time."""
+        if self.advisory is None:
+            yield
+            return
+        lock = self.advisory.lock("plan")
+        self._acquire(lock, "SQLMesh's plan lock", about)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextlib.contextmanager
+    def models(self, fqns: Collection[str]) -> Iterator[dict[str, Holder]]:
+        """Hold each model's lock; yield, for each model that had to wait, the holder it waited for.
+
+        Taken in name order, so that two executions never each hold a lock
+        the other waits for. A wait is told about every one of ``fqns``: none
+        is evaluated before all are held.
+        """
+        if self.advisory is None or not fqns:
+            yield {}
+            return
+        waited: dict[str, Holder] = {}
+        with contextlib.ExitStack() as stack:
+            for fqn in sorted(fqns):
+                lock = self.advisory.lock(f"model:{fqn}")
+                holder = self._acquire(lock, f"model {fqn}", fqns)
+                stack.callback(lock.release)
+                if holder is not None:
+                    waited[fqn] = holder
+            yield waited
+
+    def _acquire(self, lock: _Lock, what: str, about: Collection[str]) -> Holder | None:
+        """Take ``lock``, waiting up to the timeout; the holder waited for, None if it was free."""
+        if lock.try_acquire():
+            return None
+        started = time.monotonic()
+        waited_for: Holder | None = None
+        while True:
+            holder = lock.holder()
+            if holder is not None and holder != waited_for:
+                waited_for = holder
+                self.say(
+                    f"SQLMesh: waiting for {what}, held by {holder.describe()}; this execution goes on "
+                    f"when it is released (at most {self.timeout_seconds:g} s, lock_timeout_seconds)",
+                    about,
+                )
+            if lock.try_acquire():
+                self.say(
+                    f"SQLMesh: waited {time.monotonic() - started:.1f} s for {what}"
+                    + (f", held by {waited_for.describe()}" if waited_for else ""),
+                    about,
+                )
+                return waited_for
+            if time.monotonic() - started > self.timeout_seconds:
+                raise LockWaitTimeout(
+                    f"Waited {self.timeout_seconds:g} s for {what}, still held by "
+                    f"{waited_for.describe() if waited_for else 'another execution'}. Let that run "
+                    "finish (or terminate it) and materialize again, or raise lock_timeout_seconds "
+                    "(the SQLMesh resource's setting, or the component's in defs.yaml)."
+                )
+            time.sleep(POLL_SECONDS)
+
+
+def duckdb_files(connection: ConnectionConfig) -> list[Path]:
+    """The local DuckDB files a connection opens: its database and attached catalogs (no MotherDuck,
+    no in-memory database, nothing behind a URL)."""
+    if connection.type_ != "duckdb":
+        return []
+    paths: list[str] = []
+    database = getattr(connection, "database", None)
+    if database:
+        paths.append(database)
+    for catalog in (getattr(connection, "catalogs", None) or {}).values():
+        path = catalog if isinstance(catalog, str) else getattr(catalog, "path", None)
+        kind = "duckdb" if isinstance(catalog, str) else getattr(catalog, "type", "duckdb")
+        if path and kind == "duckdb":
+            paths.append(path)
+    return [
+        Path(path).resolve()
+        for path in paths
+        if path != ":memory:" and not path.startswith(("md:", "motherduck:")) and "://" not in path
+    ]
+
+
+def lock_file_of(database: Path) -> Path:
+    """The lock file of a DuckDB file, beside it (``warehouse.duckdb.lock``)."""
+    return database.with_name(database.name + ".lock")
+
+
+class FileLock:
+    """An exclusive lock on a file, released by the kernel when the holding process ends.
+
+    ``flock`` where the platform has it; the holder is written into the
+    file for those who wait. Elsewhere (Windows), the ``filelock`` package's
+    lock, without the holder.
+    """
+
+    def __init__(self, path: Path, holder: Holder) -> None:
+        self.path = path
+        self._holder = holder
+        self._fd: int | None = None
+        self._fallback: Any = None
+
+    def try_acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:
+            return self._try_fallback()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(asdict(self._holder)).encode(), 0)
+        self._fd = fd
+        return True
+
+    def holder(self) -> Holder | None:
+        try:
+            return Holder(**json.loads(self.path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None  # being written, or not written yet
+
+    def release(self) -> None:
+        if self._fd is not None:
+            import fcntl
+
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._fallback is not None:
+            self._fallback.release()
+            self._fallback = None
+
+    def _try_fallback(self) -> bool:
+        import filelock
+
+        lock = filelock.FileLock(str(self.path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return False
+        self._fallback = lock
+        return True
+
+
+class AdvisoryLocks:
+    """PostgreSQL session-level advisory locks on the SQLMesh state's database, one session for all.
+
+    The session is opened at the first lock, with the state connection's
+    settings, and closed by :meth:`close` (or by the process ending), which
+    releases every lock it holds. Lock keys are 64-bit hashes of the state
+    schema and the lock's name, so two SQLMesh states in one database do not
+    share locks.
+    """
+
+    def __init__(self, connection: ConnectionConfig, namespace: str, holder: Holder) -> None:
+        self._config = connection
+        self._namespace = namespace
+        self._holder = holder
+        self._session: Any = None
+
+    def lock(self, name: str) -> "AdvisoryLock":
+        return AdvisoryLock(self, advisory_key(self._namespace, name))
+
+    def execute(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        if self._session is None:
+            self._session = self._connect()
+        with self._session.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall() if cursor.description else []
+
+    def close(self) -> None:
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                self._session.close()
+            self._session = None
+
+    def _connect(self) -> Any:
+        import psycopg2
+
+        config = self._config
+        settings = {
+            key: getattr(config, key)
+            for key in ("host", "port", "user", "password", "database", "connect_timeout", "sslmode")
+            if getattr(config, key, None) is not None
+        }
+        session = psycopg2.connect(**settings, **KEEPALIVE, application_name=self._holder.application_name())
+        session.autocommit = True
+        with session.cursor() as cursor:
+            for setting in SERVER_KEEPALIVE:
+                cursor.execute(f"SET {setting}")
+        return session
+
+
+@dataclass
+class AdvisoryLock:
+    """One advisory lock of an :class:`AdvisoryLocks` session."""
+
+    session: AdvisoryLocks
+    key: int
+
+    def try_acquire(self) -> bool:
+        ((acquired,),) = self.session.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+        return bool(acquired)
+
+    def holder(self) -> Holder | None:
+        high, low = (self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF
+        rows = self.session.execute(
+            "SELECT a.application_name, COALESCE(a.client_hostname, host(a.client_addr), 'local socket') "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+            "AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (high, low),
+        )
+        for name, host in rows:
+            holder = Holder.from_application_name(name, host)
+            if holder is not None:
+                return holder
+        return None
+
+    def release(self) -> None:
+        self.session.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+
+
+def advisory_key(namespace: str, name: str) -> int:
+    """A signed 64-bit key for ``pg_advisory_lock``: the lock's name within its SQLMesh state."""
+    digest = hashlib.blake2b(f"sqlmesh-lock/{namespace}/{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
