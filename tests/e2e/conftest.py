@@ -1,10 +1,13 @@
 """Session fixtures of the end-to-end tests: each bake installed once, shared by every test."""
 
+import os
 from dataclasses import dataclass
 
 import pytest
+from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import mart_rows, on_one_utc_day
-from helpers.project import InstalledProject, Scratch, install
+from helpers.postgres_server import postgres_server, server_binaries
+from helpers.project import TEMPLATE_BIN, InstalledProject, Scratch, install, run
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,25 @@ def demo_runs(demo_project, tmp_path_factory) -> DemoRuns:
         return DemoRuns(scratch=scratch, first=first, first_mart_rows=rows, next=scratch.materialize())
 
     return on_one_utc_day(runs)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql package)")
+    with postgres_server(free_port(), databases=["dagster"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_project(bake) -> InstalledProject:
+    """The `warehouse=postgres` bake, installed with the deployment extra (dagster-postgres)."""
+    root = bake({"warehouse": "postgres"}, fresh=True)
+    install(root)
+    environment = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    run(
+        ["uv", "pip", "install", "--quiet", "-e", ".[dev,deploy]"],
+        root,
+        {**environment, "VIRTUAL_ENV": str(root / ".venv")},
+    )
+    return InstalledProject(root=root, package="shop_analytics")

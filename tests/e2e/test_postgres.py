@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated, mart_rows, on_one_utc_day
 from helpers.environments import assert_dev_review_promote
 from helpers.partitioned_project import (
@@ -24,13 +23,11 @@ from helpers.partitioned_project import (
     revenue_per_day,
     use_partitioned_project,
 )
-from helpers.postgres_server import postgres_server, server_binaries
 from helpers.project import (
     MINIMUM_GENERATED_TESTS,
     TEMPLATE_BIN,
     InstalledProject,
     bake_around,
-    install,
     passed_tests,
     probe,
     run,
@@ -46,28 +43,6 @@ pytestmark = pytest.mark.e2e
 
 # PostgreSQL's words for the sample's failing cast (DuckDB says it differently).
 BAD_CAST_ERROR = 'invalid input syntax for type integer: "completed"'
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    if server_binaries() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql package)")
-    with postgres_server(free_port(), databases=["dagster"]) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def postgres_project(bake) -> InstalledProject:
-    """The `warehouse=postgres` bake, installed with the deployment extra (dagster-postgres)."""
-    root = bake({"warehouse": "postgres"}, fresh=True)
-    install(root)
-    environment = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
-    run(
-        ["uv", "pip", "install", "--quiet", "-e", ".[dev,deploy]"],
-        root,
-        {**environment, "VIRTUAL_ENV": str(root / ".venv")},
-    )
-    return InstalledProject(root=root, package="shop_analytics")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from helpers.concurrency import WAITED_FOR
 from helpers.dagster_dev import LAUNCH, free_port, graphql, serving
 from helpers.project import IN_PROJECT, probe
 from helpers.sample_expectations import ALL_MODELS_STARTER, MART_ROW_COUNTS, PYTHON_ASSETS
@@ -103,8 +104,11 @@ def test_a_locked_warehouse_fails_fast_and_says_who_holds_it(starter_project, tm
 RUNS = "{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"
 
 
-def test_five_materializations_at_once_queue_and_all_succeed(starter_project, tmp_path):
-    """Clicking Materialize five times: the shipped dagster.yaml queues them one at a time."""
+def test_five_materializations_at_once_run_together_and_take_turns_at_the_duckdb_file(
+    starter_project, tmp_path
+):
+    """Clicking Materialize five times: no run queue (the shipped dagster.yaml has no run limit), so
+    the runs start together, and their SQLMesh executions take turns at the DuckDB file."""
     scratch = starter_project.scratch(tmp_path)
     assert scratch.materialize()["status"] == "SUCCESS"  # a built warehouse, so every run below writes
     port = free_port()
@@ -134,7 +138,6 @@ def test_five_materializations_at_once_queue_and_all_succeed(starter_project, tm
             reply = graphql(port, LAUNCH, {"params": params})["launchRun"]
             assert reply["__typename"] == "LaunchRunSuccess", reply
             run_ids.append(reply["run"]["runId"])
-        # Launched together (a loaded machine may take a few seconds): the queue must keep them apart.
         assert time.monotonic() - launched_at < 10, "the five launches must land together"
 
         deadline = time.monotonic() + 600
@@ -147,10 +150,18 @@ def test_five_materializations_at_once_queue_and_all_succeed(starter_project, tm
 
     assert [runs[run_id]["status"] for run_id in run_ids] == ["SUCCESS"] * 5
     windows = sorted((runs[run_id]["startTime"], runs[run_id]["endTime"]) for run_id in run_ids)
-    for (_, previous_end), (next_start, _) in itertools.pairwise(windows):
-        assert next_start >= previous_end, "two runs touched the warehouse at the same time"
+    assert any(
+        next_start < previous_end for (_, previous_end), (next_start, _) in itertools.pairwise(windows)
+    ), f"no two runs were in progress at once: the runs were queued {windows}"
+    waited_for = set()
     for run_id in run_ids:
         summary = probe(starter_project.root, starter_project.package, scratch.env(), "--summarize", run_id)
         assert summary["executions"] == 1 and summary["lock_errors"] == 0
         assert summary["evaluated"], "a restated run evaluates its selection"
+        waited_for |= {
+            metadata[WAITED_FOR] for metadata in summary["materialized"].values() if WAITED_FOR in metadata
+        }
+    # An execution that found another's at the file waited for it, and its assets name that run
+    # (whether two executions met is up to timing here; test_concurrent_runs makes them meet).
+    assert all(any(run_id in text for run_id in run_ids) for text in waited_for), waited_for
     assert_warehouse_intact(scratch)

@@ -43,6 +43,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
     checks: dict[str, dict] = {}
     outputs: dict[str, dict[str, str]] = {}
     evaluated: Counter[str] = Counter()
+    batches: list[str] = []
     warnings: list[str] = []
     errors: list[str] = []
     executions = 0
@@ -60,6 +61,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
             for line in message.splitlines():  # a step logs the lines it reads at once as one message
                 if line.startswith(EVALUATED_PREFIX):
                     evaluated[line[len(EVALUATED_PREFIX) :].split(" [")[0].replace('"', "")] += 1
+                    batches.append(line[len(EVALUATED_PREFIX) :].split("] in ")[0].replace('"', "") + "]")
             continue
         kind = event.event_type
         if kind in (
@@ -122,6 +124,7 @@ def summarize(instance: DagsterInstance, run_id: str) -> dict:
         "outputs": outputs,
         "executions": executions,
         "evaluated": dict(evaluated),
+        "evaluated_batches": sorted(batches),
         "lock_errors": lock_errors,
         "warnings": warnings,
         "errors": errors,

@@ -118,6 +118,9 @@ class WarehouseResource(ConfigurableResource):
         connection = self.connect()
         try:
             with connection, connection.cursor() as cursor:  # commits, or rolls back on error
+                # Two runs replacing the table at once take turns (two concurrent CREATE TABLE or
+                # CREATE SCHEMA of one name fail in PostgreSQL); the lock ends with the transaction.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"replace_table {table}",))
                 for statement in statements:
                     cursor.execute(statement)
                 cursor.executemany(insert, rows)

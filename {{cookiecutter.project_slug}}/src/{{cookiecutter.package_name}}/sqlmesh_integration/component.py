@@ -9,8 +9,10 @@ a run of both executes each project once. ``dg scaffold defs
 <package>.sqlmesh_integration.SQLMeshProjectComponent <folder>`` writes such a
 folder (:mod:`.scaffolding`; ``--init true`` creates the SQLMesh project too).
 
-The settings are the resources' (:class:`.SQLMeshResource`, and ``mode`` and
-``keep_finished_runs`` of :class:`.SQLMeshRunResults`) and the translator's:
+The settings are the resources' (:class:`.SQLMeshResource`, ``lock_timeout_seconds``
+included: how long a run waits for another that holds what it needs, see
+:mod:`.coordination`; and ``mode`` and ``keep_finished_runs`` of
+:class:`.SQLMeshRunResults`) and the translator's:
 ``partition_by_default``, ``freshness_from_cron`` (each asset overdue in the UI
 once its model's cron period passes without a run; on, as Dagster 1.13's
 freshness policies are a stable API) and ``translation``, templates of each

@@ -23,6 +23,11 @@ as it can:
    plan at a time per SQLMesh state, each built against the result of the
    one before.
 
+A fourth lock is held for a moment at the start of every execution, while
+it opens SQLMesh's state (:meth:`Coordination.open_state`): the first
+execution on an empty state creates its tables, and a second one must not
+do the same at the same time.
+
 Where they live, and what releases them:
 
 - DuckDB: an exclusive ``flock`` on ``<file>.lock`` beside each DuckDB file
@@ -188,14 +193,28 @@ class Coordination:
                 stack.callback(lock.release)
             yield waited
 
-    @contextlib.contextmanager
-    def plan(self, about: Collection[str] = ()) -> Iterator[None]:
+    def open_state(self, context: Context, about: Collection[str] = ()) -> None:
+        """Open the context's SQLMesh state, one process at a time while it may create its tables.
+
+        SQLMesh creates (migrates) the state's tables the first time a
+        context reads a state that has none; two processes doing so at once
+        on PostgreSQL fail one of them ("current transaction is aborted").
+        """
+        with self._advisory("state", "SQLMesh's state tables", about):
+            _ = context.state_sync  # reading it opens the state, and creates it if need be
+
+    def plan(self, about: Collection[str] = ()) -> contextlib.AbstractContextManager[None]:
         """Hold the state's plan lock: one plan is built and applied at a time."""
+        return self._advisory("plan", "SQLMesh's plan lock", about)
+
+    @contextlib.contextmanager
+    def _advisory(self, name: str, what: str, about: Collection[str]) -> Iterator[None]:
+        """Hold the state's lock ``name`` (nothing to hold without a PostgreSQL state)."""
         if self.advisory is None:
             yield
             return
-        lock = self.advisory.lock("plan")
-        self._acquire(lock, "SQLMesh's plan lock", about)
+        lock = self.advisory.lock(name)
+        self._acquire(lock, what, about)
         try:
             yield
         finally:

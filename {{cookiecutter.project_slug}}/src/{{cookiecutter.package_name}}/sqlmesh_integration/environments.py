@@ -391,6 +391,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
             coordination.plan(),
             closing(sqlmesh_context),
         ):
+            coordination.open_state(sqlmesh_context)
             plan = build_plan(sqlmesh_context, config.environment, own=own)
             report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
             text = _report(context, report, config)

@@ -140,6 +140,7 @@ class SQLMeshExecution:
                 ):
                     if waited is not None:
                         self.waited_for = dict.fromkeys(self.selection.model_names, waited)
+                    self.coordination.open_state(self.context, self.selection.model_names)
                     return self._steps()
             except Exception as error:
                 locked = WarehouseLockedError.from_duckdb(error)
