@@ -167,31 +167,50 @@ def test_dg_check_defs_names_the_line_of_a_mistyped_setting(demo_project):
 
 
 def test_dg_scaffolds_a_second_sqlmesh_project_that_dg_checks(demo_project):
-    """``dg scaffold defs ... --init true``: a new SQLMesh project and its defs.yaml, beside the sample's.
+    """``dg scaffold defs ... finance --init true``: a new SQLMesh project in a folder of its own.
 
-    ``dg list components`` lists the component with its documentation; the
-    scaffolded folder loads (``dg check defs``) with its own resources, jobs and
-    assets. Both are removed afterwards: other tests read this bake.
+    ``dg list components`` lists the component with its documentation; without
+    ``--project-dir``, the project is created in ``finance_sqlmesh_project/``
+    beside the sample's, and the scaffolded folder loads (``dg check defs``)
+    with its own resources, jobs and assets. A second ``--init`` into that
+    folder is refused in one ``Error:`` line, leaving no defs folder behind.
+    All is removed afterwards: other tests read this bake.
     """
     env = {**os.environ, "DAGSTER_HOME": str(demo_project.root / "dagster_home")}
     dg = str(demo_project.root / ".venv" / "bin" / "dg")
     component = f"{demo_project.package}.sqlmesh_integration.SQLMeshProjectComponent"
-    defs_folder = demo_project.root / "src" / demo_project.package / "defs" / "finance"
-    sqlmesh_folder = demo_project.root / "finance_project"
+    defs = demo_project.root / "src" / demo_project.package / "defs"
+    sqlmesh_folder = demo_project.root / "finance_sqlmesh_project"
     listed = run([dg, "list", "components", "--json"], cwd=demo_project.root, env=env).stdout
     components = {entry["key"]: entry for entry in json.loads(listed[listed.index("{") :])["items"]}
     assert components[component]["summary"].startswith("A SQLMesh project"), components[component]
     try:
-        scaffold = [dg, "scaffold", "defs", component, "finance", "--project-dir", "finance_project"]
-        run([*scaffold, "--init", "true"], cwd=demo_project.root, env=env)
+        run([dg, "scaffold", "defs", component, "finance", "--init", "true"], cwd=demo_project.root, env=env)
         assert (sqlmesh_folder / "config.yaml").is_file()
-        assert "name: finance\n" in (defs_folder / "defs.yaml").read_text()
+        scaffolded = (defs / "finance" / "defs.yaml").read_text()
+        assert "name: finance\n" in scaffolded and "project_dir: finance_sqlmesh_project\n" in scaffolded
         checked = run([dg, "check", "defs"], cwd=demo_project.root, env=env)
         assert "All definitions loaded successfully" in checked.stdout + checked.stderr
         listed = run([dg, "list", "defs", "--json"], cwd=demo_project.root, env=env).stdout
+        again = [dg, "scaffold", "defs", component, "again", "--project-dir", sqlmesh_folder.name]
+        refused = subprocess.run(
+            [*again, "--init", "true"],
+            check=False,
+            cwd=demo_project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
-        shutil.rmtree(defs_folder, ignore_errors=True)
+        shutil.rmtree(defs / "finance", ignore_errors=True)
+        shutil.rmtree(defs / "again", ignore_errors=True)
         shutil.rmtree(sqlmesh_folder, ignore_errors=True)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: finance_sqlmesh_project is a SQLMesh project already"), refused.stderr
+    assert "leave out --init" in error, refused.stderr
+    assert not (defs / "again").exists()
     sections = json.loads(listed[listed.index("{") :])
     assert {"sqlmesh_example/full_model", "marts/customers"} <= {a["asset_key"] for a in sections["assets"]}
     assert {"finance_run", "finance_promote", "sqlmesh_run"} <= {j["name"] for j in sections["jobs"]}
