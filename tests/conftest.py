@@ -15,6 +15,10 @@ from helpers.baking import import_file, render_hook
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
+# SQLMesh sends anonymous usage statistics, and may wait on the network at exit, unless told not
+# to: every command the tests start (sqlmesh init, dg scaffold, runs outside make) inherits this.
+os.environ["SQLMESH__DISABLE_ANONYMIZED_ANALYTICS"] = "1"
+
 Bake = Callable[..., Path]
 
 

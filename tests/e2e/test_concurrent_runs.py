@@ -6,7 +6,10 @@ real PostgreSQL server. No Dagster run queue is involved: `make run` never
 goes through it, and the shipped instance has no run limit.
 """
 
+import itertools
+import json
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -19,8 +22,11 @@ from helpers.concurrency import (
     start_probe,
     waited_for,
 )
+from helpers.dagster_dev import LAUNCH, free_port, graphql, in_session, serving
 from helpers.demo_outcomes import evaluated
-from helpers.project import probe
+from helpers.project import IN_PROJECT, probe
+from helpers.project import run as run_command
+from helpers.real_partitioned_project import BACKFILL, BACKFILL_STATUS
 from helpers.sample_expectations import ALL_MODELS_STARTER, PAGES_PER_DAY, PYTHON_ASSETS
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +64,40 @@ def test_two_make_runs_at_once_on_duckdb_both_succeed_and_evaluate_nothing_twice
     assert (
         waiter["materialized"]["marts/customers"]["sqlmesh/status"] == "up to date, not evaluated in this run"
     )
+
+
+def test_postgresql_locks_are_released_when_their_holder_is_killed_and_taken_in_order(
+    postgres, postgres_project, tmp_path
+):
+    """The advisory locks alone, against the real server (in_project/advisory_locks.py says how)."""
+    scratch = postgres_project.scratch(tmp_path)
+    scratch.postgres = postgres.recreate("advisory_locks")
+    script = IN_PROJECT / "advisory_locks.py"
+    found = json.loads(
+        run_command(
+            [str(postgres_project.python), str(script), "shop_analytics"],
+            postgres_project.root,
+            scratch.env(),
+        ).stdout
+    )
+    killed = found["killed"]
+    print(f"model, plan and state locks taken {killed['seconds_after_kill']} s after SIGKILL of their holder")
+    assert killed["holder_exit"] == -signal.SIGKILL
+    # Bounded at 30 s: a lock that outlived its holder fails the wait with LockWaitTimeout instead.
+    assert killed["waited_for"] == {"m": ["run-that-holds", killed["holder_pid"]]}
+    assert killed["lines"][0].startswith(
+        f"SQLMesh: waiting for model m, held by Dagster run run-that-holds (pid {killed['holder_pid']} on "
+    )
+    in_order = found["in_order"]
+    # Waiting for m2, the second run holds m1 (before it) and not m3 (after it): one lock each.
+    assert in_order["while_waiting"] == ["sqlmesh-lock r=run-a", "sqlmesh-lock r=run-b"]
+    assert in_order["held"] == {"waited_for": ["m2"], "granted": ["sqlmesh-lock r=run-b"] * 3}
+    assert in_order["after"] == []
+    assert found["keepalive"] == {
+        "tcp_keepalives_idle": "5",
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+    }
 
 
 def test_two_runs_of_every_unpartitioned_asset_at_once_on_postgresql(postgres, postgres_project, tmp_path):
@@ -208,3 +248,114 @@ def wait_until(condition, what: str, seconds: float = 180) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
         time.sleep(0.5)
+
+
+def test_the_shipped_deployment_runs_a_backfill_and_other_runs_together(postgres, postgres_project, tmp_path):
+    """deploy/ as its three processes (code server, webserver, daemon) on PostgreSQL storage and warehouse.
+
+    A backfill of the day-partitioned models and two runs of the unpartitioned assets (what the
+    schedule launches at its tick) are launched together: the daemon starts them all at once
+    (deploy/dagster.yaml has no run limit) and every one succeeds. Runs apply their own plans
+    here (auto_plan on): the deployed image's SQLMESH_AUTO_PLAN=false needs CI's plan first.
+    """
+    root = postgres_project.root
+    scratch = postgres_project.scratch(tmp_path)
+    scratch.postgres = postgres.recreate("deployed_warehouse")
+    postgres.recreate("deployed_dagster")
+    shutil.copy(root / "deploy" / "dagster.yaml", scratch.dagster_home / "dagster.yaml")
+    scratch.extra_env = {
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": str(postgres.port),
+        "DAGSTER_PG_USER": postgres.user,
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": "deployed_dagster",
+    }
+    code_port, web_port = free_port(), free_port()
+    workspace = tmp_path / "workspace.yaml"
+    shipped = (root / "deploy" / "workspace.yaml").read_text()
+    assert "host: code" in shipped and "port: 4000" in shipped
+    workspace.write_text(
+        shipped.replace("host: code", "host: 127.0.0.1").replace("port: 4000", f"port: {code_port}")
+    )
+    env, bin_dir = scratch.env(), root / ".venv" / "bin"
+    code = [str(bin_dir / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port)]
+    webserver = [
+        str(bin_dir / "dagster-webserver"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(web_port),
+        "-w",
+        str(workspace),
+    ]
+    with (
+        in_session([*code, "-m", "shop_analytics.definitions"], root, env, tmp_path / "code.log"),
+        serving(webserver, root, env, web_port, timeout=180),
+        in_session(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)], root, env, tmp_path / "daemon.log"
+        ),
+    ):
+        backfill = graphql(
+            web_port,
+            BACKFILL,
+            {
+                "params": {
+                    "partitionsByAssets": [
+                        {"assetKey": {"path": ["web", model]}, "partitions": {"range": DEPLOYED_DAYS}}
+                        for model in ("page_views", "daily_traffic")
+                    ],
+                    "fromFailure": False,
+                }
+            },
+        )["launchPartitionBackfill"]
+        assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+        launched = [launch_assets(web_port, EVERY_UNPARTITIONED_STARTER_ASSET) for _ in range(2)]
+        runs = wait_for_runs(web_port, backfill["backfillId"], launched)
+
+    assert {run["status"] for run in runs.values()} == {"SUCCESS"}, runs
+    windows = sorted((run["startTime"], run["endTime"]) for run in runs.values())
+    assert any(later < earlier_end for (_, earlier_end), (later, _) in itertools.pairwise(windows)), windows
+    assert scratch.query("SELECT COUNT(*) FROM web.page_views") == [[PAGES_PER_DAY * 6]]
+    # The runs' own SQLMesh plans were applied one at a time: no ConflictingPlanError anywhere.
+    for run_id in runs:
+        summary = probe(root, postgres_project.package, env, "--summarize", run_id)
+        assert not any(
+            "ConflictingPlanError" in text for text in [*summary["errors"], *summary["failures"].values()]
+        )
+
+
+DEPLOYED_DAYS = {"start": "2024-01-01", "end": "2024-01-06"}
+RUN_STATES = "{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"
+
+
+def launch_assets(port: int, keys: list[str]) -> str:
+    """Launch a run of ``keys`` as the UI does; its run id."""
+    params = {
+        "selector": {
+            "repositoryLocationName": "shop_analytics",
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": key.split("/")} for key in keys],
+        },
+        "runConfigData": {},
+    }
+    reply = graphql(port, LAUNCH, {"params": params})["launchRun"]
+    assert reply["__typename"] == "LaunchRunSuccess", reply
+    return reply["run"]["runId"]
+
+
+def wait_for_runs(port: int, backfill_id: str, launched: list[str], seconds: float = 480) -> dict[str, dict]:
+    """Every run of the backfill and of ``launched``, once all have ended and the backfill is done."""
+    deadline = time.monotonic() + seconds
+    while True:
+        backfill = graphql(port, BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        wanted = set(launched) | {run["runId"] for run in backfill["runs"]}
+        runs = {run["runId"]: run for run in graphql(port, RUN_STATES)["runsOrError"]["results"]}
+        ended = all(
+            runs.get(run_id, {}).get("status") in ("SUCCESS", "FAILURE", "CANCELED") for run_id in wanted
+        )
+        if ended and backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
+            assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+            return {run_id: runs[run_id] for run_id in wanted}
+        assert time.monotonic() < deadline, f"not done within {seconds} s: {backfill} {runs}"
+        time.sleep(2)

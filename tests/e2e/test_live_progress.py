@@ -34,9 +34,6 @@ def execute(context, start, end, execution_time, **kwargs) -> pd.DataFrame:
 '''
 BEFORE_THE_END_S = 5.0
 """Models SQLMesh finishes this long before the execution ends are held to the rule."""
-STEP_WAIT_LIMIT_S = 5.0
-"""Once a step has started and SQLMesh has finished its model, it reports within this: far below
-the 15 seconds a step held behind the slow model would wait."""
 
 
 def waited_in_step(entry: dict) -> float:
@@ -53,7 +50,7 @@ def test_no_model_is_held_behind_a_slow_one_under_either_executor(demo_project, 
     process, so every model SQLMesh finished early is reported before the slow one
     finishes. Under the multiprocess executor Dagster starts a process per step, a few
     at a time, each importing the project: when a step starts is Dagster's, so only
-    the step's own wait is held to the rule. The seconds are printed, not asserted
+    the order of each early step's report and SQLMesh's end is asserted. The seconds are printed, not asserted
     (`make bench` measures them at scale): a step held behind the slow model would
     wait 15 of them.
     """
@@ -85,7 +82,17 @@ def test_no_model_is_held_behind_a_slow_one_under_either_executor(demo_project, 
     assert all(
         entry["reported"] is not None and entry["step_started"] is not None for entry in models.values()
     ), figures
-    waited = {name: waited_in_step(entry) for name, entry in models.items()}
-    assert max(waited.values()) < STEP_WAIT_LIMIT_S, figures
+    # Order, not seconds: a step that started well before SQLMesh's end reports its model before
+    # that end. Held behind the slow model (or the end of SQLMesh's pass), it would report after it.
+    early_steps = {
+        name: entry
+        for name, entry in models.items()
+        if entry["step_started"] <= lag["ended"] - BEFORE_THE_END_S
+    }
+    assert early_steps, figures
+    assert all(entry["reported"] < lag["ended"] for entry in early_steps.values()), figures
+    print(
+        "each step's wait once its model was done:", {name: waited_in_step(e) for name, e in models.items()}
+    )
     if executor == "in_process":
         assert max(entry["reported"] for entry in models.values()) < slow["finished"], figures

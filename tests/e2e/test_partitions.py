@@ -30,8 +30,9 @@ RESTATE = {"sqlmesh/mode": "restate"}
 def scratch(starter_project, tmp_path) -> Scratch:
     """The partitioned project on a fresh warehouse (see helpers.partitioned_project), in-process.
 
-    The steps of a range share its one execution as any run's do: test_shared_execution
-    proves that under the multiprocess executor.
+    In-process only: how the steps of a run share its one execution does not depend on
+    partitions, and test_shared_execution proves it under the multiprocess executor on
+    unpartitioned runs. No partitioned run is made under the multiprocess executor.
     """
     scratch = starter_project.scratch(tmp_path)
     use_partitioned_project(scratch)

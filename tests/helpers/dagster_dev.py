@@ -65,21 +65,10 @@ def _default_signals() -> None:
 def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeout: float) -> Iterator[str]:
     """Run ``command`` until it answers /server_info on ``port``; yield its output file's path.
 
-    On exit the whole process group gets SIGTERM, and the test fails if any
-    process of it is still alive ``SHUTDOWN_SECONDS`` later, naming them.
+    Ended as :func:`in_session` ends it.
     """
     log = cwd / f".serve-{port}.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_default_signals,  # noqa: PLW1509 (the tests start no threads)
-        )
-    try:
+    with in_session(command, cwd, env, log) as server:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -92,23 +81,54 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], port: int, timeo
                 )
                 time.sleep(1)
         yield str(log)
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-        except ProcessLookupError:  # the whole group already exited: the assertion above says why
-            pass
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            raise
+
+
+@contextmanager
+def in_session(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """Run ``command`` in a session of its own, its output in ``log``; end the whole session on exit.
+
+    Every path ends every process of the session: SIGTERM to the group, then
+    SIGKILL to each process still alive ``SHUTDOWN_SECONDS`` later. When the
+    body did not fail, a process that needed SIGKILL fails the test, named.
+    """
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,  # noqa: PLW1509 (the tests start no threads)
+        )
+    try:
+        yield process
+    except BaseException:
+        _end_session(process)
+        raise
+    left = _end_session(process)
+    assert not left, f"{command} left processes behind {SHUTDOWN_SECONDS} s after SIGTERM: {left}"
+
+
+def _end_session(process: subprocess.Popen) -> dict[int, str]:
+    """SIGTERM the session's group, SIGKILL what is left after the grace period; what was left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the whole group already exited
+        pass
     # dagster dev stops its webserver, daemon, code servers and run workers one after the other:
     # on a loaded machine (two test workers on two cores) that takes longer than when alone.
     deadline = time.monotonic() + SHUTDOWN_SECONDS
-    while processes_in_session(server.pid) and time.monotonic() < deadline:
+    while processes_in_session(process.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    left = {pid: _command_line(pid) for pid in processes_in_session(server.pid)}
-    assert not left, f"{command} left processes behind {SHUTDOWN_SECONDS} s after SIGTERM: {left}"
+    left = {pid: _command_line(pid) for pid in processes_in_session(process.pid)}
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    return left
 
 
 def _command_line(pid: int) -> str:

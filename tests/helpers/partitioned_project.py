@@ -5,13 +5,13 @@ is that date and day 13 is yesterday, the last complete partition.
 """
 
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from helpers.project import Scratch
 
 PROJECT = Path(__file__).resolve().parents[1] / "e2e" / "sqlmesh_projects" / "partitioned"
-START = date.today() - timedelta(days=14)
+START = datetime.now(UTC).date() - timedelta(days=14)
 PARTITIONED = ["staging/orders", "marts/daily_revenue"]
 """The project's partitioned assets; ``marts/revenue_total`` is not partitioned."""
 

@@ -9,7 +9,7 @@ unpartitioned model above the partitioned ones and one below them.
 import json
 import shutil
 import time
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from helpers.dagster_dev import free_port, graphql, serving
@@ -39,7 +39,8 @@ query Backfill($id: String!) {
 
 
 def day(days_ago: int) -> str:
-    return (date.today() - timedelta(days=days_ago)).isoformat()
+    """The day ``days_ago`` days before today, in UTC (SQLMesh's and Dagster's days)."""
+    return (datetime.now(UTC).date() - timedelta(days=days_ago)).isoformat()
 
 
 def midnight(days_ago: int) -> str:
