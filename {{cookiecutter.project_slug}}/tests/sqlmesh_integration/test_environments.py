@@ -1,5 +1,6 @@
 """Environments: a run in dev leaves prod alone; the plan report says what applying does; promotion does."""
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,6 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     sqlmesh_assets,
     sqlmesh_environment_jobs,
 )
-from {{ cookiecutter.package_name }}.sqlmesh_integration.environments import partitioned_assets
 
 SOURCE = "MODEL (name raw.amounts, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 20\n"
 TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) AS amount FROM raw.amounts\n"
@@ -56,15 +56,6 @@ class Project:
         context = SQLMeshResource(project_dir=str(self.dir)).load_context()
         try:
             return PlanReport.from_plan(build_plan(context, environment))
-        finally:
-            context.close()
-
-    def plan_report_for_promotion(self, environment: str = "prod") -> PlanReport:
-        """The report the promotion job makes: partitioned models' history left to runs."""
-        partitioned = partitioned_assets(sqlmesh_assets(SQLMeshResource(project_dir=str(self.dir))))
-        context = SQLMeshResource(project_dir=str(self.dir)).load_context()
-        try:
-            return PlanReport.from_plan(build_plan(context, environment), partitioned)
         finally:
             context.close()
 
@@ -187,26 +178,50 @@ def days_in_prod(project: Project) -> int:
     return count
 
 
-def test_a_promoted_partitioned_model_leaves_its_history_to_runs_and_the_report_says_how(project):
+def yesterday_in_utc() -> date:
+    """The last day a daily model's cron has closed: the day before today, in UTC."""
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def test_a_promoted_partitioned_model_leaves_its_history_to_runs_and_the_report_says_how(project, tmp_path):
     project.write("visits_daily", DAILY)
     project.write("visits", VISITS)
+    report_file = tmp_path / "summary.md"
 
-    report = project.plan_report_for_promotion()
-    promotion = promote(project)
+    before = yesterday_in_utc()
+    promotion = promote(project, report_file=str(report_file))
+    # The days the plan had to leave: 2025-01-01 (the project's start) to the last day ended, in UTC.
+    rows = {
+        f"| `raw.visits` | 2025-01-01 - {day} | `make run SELECT=raw/visits PARTITION=2025-01-01...{day}` |"
+        for day in {before, yesterday_in_utc()}  # two only if the promotion ran over midnight
+    }
 
     assert promotion.success
     assert days_in_prod(project) == 0  # no history was filled by the promotion
     assert project.query("SELECT days FROM marts.visits") == [(0,)]  # the model below it was evaluated
-    ((model, intervals, command),) = report.left_to_runs
-    assert model == "raw.visits" and intervals.startswith("2025-01-01")
-    assert command.startswith("make run SELECT=raw/visits PARTITION=2025-01-01...")
-    assert "Partitioned models are promoted without filling their history" in report.markdown()
-    assert [m for m, _, _ in report.backfill] == ["marts.visits"]
+    (output,) = [event for event in promotion.all_events if event.event_type_value == "STEP_OUTPUT"]
+    # What the job reported, in its output's metadata and in the file it was given (CI's summary).
+    for text in (output.event_specific_data.metadata["sqlmesh/plan"].value, report_file.read_text()):
+        lines = text.splitlines()
+        assert any(
+            line.startswith("Partitioned models are promoted without filling their history") for line in lines
+        ), text
+        assert len(rows & set(lines)) == 1, text
+        # Only what the promotion evaluates is in the backfill table: the model below, not the days.
+        assert "| `marts.visits` | 2025-01-01 - " in text
+        assert "Applying it evaluates 1 model(s), over these intervals:" in lines
 
 
 def test_promotion_with_backfill_partitions_fills_the_history_as_sqlmesh_does(project):
     project.write("visits_daily", DAILY)
 
+    before = yesterday_in_utc()
     assert promote(project, backfill_partitions=True).success
 
-    assert days_in_prod(project) > 300  # every day since the project's start
+    # Every day from the project's start to the last day ended (in UTC), once each.
+    first = date(2025, 1, 1)
+    expected = {(day - first).days + 1 for day in {before, yesterday_in_utc()}}
+    assert days_in_prod(project) in expected
+    assert project.query("SELECT COUNT(DISTINCT day), MIN(day) FROM raw.visits") == [
+        (days_in_prod(project), first)
+    ]

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -19,6 +20,11 @@ DAILY = (
     "MODEL (name staging.{name}, kind INCREMENTAL_BY_TIME_RANGE (time_column day), cron '@daily'{tags});\n"
 )
 QUERY = "SELECT CAST(@start_ds AS DATE) AS day, 1 AS n\n"
+# A row for each day of the interval evaluated: the table says which days were.
+EACH_DAY = (
+    "SELECT CAST(d AS DATE) AS day, 1 AS n "
+    "FROM generate_series(CAST(@start_ds AS DATE), CAST(@end_ds AS DATE), INTERVAL 1 DAY) AS days(d)\n"
+)
 
 
 @pytest.fixture
@@ -123,7 +129,7 @@ def test_models_starting_on_different_dates_share_one_grid_per_unit_and_nothing_
     starts = {"early": "", "late": ", start '2025-01-05'", "recent": ", start '1 week ago'"}
     for name, start in starts.items():
         header = DAILY.format(name=name, tags=", tags [dagster_partitioned]" + start)
-        (project / "models" / f"{name}.sql").write_text(header + QUERY)
+        (project / "models" / f"{name}.sql").write_text(header + EACH_DAY)
     hourly = DAILY.replace("'@daily'", "'@hourly'").format(name="hourly", tags=", tags [dagster_partitioned]")
     (project / "models" / "hourly.sql").write_text(hourly + QUERY)
     sqlmesh = SQLMeshResource(project_dir=str(project))
@@ -167,3 +173,15 @@ def test_models_starting_on_different_dates_share_one_grid_per_unit_and_nothing_
         * 4
     )
     assert all("sqlmesh/nothing_to_fill" not in m.metadata for m in by_asset["early"])
+    # What SQLMesh wrote: each day of the range once, and of late's only those from its start on.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as warehouse:
+        written = {
+            name: warehouse.sql(
+                f"SELECT CAST(day AS TEXT), COUNT(*) FROM staging.{name} GROUP BY day ORDER BY day"
+            ).fetchall()
+            for name in ("early", "late")
+        }
+    assert written == {
+        "early": [("2025-01-03", 1), ("2025-01-04", 1), ("2025-01-05", 1), ("2025-01-06", 1)],
+        "late": [("2025-01-05", 1), ("2025-01-06", 1)],
+    }

@@ -1,6 +1,6 @@
 """SQLMesh intervals as Dagster time partitions, from real SQLMesh models."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from dagster import TimeWindowPartitionsDefinition
@@ -115,5 +115,12 @@ def test_the_grid_of_a_unit_starts_at_the_earliest_fixed_start_and_a_relative_on
         IntervalUnit.HOUR: utc(2025, 1, 1),
     }
     assert grid_starts(models, None, lambda m: m.name != "a.earlier")[IntervalUnit.HOUR] == utc(2025, 2, 1, 6)
+    before = datetime.now(UTC)
     only_relative = grid_starts([models[2]], "2 weeks ago", lambda m: True)[IntervalUnit.DAY]
-    assert only_relative.date() < datetime.now(UTC).date()  # every start relative: the earliest, as of now
+    after = datetime.now(UTC)
+    # Every start relative: the earliest of them ('2 weeks ago', not '1 week ago') as of now, from
+    # the start of its day in UTC (two candidates only if the call ran over midnight).
+    two_weeks_ago = {
+        datetime.combine(now.date() - timedelta(weeks=2), time(), UTC) for now in (before, after)
+    }
+    assert only_relative in two_weeks_ago

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
@@ -88,7 +89,14 @@ def test_a_run_and_the_cli_in_the_project_folder_share_one_warehouse_and_one_sta
 
     state = StreamReader(stream).read()
     assert state.end.error is None
-    assert {outcome.status.value for outcome in state.outcomes.values()} == {"evaluated"}
+    assert {fqn: outcome.status.value for fqn, outcome in state.outcomes.items()} == dict.fromkeys(
+        fqns, "evaluated"
+    )
+    # Each catalog's file holds its model's rows: the second one's, attached from the project's folder.
+    with duckdb.connect(str(project / "db.db"), read_only=True) as warehouse:
+        warehouse.execute(f"ATTACH '{project / 'archive' / 'archive.db'}' AS archive (READ_ONLY)")
+        assert warehouse.sql("SELECT n FROM db.sqlmesh_example.numbers").fetchall() == [(1,)]
+        assert warehouse.sql("SELECT n FROM archive.old.kept").fetchall() == [(1,)]
     assert sorted(p.name for p in project.rglob("*.db")) == ["archive.db", "db.db", "state.db"]
     assert not list(Path.cwd().rglob("*.db"))  # nothing written where Dagster runs
     assert gateway_connection(str(project)).catalogs["archive"] == str(project / "archive" / "archive.db")

@@ -1,8 +1,15 @@
-"""Steps run in the order SQLMesh evaluates the models, after every step that is not SQLMesh's."""
+"""Steps run in the order SQLMesh evaluates the models, after every step that is not SQLMesh's.
 
+The order SQLMesh really took is read off the run's execution stream: SQLMesh
+reports each model as it finishes it, and each event records when (``at``).
+"""
+
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions, asset
+import pytest
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, asset
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets
 from {{ cookiecutter.package_name }}.sqlmesh_integration.model_graph import evaluation_order
@@ -40,12 +47,37 @@ def definitions(root: Path) -> tuple[Definitions, SQLMeshResource]:
     ), sqlmesh
 
 
-def test_sqlmesh_takes_the_models_level_by_level(tmp_path):
+@dataclass(frozen=True)
+class Run:
+    """One in-process run of every asset, and the order in which SQLMesh finished the models in it."""
+
+    result: ExecuteInProcessResult
+    finished: list[str]
+    """Model names (schema.table), in the order of the stream's model_finished events."""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    defs, _ = definitions(tmp_path_factory.mktemp("run"))
+    instance = DagsterInstance.ephemeral()
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    (stream,) = (Path(instance.storage_directory()) / "sqlmesh_runs" / result.run_id).glob("*/events-*.jsonl")
+    events = [json.loads(line) for line in stream.read_text().splitlines()]
+    finished = sorted(
+        (event for event in events if event["event"] == "model_finished"), key=lambda e: e["at"]
+    )
+    return Run(result, [event["fqn"].split(".", 1)[1].replace('"', "") for event in finished])
+
+
+def test_sqlmesh_takes_the_models_level_by_level(tmp_path, run):
+    # The order the steps are given is the integration's reconstruction of SQLMesh's: it must be the
+    # order in which SQLMesh finished the models.
     _, sqlmesh = definitions(tmp_path)
     order = [
         fqn.split(".", 1)[1].replace('"', "") for fqn in evaluation_order(sqlmesh.load_definitions().models)
     ]
-    assert order == ["m.other", "z.root", "a.child", "b.leaf", "a.grand"]
+    assert order == run.finished
+    assert run.finished == ["m.other", "z.root", "a.child", "b.leaf", "a.grand"]
 
 
 def test_each_step_has_a_priority_in_that_order_below_every_other_step(tmp_path):
@@ -60,13 +92,9 @@ def test_each_step_has_a_priority_in_that_order_below_every_other_step(tmp_path)
     assert priority["a/child"] > priority["b/leaf"] > priority["a/grand"]
 
 
-def test_an_in_process_run_starts_the_steps_in_sqlmesh_s_order(tmp_path):
-    defs, _ = definitions(tmp_path)
-    instance = DagsterInstance.ephemeral()
-
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-
-    assert result.success
-    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
-    assert started == ["not_sqlmesh", "m__other", "z__root", "a__child", "b__leaf", "a__grand"]
-    assert len(result.get_asset_materialization_events()) == 6
+def test_an_in_process_run_starts_the_steps_in_sqlmesh_s_order(run):
+    assert run.result.success
+    started = [event.step_key for event in run.result.all_events if event.event_type_value == "STEP_START"]
+    # The step that is not SQLMesh's first, then each model's step in the order SQLMesh finished them.
+    assert started == ["not_sqlmesh", *(name.replace(".", "__") for name in run.finished)]
+    assert len(run.result.get_asset_materialization_events()) == 6
