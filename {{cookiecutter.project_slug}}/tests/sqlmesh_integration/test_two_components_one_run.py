@@ -30,6 +30,8 @@ from dagster import (
     instance_for_test,
 )
 
+from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import STATUS
+
 MODELS = {
     "raw_orders": "MODEL (name raw.orders, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 5",
     "stg_orders": "MODEL (name staging.orders, kind FULL);\nSELECT id, amount FROM raw.orders",
@@ -98,7 +100,7 @@ def executions(instance: DagsterInstance, run_id: str) -> dict[str, list[int]]:
     }
 
 
-def steps(result, event_type: DagsterEventType) -> set[str]:
+def steps(result: JobExecutionResult, event_type: DagsterEventType) -> set[str]:
     return {event.step_key for event in result.all_events if event.event_type == event_type}
 
 
@@ -108,7 +110,7 @@ def test_a_run_of_two_components_executes_each_once(tmp_path, instance, executor
 
     assert executions(instance, result.run_id) == {"base": [1], "reports": [1]}
     materialized = {
-        event.asset_key: event.materialization.metadata["sqlmesh/status"].value
+        event.asset_key: event.materialization.metadata[STATUS].value
         for event in result.get_asset_materialization_events()
     }
     assert materialized == {
