@@ -9,7 +9,7 @@ import pytest
 from dagster import Failure
 from filelock import FileLock
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim, claim_execution
+from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim, Progress, claim_execution, progress_of
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
     ExecutionEnded,
     LogLine,
@@ -192,3 +192,29 @@ def test_a_step_whose_model_was_not_reported_fails_when_the_owner_is_gone(tmp_pa
 
     with pytest.raises(Failure, match="stopped before it ended its execution"):
         follow(claim, "b", print)
+
+
+def test_a_model_of_another_project_is_building_until_its_execution_reports_it(tmp_path):
+    """What a step waits for, before claiming, in the execution of another project (another component)."""
+    claim = claim_execution(tmp_path / "run-1" / "base", "a", lambda claimed: {"a", "b", "c"})
+    writer = StreamWriter(claim.events)
+    assert progress_of(claim, "a") is Progress.BUILDING
+    writer.append(ModelFinished("a", ModelOutcome("s.a", ModelStatus.UP_TO_DATE)))
+    writer.append(ModelFinished("b", ModelOutcome("s.b", ModelStatus.SKIPPED)))
+
+    progress = [progress_of(claim, fqn) for fqn in "abc"]
+    assert progress == [Progress.BUILT, Progress.NOT_BUILT, Progress.BUILDING]
+    writer.append(ExecutionEnded(error="the warehouse went away"))
+    assert progress_of(claim, "c") is Progress.NOT_BUILT
+
+
+def test_a_model_of_another_project_is_not_built_when_its_owner_is_gone(tmp_path):
+    """Its stream will never end: waiting for it would be waiting for ever."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    claim = Claim(tmp_path, 1, ["a", "b"], int(gone.stdout), to_start=False)
+    StreamWriter(claim.events).append(ModelFinished("a", ModelOutcome("s.a", ModelStatus.EVALUATED)))
+
+    assert progress_of(claim, "a") is Progress.BUILT  # what it reported before it died stands
+    assert progress_of(claim, "b") is Progress.NOT_BUILT

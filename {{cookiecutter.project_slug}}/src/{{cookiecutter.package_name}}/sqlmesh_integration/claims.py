@@ -8,19 +8,48 @@ so that two steps never claim the same model, nor start two executions for
 one. It must never wait for anything but the files: not for another step
 (the waiting for steps that models read happens before it is taken), not for
 the event log, not for SQLMesh.
+
+Before claiming, a step waits for what the models still unclaimed read from
+outside this project, so that one execution covers them all. Whatever it
+waits for must end without this step, or the run never ends:
+
+- a step of the run that is not this project's, while it runs. Once started
+  it needs nothing of this project's unclaimed models (Dagster started it
+  after everything it reads), and SQLMesh's steps start after the other
+  ready steps (``SQLMESH_OP_TAGS``), so an ingestion asset has started by
+  the time a model below it is claimed;
+- a model of another SQLMesh project (two components that split one project
+  are two projects here), until the execution of that project that covers
+  it has its outcome, even if its step has not started. That execution needs
+  nothing of this project's unclaimed models: a project claims a model only
+  once the steps it reads have succeeded, and no step below an unclaimed
+  model has. It runs apart from the steps (in a process of its own), so it
+  needs no step to go on, nor a slot of the executor. A model its outcome says is built counts as a
+  succeeded step: the models below it are ready now, though its step, which
+  only reports that outcome, may not have run yet.
+
+Never a step that has not started and whose model no execution covers yet.
+It may be below one of this project's unclaimed models (a model, then an
+asset of another project that reads it, then a model reading that asset:
+only a second execution can build that, see docs/adr/0002), and even when it
+is not, it needs a slot of the executor that the waiting step may be holding
+(the in-process executor has a single one). A model that reads such a step
+is left to a later execution, claimed by the first step that needs it.
 """
 
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from dagster import DagsterEventType
 from filelock import FileLock
 
-from .selection import RunSelection, StepContext
+from .execution_stream import reader_for
+from .selection import ModelElsewhere, RunSelection, StepContext
 
 _FOREIGN_POLL_SECONDS = 0.5
 
@@ -83,38 +112,119 @@ def started_executions(run_dir: Path) -> list[Claim]:
     return claims
 
 
-def wait_for_foreign_steps(context: StepContext, selection: RunSelection, claimed: set[str]) -> None:
-    """Wait while steps that are not SQLMesh's, and that unclaimed models read, are running.
+def wait_for_foreign_steps(
+    context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path
+) -> None:
+    """Wait while what unclaimed models read from outside this project is being built (module docstring).
 
-    They run in their own process, and SQLMesh steps start after them (see
-    ``SQLMESH_OP_TAGS``): waiting for the ones the executor has already
-    started gives an ingestion asset and the models below it one execution,
-    as a run of SQLMesh models only has.
+    ``run_dir``: this project's folder of the run; the other projects' are beside it.
     """
-    foreign = _foreign_steps(selection, claimed)
     said = False
-    while foreign:
-        started, ended, _ = _step_states(context, foreign)
-        running = sorted(started - ended)
-        if not running:
-            return
+    while waiting := _unsettled(context, selection, claimed, run_dir):
         if not said:
-            context.log.info(
-                f"Waiting for step(s) {', '.join(running)}, which SQLMesh models of this run read, "
-                "so that one SQLMesh execution covers them."
-            )
+            context.log.info(_waiting_message(waiting, selection))
             said = True
         time.sleep(_FOREIGN_POLL_SECONDS)
 
 
-def ready_models(context: StepContext, selection: RunSelection, claimed: set[str]) -> set[str]:
-    """Models of the run that no execution has claimed and whose upstream steps have all succeeded."""
+def ready_models(context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path) -> set[str]:
+    """Models of the run that no execution has claimed and whose upstream steps have all succeeded.
+
+    A step of another SQLMesh project has succeeded, here, as soon as that
+    project's execution has built its model.
+    """
     waiting = {fqn: s for fqn, s in selection.models.items() if fqn not in claimed}
     foreign = _foreign_steps(selection, claimed)
     if not foreign:
         return set(waiting)
     _, _, succeeded = _step_states(context, foreign)
-    return {fqn for fqn, s in waiting.items() if s.waits_for <= succeeded}
+    built = succeeded | {
+        step
+        for step, progress in _progress_elsewhere(run_dir, selection.built_elsewhere, foreign).items()
+        if progress is Progress.BUILT
+    }
+    return {fqn for fqn, s in waiting.items() if s.waits_for <= built}
+
+
+class Progress(Enum):
+    """How far another SQLMesh project's execution of the run is with one of its models."""
+
+    BUILDING = "building"
+    """Its execution has not reported the model yet."""
+    BUILT = "built"
+    """Reported as built (or up to date): the models below it may be evaluated."""
+    NOT_BUILT = "not built"
+    """Reported failed or skipped, or its execution ended without it: Dagster skips what is below."""
+
+
+def progress_of(claim: Claim, fqn: str) -> Progress:
+    """How far the execution of ``claim`` is with ``fqn``, from its stream and its owner's process.
+
+    An owner gone without ending the stream will never end it: its steps
+    fail (see :mod:`.following`), and the model is not built.
+    """
+    owner_alive = process_alive(claim.owner)  # before reading: what it wrote before it died is read
+    state = reader_for(claim.events).read()
+    outcome = state.outcomes.get(fqn)
+    if outcome is not None:
+        return Progress.BUILT if outcome.done else Progress.NOT_BUILT
+    return Progress.BUILDING if state.end is None and owner_alive else Progress.NOT_BUILT
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
+    return state != "Z"
+
+
+def _unsettled(context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path) -> list[str]:
+    """The steps unclaimed models read that are still at work and safe to wait for (module docstring)."""
+    foreign = _foreign_steps(selection, claimed)
+    if not foreign:
+        return []
+    elsewhere = _progress_elsewhere(run_dir, selection.built_elsewhere, foreign)
+    started, ended, _ = _step_states(context, foreign - set(elsewhere))
+    building = {step for step, progress in elsewhere.items() if progress is Progress.BUILDING}
+    return sorted(building | (started - ended))
+
+
+def _progress_elsewhere(
+    run_dir: Path, built_elsewhere: Mapping[str, ModelElsewhere], steps: set[str]
+) -> dict[str, Progress]:
+    """Of ``steps``, those whose model an execution of another SQLMesh project covers, and its progress."""
+    progress = {}
+    for step in steps:
+        model = built_elsewhere.get(step)
+        if model is None:
+            continue
+        claim, _ = _covering(run_dir.parent / model.project, model.fqn)
+        if claim is not None:
+            progress[step] = progress_of(claim, model.fqn)
+    return progress
+
+
+def _waiting_message(steps: list[str], selection: RunSelection) -> str:
+    """What the step waits for, and why: said once, when it starts waiting."""
+    models = sorted(
+        f"{model.fqn} (SQLMesh project '{model.project}')"
+        for step in steps
+        if (model := selection.built_elsewhere.get(step)) is not None
+    )
+    return (
+        f"Waiting for step(s) {', '.join(steps)}, which SQLMesh models of this run read, so that one "
+        "SQLMesh execution covers them"
+        + (f"; of another SQLMesh project's execution of this run: {', '.join(models)}" if models else "")
+        + "."
+    )
 
 
 def _covering(run_dir: Path, fqn: str) -> tuple[Claim | None, set[str]]:
@@ -128,7 +238,7 @@ def _covering(run_dir: Path, fqn: str) -> tuple[Claim | None, set[str]]:
 
 
 def _foreign_steps(selection: RunSelection, claimed: set[str]) -> set[str]:
-    """The steps, not SQLMesh's, that the run's unclaimed models wait for."""
+    """The steps, not this project's, that the run's unclaimed models wait for."""
     return set().union(*(s.waits_for for fqn, s in selection.models.items() if fqn not in claimed))
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from dagster import Failure
 
-from .claims import Claim
+from .claims import Claim, process_alive
 from .execution_stream import LogLine, StreamState, reader_for
-from .ownership import OWNER_CHECK_SECONDS, owned_here, process_alive
+from .ownership import OWNER_CHECK_SECONDS, owned_here
 
 _POLL_SECONDS = 0.05
 

@@ -7,12 +7,10 @@ terminated and records how it ended if it dies; and the resource's
 teardown waits for it, since a process must not exit while SQLMesh works.
 """
 
-import os
 import threading
 import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
 
@@ -143,21 +141,6 @@ def owned_here(claim: Claim) -> OwnedExecution | None:
             if owned.claim.events == claim.events:
                 return owned
     return None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): the signal said it exists
-    return state != "Z"
 
 
 def _is_stopping(instance: DagsterInstance, run_id: str) -> bool:

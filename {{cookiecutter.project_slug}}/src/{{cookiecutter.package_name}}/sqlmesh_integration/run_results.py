@@ -27,7 +27,11 @@ Python asset SQLMesh reads as an external table) may need more than one
 execution: a model below such an asset is left to a later execution, made
 by the first step that needs it once that asset's step has succeeded (so
 SQLMesh reads the fresh table), and after the earlier executions have ended.
-A run of SQLMesh assets only always has one.
+A run of SQLMesh assets only always has one. So does each project of a run
+of two (two components splitting one SQLMesh project, each in its own folder
+here): a model below the other project's waits for that project's execution
+to build what it reads, not for the steps that report it (see
+:mod:`.claims`), unless a chain goes from one to the other and back.
 
 A step goes one way through these modules: :mod:`.claims` (which execution
 covers its model; claiming a new one), :mod:`.ownership` (starting it in a
@@ -82,11 +86,12 @@ class SQLMeshRunResults(ConfigurableResource):
         def selection() -> RunSelection:
             return run_selection(context, sqlmesh.name)
 
+        run_dir = runs_dir / run_id / sqlmesh.name
         claim = claim_execution(
-            runs_dir / run_id / sqlmesh.name,
+            run_dir,
             fqn,
-            ready=lambda claimed: ready_models(context, selection(), claimed),
-            before_claiming=lambda claimed: wait_for_foreign_steps(context, selection(), claimed),
+            ready=lambda claimed: ready_models(context, selection(), claimed, run_dir),
+            before_claiming=lambda claimed: wait_for_foreign_steps(context, selection(), claimed, run_dir),
         )
         if claim.to_start:
             try:

@@ -14,7 +14,10 @@ audits the table the model has, and evaluates nothing.
 A run may also hold assets that are not SQLMesh models (an ingestion step, a
 Python asset that SQLMesh reads as an external table). A model below such an
 asset must not be evaluated before that asset's step has run: each model
-records the steps of the run it waits for (``waits_for``).
+records the steps of the run it waits for (``waits_for``). The models of
+another SQLMesh project or component in the run are such assets too; their
+steps are recorded with the model each executes (``built_elsewhere``), since
+that project's own execution says when the model is built (see :mod:`.claims`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -65,12 +68,23 @@ class ModelSelection:
 
 
 @dataclass(frozen=True)
+class ModelElsewhere:
+    """A model that a step of the run executes for another SQLMesh project (another component)."""
+
+    project: str
+    """That project's name: its executions of the run are in the run's folder of that name."""
+    fqn: str
+
+
+@dataclass(frozen=True)
 class RunSelection:
     """Every model of a run, keyed by its SQLMesh fully qualified name, and its standalone audits."""
 
     models: dict[str, ModelSelection]
     readers_of_sqlmesh: frozenset[str] = frozenset()
     """Steps of the run that are not SQLMesh's and read an asset SQLMesh builds in this run."""
+    built_elsewhere: Mapping[str, ModelElsewhere] = field(default_factory=dict)
+    """Steps of the run that models wait for and that execute another SQLMesh project's model."""
     time_range: TimeRange | None = None
     """The run's range of partitions, for its partitioned models; None: not a partitioned run."""
 
@@ -101,7 +115,8 @@ def run_selection(context: StepContext, project: str) -> RunSelection:
     """The part of the whole run's asset and check selection that SQLMesh ``project`` executes.
 
     The ops of another SQLMesh project in the run are steps like any other
-    Dagster asset's: a model below one of them waits for it.
+    Dagster asset's: a model below one of them waits for it. Those it waits
+    for are also recorded with their model (``built_elsewhere``).
     """
     job = context.job_def
     step_keys = context.run.step_keys_to_execute
@@ -137,18 +152,26 @@ def run_selection(context: StepContext, project: str) -> RunSelection:
         return RunSelection(models, time_range=time_range)
     producers = {key: name for name, keys in entities.items() for key in keys if isinstance(key, AssetKey)}
     node_of_model = {_sqlmesh_name(node.definition.tags, project): node.name for node in job.graph.nodes}
+    models = {
+        fqn: replace(
+            selection,
+            waits_for=_foreign_upstream(
+                _targets(entities[node_of_model[fqn]]),
+                producers,
+                sqlmesh_nodes,
+                job.asset_layer.asset_graph,
+            ),
+        )
+        for fqn, selection in models.items()
+    }
+    waited_for = set().union(*(selection.waits_for for selection in models.values()))
     return RunSelection(
-        {
-            fqn: replace(
-                selection,
-                waits_for=_foreign_upstream(
-                    _targets(entities[node_of_model[fqn]]),
-                    producers,
-                    sqlmesh_nodes,
-                    job.asset_layer.asset_graph,
-                ),
-            )
-            for fqn, selection in models.items()
+        models,
+        built_elsewhere={
+            node.name: elsewhere
+            for node in job.graph.nodes
+            if node.name in waited_for
+            and (elsewhere := _model_elsewhere(node.definition.tags, project)) is not None
         },
         readers_of_sqlmesh=frozenset(
             name
@@ -200,6 +223,13 @@ def _sqlmesh_name(op_tags: Any, project: str) -> str | None:
     if op_tags.get(PROJECT_OP_TAG, DEFAULT_PROJECT_NAME) != project:
         return None
     return op_tags.get(MODEL_OP_TAG) or op_tags.get(STANDALONE_AUDIT_OP_TAG)
+
+
+def _model_elsewhere(op_tags: Any, project: str) -> ModelElsewhere | None:
+    """The model of another SQLMesh project than ``project`` an op executes, if any."""
+    other = op_tags.get(PROJECT_OP_TAG, DEFAULT_PROJECT_NAME)
+    fqn = op_tags.get(MODEL_OP_TAG)
+    return ModelElsewhere(other, fqn) if other != project and fqn is not None else None
 
 
 def _targets(keys: set) -> set[AssetKey]:
