@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers.dagster_dev import free_port, graphql, serving
-from helpers.project import MINIMUM_GENERATED_TESTS, TEMPLATE_BIN, passed_tests, run
+from helpers.project import GENERATED_TESTS, TEMPLATE_BIN, passed_tests, run
 from helpers.sample_expectations import ALL_MODELS_DEMO, PARTITIONED_MODELS, PYTHON_ASSETS
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,7 @@ def test_make_test_passes(request, sample):
     project = request.getfixturevalue(f"{sample}_project")
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
     result = run(["make", "test"], cwd=project.root, env=env)
-    passed_tests(result.stdout, minimum=MINIMUM_GENERATED_TESTS)
+    passed_tests(result.stdout, expected=GENERATED_TESTS[sample])
 
 
 def test_definitions_validate_with_the_dagster_cli(demo_project):

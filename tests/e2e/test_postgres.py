@@ -24,7 +24,7 @@ from helpers.partitioned_project import (
     use_partitioned_project,
 )
 from helpers.project import (
-    MINIMUM_GENERATED_TESTS,
+    GENERATED_TESTS,
     TEMPLATE_BIN,
     InstalledProject,
     bake_around,
@@ -117,7 +117,7 @@ def test_the_generated_projects_make_test_passes_against_postgres(postgres, post
         **postgres.env("warehouse"),
     }
     result = run(["make", "test"], postgres_project.root, env)
-    passed_tests(result.stdout, minimum=MINIMUM_GENERATED_TESTS)
+    passed_tests(result.stdout, expected=GENERATED_TESTS["postgres"])
 
 
 def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, postgres_project, tmp_path):
@@ -209,7 +209,7 @@ def test_a_bake_around_a_postgres_project_from_sqlmesh_init_tests_apart_and_shar
     root, env = bake_around(bake, own, warehouse="postgres")
     project = InstalledProject(root=root, package="shop_analytics")
 
-    run_own_project_tests(root, env)
+    run_own_project_tests(root, env, warehouse="postgres")
     # The tests ran in team_test: the team's database is untouched.
     assert tables_in(project, postgres, "team") == []
     assert "sqlmesh._environments" in tables_in(project, postgres, "team_test")
