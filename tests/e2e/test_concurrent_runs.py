@@ -10,7 +10,10 @@ import itertools
 import json
 import shutil
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -290,6 +293,7 @@ def test_the_shipped_deployment_runs_a_backfill_and_other_runs_together(postgres
     ]
     with (
         in_session([*code, "-m", "shop_analytics.definitions"], root, env, tmp_path / "code.log"),
+        answering_grpc(bin_dir / "dagster", code_port, root, env),
         serving(webserver, root, env, web_port, timeout=180),
         in_session(
             [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)], root, env, tmp_path / "daemon.log"
@@ -322,6 +326,19 @@ def test_the_shipped_deployment_runs_a_backfill_and_other_runs_together(postgres
         assert not any(
             "ConflictingPlanError" in text for text in [*summary["errors"], *summary["failures"].values()]
         )
+
+
+@contextmanager
+def answering_grpc(
+    dagster: Path, port: int, cwd: Path, env: dict[str, str], seconds: float = 180
+) -> Iterator[None]:
+    """Once the code server on ``port`` answers: the webserver and daemon then load it at their start."""
+    deadline = time.monotonic() + seconds
+    health = [str(dagster), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)]
+    while subprocess.run(health, check=False, cwd=cwd, env=env, capture_output=True, timeout=60).returncode:
+        assert time.monotonic() < deadline, f"the code server did not answer within {seconds} s"
+        time.sleep(1)
+    yield
 
 
 DEPLOYED_DAYS = {"start": "2024-01-01", "end": "2024-01-06"}
