@@ -4,9 +4,10 @@ The generated project coordinates SQLMesh executions through locks on the
 shared state (its ``coordination.py`` and ADR 0011): each run locks the models
 it materializes, and plans take one lock per state, so plans go one at a
 time. Runs of disjoint models should therefore evaluate side by side, unless
-they need a plan. This module writes the workload and runs one batch of
+they need a plan. This module writes the workload, runs one batch of
 ``dagster asset materialize`` processes, all started together or one after
-another; ``run.py`` decides which batches run, and when.
+another, and reads each run back from Dagster's instance; ``run.py`` decides
+which batches run, and when.
 
 The workload is ``k`` independent chains of CHAIN_MODELS models, each in its
 own schema (one Dagster group per schema). Every model waits MODEL_SECONDS in
@@ -62,8 +63,10 @@ RESTATE_CONFIG = {"resources": {"sqlmesh_results": {"config": {"mode": "restate"
 WAITED = re.compile(
     r"SQLMesh: waited (?P<seconds>\d+(?:\.\d+)?) s for (?P<what>.+?)(?:, held by (?P<holder>.+))?$"
 )
-# Dagster's console log line of each materialization the run reports.
-MATERIALIZATION = re.compile(r"\bASSET_MATERIALIZATION\b")
+# The run's id, in Dagster's console line for the run's start. That line comes before the steps;
+# the steps' own lines are not read from the console: it mirrors them from the compute log file,
+# and the mirror can drop the last lines of a step (a run's last materialization among them).
+RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}) - .*\bRUN_START\b")
 
 
 # ---------------------------------------------------------------- the workload
@@ -200,10 +203,10 @@ class Wait:
     holder: str | None
 
 
-def waits_in(output: str) -> list[Wait]:
+def waits_in(messages: str) -> list[Wait]:
     """Each distinct wait a run logged: the same wait is told in the step log of every model it held up."""
     seen: dict[tuple[str, str, str | None], Wait] = {}
-    for line in output.splitlines():
+    for line in messages.splitlines():
         match = WAITED.search(line.rstrip())
         if match:
             wait = Wait(float(match["seconds"]), match["what"], match["holder"])
@@ -217,10 +220,15 @@ class RunOutcome:
 
     group: str
     log: str
+    expected: int
+    """Materializations the run must record: one per model of its chains."""
     wall_s: float = 0.0
     returncode: int | None = None
     cpu_s: float = 0.0
     """User + system CPU of the process and its waited-for descendants (wait4)."""
+    run_id: str | None = None
+    status: str | None = None
+    """The run's status in Dagster's instance (see :func:`check_runs`)."""
     materializations: int = 0
     waits: list[Wait] = field(default_factory=list)
     leftovers: int = 0
@@ -280,26 +288,23 @@ class _Started:
             self.thread.join()
         self.process.returncode = os.waitstatus_to_exitcode(self.status)  # reaped by wait4, not Popen
         leftovers = end_session(self.process.pid)
-        output = self.launch.log.read_text(errors="replace")
+        started = RUN_START.search(self.launch.log.read_text(errors="replace"))
         outcome = RunOutcome(
             group=self.launch.group,
             log=str(self.launch.log),
+            expected=self.launch.expected,
             wall_s=(self.ended or time.perf_counter()) - self.started,
             returncode=self.process.returncode,
             cpu_s=(self.usage.ru_utime + self.usage.ru_stime) if self.usage else 0.0,
-            materializations=len(MATERIALIZATION.findall(output)),
-            waits=waits_in(output),
+            run_id=started["run_id"] if started else None,
             leftovers=len(leftovers),
         )
         if timed_out:
             outcome.failure = f"no exit after {RUN_TIMEOUT_S} s, killed (see {self.launch.log})"
         elif outcome.returncode != 0:
             outcome.failure = f"exit code {outcome.returncode} (see {self.launch.log})"
-        elif outcome.materializations != self.launch.expected:
-            outcome.failure = (
-                f"{outcome.materializations} materializations, expected {self.launch.expected} "
-                f"(see {self.launch.log})"
-            )
+        elif outcome.run_id is None:
+            outcome.failure = f"no run started (see {self.launch.log})"
         return outcome
 
 
@@ -323,6 +328,64 @@ def run_batch(
             run = _Started(launch, cwd, env)
             outcomes.append(run.finish(time.perf_counter() + RUN_TIMEOUT_S))
     return time.perf_counter() - start, outcomes
+
+
+# Run with the project's interpreter and the runs' DAGSTER_HOME: each run's status, materializations
+# and the messages of its steps that tell a wait, from Dagster's instance. stdin: the run ids.
+READ_RUNS = """
+import json, sys
+from dagster import DagsterEventType, DagsterInstance
+found = {}
+with DagsterInstance.get() as instance:
+    for run_id in json.loads(sys.stdin.read()):
+        run = instance.get_run_by_id(run_id)
+        records = instance.all_logs(run_id) if run else []
+        found[run_id] = {
+            "status": run.status.value if run else None,
+            "materializations": sum(
+                1 for r in records
+                if r.dagster_event and r.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+            ),
+            "waits": [r.user_message for r in records if "SQLMesh: waited" in (r.user_message or "")],
+        }
+print(json.dumps(found))
+"""
+
+
+def check_runs(python: Path, env: dict[str, str], outcomes: list[RunOutcome]) -> None:
+    """Fill in each run's status, materializations and waits from Dagster's instance; fail what is short.
+
+    A run counts when Dagster recorded it as a success with one materialization
+    per model of its chains. The waits are the step log messages that say
+    ``SQLMesh: waited``, as the run's log in the UI shows them.
+    """
+    started = [outcome for outcome in outcomes if outcome.run_id and outcome.failure is None]
+    if not started:
+        return
+    result = subprocess.run(
+        [str(python), "-c", READ_RUNS],
+        input=json.dumps([outcome.run_id for outcome in started]),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else {}
+    for outcome in started:
+        run = found.get(outcome.run_id)
+        if run is None:
+            outcome.failure = (
+                f"its run could not be read from Dagster's instance: {result.stderr.strip()[-300:]}"
+            )
+            continue
+        outcome.status = run["status"]
+        outcome.materializations = run["materializations"]
+        outcome.waits = waits_in("\n".join(run["waits"]))
+        if outcome.status != "SUCCESS" or outcome.materializations != outcome.expected:
+            outcome.failure = (
+                f"run {outcome.run_id} {outcome.status}, {outcome.materializations} materializations, "
+                f"expected {outcome.expected} (see {outcome.log})"
+            )
 
 
 # ---------------------------------------------------------------- results

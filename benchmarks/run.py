@@ -57,6 +57,7 @@ from concurrency import (
     ConcurrencySummary,
     DayCounter,
     Launch,
+    check_runs,
     format_summaries,
     group_of,
     materialize_command,
@@ -1158,7 +1159,9 @@ def deploy_chains(
         launch = space.launch(
             mode, every, day if mode == "partition" else None, space.logs / f"deploy-{mode}.log"
         )
-        wall, (outcome,) = run_batch([launch], together=False, cwd=space.project.root, env=space.env())
+        wall, runs = run_batch([launch], together=False, cwd=space.project.root, env=space.env())
+        check_runs(space.project.python, space.env(), runs)
+        (outcome,) = runs
         if outcome.failure:
             raise RuntimeError(f"the deployment of the {mode} chains failed: {outcome.failure}")
         missing = space.missing_rows(row_checks(mode, every, day if mode == "partition" else None))
@@ -1176,7 +1179,8 @@ def concurrency_batch(
     day: date | None,
     settle_s: float,
 ) -> Batch:
-    """k runs, one per chain, together or one after another; timed, checked, its waits read from the logs.
+    """k runs, one per chain, together or one after another; timed, then checked, and their waits read,
+    in Dagster's instance and the warehouse.
 
     The CPU the rest of the machine used meanwhile is every CPU's busy time
     minus the runs' own (``wait4``) and the PostgreSQL server's.
@@ -1193,6 +1197,7 @@ def concurrency_batch(
     wall, runs = run_batch(launches, arrangement == "together", space.project.root, space.env())
     server_cpu = space.server.cpu_s() - server_before
     busy = _machine_busy_s() - busy_before
+    check_runs(space.project.python, space.env(), runs)  # untimed
     batch = Batch(
         mode=mode,
         k=k,
