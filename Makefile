@@ -42,7 +42,7 @@ lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests
 
 bench: $(VENV)/.installed ## Benchmark the generated project against bare SQLMesh (see benchmarks/README.md)
-	$(BIN)/python benchmarks/run.py --models 10 50 100 200 --repeat 3
+	$(BIN)/python benchmarks/run.py --models 10 50 100 200 --repeat 3 --concurrency 2 4
 
 screenshots: $(VENV)/.installed ## Retake the UI screenshots of the generated project's docs (needs /usr/bin/chromium)
 	$(BIN)/python docs/screenshots.py

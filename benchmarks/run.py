@@ -13,7 +13,12 @@ What it does, once per invocation:
 3. runs every contestant ``--repeat`` times, interleaved, each run on a fresh
    DuckDB file and a fresh Dagster instance, and checks that every table was
    built before it counts the run;
-4. prints the table and writes ``<workdir>/results.json``.
+4. prints the table and writes ``<workdir>/results.json``;
+5. with ``--concurrency K ...``, bakes the template again with
+   ``warehouse=postgres``, starts a PostgreSQL server of its own on
+   127.0.0.1 and times K disjoint runs started together against the same
+   K runs one after another (see concurrency.py), into
+   ``<workdir>/results-concurrency.json``.
 
 Linux only: memory and CPU are read from ``/proc`` and this process makes
 itself a child subreaper. See benchmarks/README.md for what each number means.
@@ -38,9 +43,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from concurrency import (
+    ARRANGEMENTS,
+    CHAIN_MODELS,
+    MODEL_SECONDS,
+    MODES,
+    ROWS,
+    VERIFY_ROWS,
+    Batch,
+    ConcurrencySummary,
+    DayCounter,
+    Launch,
+    check_runs,
+    format_summaries,
+    group_of,
+    materialize_command,
+    row_checks,
+    run_batch,
+    selection,
+    summarize_concurrency,
+    write_models,
+)
 from dbt_contestants import (
     DbtEnv,
     dbt_commands,
@@ -52,6 +78,9 @@ from dbt_contestants import (
 )
 from floor import FLOOR_MODULE, write_floor_definitions
 from peer import PEER_MODULE, PeerEnv, install_peer, peer_env, write_peer_definitions
+from postgres import PostgresServer, postgres_server
+from processes import process_tree
+from venvs import installed_versions
 from workloads import (
     CALIBRATE,
     WORKLOADS,
@@ -278,13 +307,14 @@ class BakedProject:
         return self.root / ".venv" / "bin" / "dagster"
 
 
-def bake(workdir: Path) -> BakedProject:
-    """Bake the starter sample with the Cookiecutter CLI and a private config.
+def bake(workdir: Path, warehouse: str = "duckdb") -> BakedProject:
+    """Bake the starter sample on ``warehouse`` with the Cookiecutter CLI and a private config.
 
     A private config and TMPDIR keep the replay file and rendered hook scripts
-    inside ``workdir`` instead of the user's HOME and /tmp.
+    inside ``workdir`` instead of the user's HOME and /tmp. DuckDB's bake goes
+    to ``bake/``, another warehouse's to ``bake-<warehouse>/``.
     """
-    bake_dir = workdir / "bake"
+    bake_dir = workdir / ("bake" if warehouse == "duckdb" else f"bake-{warehouse}")
     shutil.rmtree(bake_dir, ignore_errors=True)
     (bake_dir / "tmp").mkdir(parents=True)
     config = bake_dir / "cookiecutter-config.yaml"
@@ -305,6 +335,7 @@ def bake(workdir: Path) -> BakedProject:
             str(bake_dir),
             str(TEMPLATE_DIR),
             "sample_pipeline=starter",
+            f"warehouse={warehouse}",
         ],
         check=True,
         env=env,
@@ -320,6 +351,19 @@ def install(project: BakedProject) -> None:
     env = {**os.environ, "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(
         ["make", "-C", str(project.root), "install"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+
+
+def install_deploy_extra(project: BakedProject) -> None:
+    """The project's ``deploy`` extra (dagster-postgres): the concurrency case keeps Dagster's runs in
+    PostgreSQL, as a deployment's run workers do (``deploy/dagster.yaml``)."""
+    env = {**os.environ, "VIRTUAL_ENV": str(project.root / ".venv")}
+    subprocess.run(
+        [str(TEMPLATE_BIN / "uv"), "pip", "install", "--quiet", "-e", ".[dev,deploy]"],
+        cwd=project.root,
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -362,18 +406,23 @@ def full_model_sql(index: int, workload: str) -> str:
 {model_select(index, workload, model_name)}"""
 
 
-def generate_project(project: BakedProject, target: Path, models: int, workload: str) -> list[str]:
-    """Write a SQLMesh project of ``models`` models at ``target``; return the model names.
-
-    The baked ``sqlmesh_project`` is copied without its sample folders, so the
-    shipped ``config.py`` (gateway, WAREHOUSE_PATH, defaults) is what runs.
-    """
+def copy_project_config(project: BakedProject, target: Path) -> None:
+    """A fresh ``target`` with the baked SQLMesh project's ``config.py`` and ``macros/``, no sample models."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(
         project.root / "sqlmesh_project",
         target,
         ignore=shutil.ignore_patterns(*SAMPLE_PARTS, ".cache", "logs", "__pycache__"),
     )
+
+
+def generate_project(project: BakedProject, target: Path, models: int, workload: str) -> list[str]:
+    """Write a SQLMesh project of ``models`` models at ``target``; return the model names.
+
+    The baked ``sqlmesh_project`` is copied without its sample folders, so the
+    shipped ``config.py`` (gateway, WAREHOUSE_PATH, defaults) is what runs.
+    """
+    copy_project_config(project, target)
     if workload == "synthetic":
         (target / "seeds").mkdir()
         (target / "seeds" / "rows.csv").write_text(seed_csv())
@@ -425,27 +474,6 @@ class Measurement:
     lingering_processes: int = 0
     """Descendants still alive when the measured process exited (reaped, or killed after 10 s)."""
     stdout: str = ""
-
-
-def _process_tree(root: int) -> list[int]:
-    """``root`` and every live descendant, from the parent pids in /proc/*/stat."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                # The command name is in parentheses and may hold spaces: split after it.
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(children.get(pid, []))
-    return tree
 
 
 def _rss_kb(pid: int) -> int:
@@ -509,7 +537,7 @@ def become_subreaper() -> None:
 def _descendants() -> list[int]:
     """Every live process below this one: the measured tree, adopted orphans included."""
     me = os.getpid()
-    return [pid for pid in _process_tree(me) if pid != me]
+    return [pid for pid in process_tree(me) if pid != me]
 
 
 def _reap_descendants(grace_s: float) -> list[resource.struct_rusage]:
@@ -1035,6 +1063,257 @@ def format_marginal(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- the concurrency case
+
+WAREHOUSE_DB = "warehouse"
+DAGSTER_DB = "dagster"
+
+
+@dataclass(frozen=True)
+class ConcurrencySpace:
+    """What the concurrency case runs against, under ``<workdir>/concurrency``.
+
+    SQLMesh's warehouse and state are one PostgreSQL database, as the baked
+    ``config.py`` keeps them; Dagster's runs and events are in another of the
+    same server, through the project's ``deploy/dagster.yaml``: k processes
+    record runs at once, as a deployment's run workers do.
+    """
+
+    project: BakedProject
+    root: Path
+    server: PostgresServer
+
+    @property
+    def sqlmesh_project(self) -> Path:
+        return self.root / "sqlmesh_project"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def prepare(self, modes: list[str], chains: int) -> None:
+        """The chains' SQLMesh project beside the baked config, and a Dagster home with the deployment's config."""
+        copy_project_config(self.project, self.sqlmesh_project)
+        write_models(self.sqlmesh_project / "models", modes, chains)
+        shutil.rmtree(self.dagster_home, ignore_errors=True)
+        shutil.rmtree(self.logs, ignore_errors=True)
+        self.dagster_home.mkdir(parents=True)
+        shutil.copy(self.project.root / "deploy" / "dagster.yaml", self.dagster_home)
+
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if key != "DAGSTER_EXECUTOR"}
+        env.update(
+            DAGSTER_HOME=str(self.dagster_home),
+            SQLMESH_PROJECT_DIR=str(self.sqlmesh_project),
+            SQLMESH__DISABLE_ANONYMIZED_ANALYTICS="true",
+            **self.server.env(WAREHOUSE_DB),
+            **self.server.dagster_env(DAGSTER_DB),
+        )
+        return env
+
+    def launch(self, mode: str, chains: range, day: date | None, log: Path) -> Launch:
+        """One run materializing ``chains`` (a day of them in partition mode, a restatement otherwise)."""
+        command = materialize_command(
+            self.project.dagster, self.project.package, mode, selection(mode, chains), day
+        )
+        groups = " ".join(group_of(mode, chain) for chain in chains)
+        return Launch(group=groups, command=command, log=log, expected=len(chains) * CHAIN_MODELS)
+
+    def missing_rows(self, checks: list[tuple[str, str | None]]) -> str | None:
+        """None when every table has rows (for its day); otherwise which do not."""
+        result = subprocess.run(
+            [str(self.project.python), "-c", VERIFY_ROWS],
+            input=json.dumps(checks),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            return f"verification failed: {result.stderr.strip()[-500:]}"
+        empty = _last_json(result.stdout).get("empty", [])
+        return f"{len(empty)} of {len(checks)} tables without rows, e.g. {empty[:2]}" if empty else None
+
+
+def start_date(project: BakedProject) -> date:
+    """The bake's ``start_date``: the first day of the partitioned models' grid."""
+    answers = json.loads((project.root / ".cookiecutter.json").read_text())["cookiecutter"]
+    return date.fromisoformat(answers["start_date"])
+
+
+def deploy_chains(
+    space: ConcurrencySpace, modes: list[str], chains: int, day: date, say: Callable[[str], None]
+) -> None:
+    """One untimed run of every chain per mode: applies the plan that creates them (and fills ``day``).
+
+    After it, nothing in the project differs from what the state has deployed,
+    so the timed runs plan nothing of their own (a restatement is a plan of
+    its own, on purpose). It also fills SQLMesh's and the definitions' caches.
+    """
+    for mode in modes:
+        every = range(1, chains + 1)
+        launch = space.launch(
+            mode, every, day if mode == "partition" else None, space.logs / f"deploy-{mode}.log"
+        )
+        wall, runs = run_batch([launch], together=False, cwd=space.project.root, env=space.env())
+        check_runs(space.project.python, space.env(), runs)
+        (outcome,) = runs
+        if outcome.failure:
+            raise RuntimeError(f"the deployment of the {mode} chains failed: {outcome.failure}")
+        missing = space.missing_rows(row_checks(mode, every, day if mode == "partition" else None))
+        if missing:
+            raise RuntimeError(f"the deployment of the {mode} chains wrote no rows: {missing}")
+        say(f"concurrency: deployed {chains} {mode} chain(s) in {wall:.1f}s")
+
+
+def concurrency_batch(
+    space: ConcurrencySpace,
+    mode: str,
+    k: int,
+    arrangement: str,
+    round_: int,
+    day: date | None,
+    settle_s: float,
+) -> Batch:
+    """k runs, one per chain, together or one after another; timed, then checked, and their waits read,
+    in Dagster's instance and the warehouse.
+
+    The CPU the rest of the machine used meanwhile is every CPU's busy time
+    minus the runs' own (``wait4``) and the PostgreSQL server's.
+    """
+    waited = wait_for_quiet(settle_s) if settle_s > 0 else 0.0
+    tag = "together" if arrangement == "together" else "apart"
+    launches = [
+        space.launch(
+            mode, range(chain, chain + 1), day, space.logs / f"{mode}-k{k}-{tag}-r{round_}-{chain}.log"
+        )
+        for chain in range(1, k + 1)
+    ]
+    busy_before, server_before = _machine_busy_s(), space.server.cpu_s()
+    wall, runs = run_batch(launches, arrangement == "together", space.project.root, space.env())
+    server_cpu = space.server.cpu_s() - server_before
+    busy = _machine_busy_s() - busy_before
+    check_runs(space.project.python, space.env(), runs)  # untimed
+    batch = Batch(
+        mode=mode,
+        k=k,
+        arrangement=arrangement,
+        round=round_,
+        day=day.isoformat() if day else None,
+        wall_s=wall,
+        runs=runs,
+        waited_for_quiet_s=waited,
+        server_cpu_s=server_cpu,
+    )
+    batch.foreign_cpu_s = max(0.0, busy - batch.cpu_s - server_cpu)
+    batch.failure = next((run.failure for run in runs if run.failure), None) or space.missing_rows(
+        row_checks(mode, range(1, k + 1), day)
+    )
+    return batch
+
+
+def describe_batch(batch: Batch, rounds: int) -> str:
+    """One progress line: the batch's wall time, each run's, and the waits they logged."""
+    runs = ", ".join(
+        f"{run.wall_s:.1f}s" + (f" (waited {run.waited_s:.1f}s)" if run.waits else "") for run in batch.runs
+    )
+    return (
+        f"concurrency round {batch.round + 1}/{rounds} {batch.mode:<9} k={batch.k} {batch.arrangement:<17} "
+        f"{batch.wall_s:6.1f}s  runs: {runs}  (other CPU {batch.foreign_cpu_s:.1f}s)"
+        + (f"  FAILED: {batch.failure}" if batch.failure else "")
+    )
+
+
+def benchmark_concurrency(
+    args: argparse.Namespace, workdir: Path, revision: str, say: Callable[[str], None]
+) -> None:
+    """The concurrency case (``--concurrency``): bake on PostgreSQL, deploy, then ``--repeat`` rounds.
+
+    Every round runs, for each mode and k, the k runs together and one after
+    another, in an order that alternates between rounds. Each batch of the
+    partition mode gets a day of its own, so every run has one interval per
+    model to fill. ``results-concurrency.json`` is rewritten after every round.
+    """
+    output = workdir / "results-concurrency.json"
+    say(f"Baking template {revision} with warehouse=postgres into {workdir / 'bake-postgres'} ...")
+    project = bake(workdir, "postgres")
+    install(project)
+    install_deploy_extra(project)
+    chains = max(args.concurrency)
+    root = workdir / "concurrency"
+    with postgres_server(root / "postgres.log", [WAREHOUSE_DB, DAGSTER_DB]) as server:
+        space = ConcurrencySpace(project=project, root=root, server=server)
+        meta = {
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "template": revision,
+            "argv": sys.argv[1:],
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "versions": installed_versions(
+                project.python, ["dagster", "dagster-postgres", "sqlmesh", "sqlglot", "psycopg2-binary"]
+            ),
+            "postgresql": server.version(),
+            "workload": f"k chains of {CHAIN_MODELS} models, each waiting {MODEL_SECONDS} s in PostgreSQL "
+            f"(pg_sleep) and writing {ROWS} rows",
+            "settle": f"waited up to {args.settle}s before each batch for < {QUIET_CPU_FRACTION:.0%} CPU use",
+            "foreign_cpu_s": "CPU seconds the rest of the machine used during a batch (not the runs', "
+            "not the PostgreSQL server's)",
+        }
+        say(f"concurrency: {meta['versions']}, {meta['postgresql']}, server on 127.0.0.1:{server.port}")
+        space.prepare(args.concurrency_modes, chains)
+        days = DayCounter(start_date(project))
+        deploy_chains(space, args.concurrency_modes, chains, days.take(), say)
+        batches: list[Batch] = []
+        for round_ in range(args.repeat):
+            arrangements = ARRANGEMENTS if round_ % 2 == 0 else ARRANGEMENTS[::-1]
+            for mode, k, arrangement in itertools.product(
+                args.concurrency_modes, args.concurrency, arrangements
+            ):
+                day = days.take() if mode == "partition" else None
+                batch = concurrency_batch(space, mode, k, arrangement, round_, day, args.settle)
+                batches.append(batch)
+                say(describe_batch(batch, args.repeat))
+            summaries = [
+                summarize_concurrency(batches, mode, k, os.cpu_count() or 1, DISTURBED_FRACTION)
+                for mode, k in itertools.product(args.concurrency_modes, args.concurrency)
+            ]
+            write_concurrency_results(output, meta, batches, summaries)
+    print(
+        f"\nConcurrency on PostgreSQL state, template {revision}: k disjoint runs of `dagster asset materialize`, "
+        f"each a chain of {CHAIN_MODELS} models waiting {MODEL_SECONDS:g} s each in PostgreSQL; started together "
+        f"against one after another, {args.repeat} round(s); {os.cpu_count()} CPUs; {meta['versions']}; "
+        f"{meta['postgresql']}"
+    )
+    print(
+        "together, one after another: median wall time of the batch (min-max). ratio: together / one after "
+        "another (1/k: perfect overlap; 1: none).\nCPU floor: the runs' CPU time / the CPUs, median over the "
+        "together batches: no batch can be shorter. waits: runs that logged 'SQLMesh: waited', and the seconds.\n"
+    )
+    print(format_summaries(summaries))
+    print(f"\nResults: {output}")
+
+
+def write_concurrency_results(
+    path: Path, meta: dict[str, object], batches: list[Batch], summaries: list[ConcurrencySummary]
+) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "summaries": [{**asdict(s), "ratio": s.ratio} for s in summaries],
+                "batches": [asdict(b) for b in batches],
+            },
+            indent=1,
+            default=str,
+        )
+    )
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -1115,9 +1394,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models",
         type=int,
-        nargs="+",
+        nargs="*",
         default=[10, 50, 100, 200],
-        help="project sizes N (models, the seed included); default 10 50 100 200",
+        help="project sizes N (models, the seed included); default 10 50 100 200; "
+        "none (--models alone) runs only the concurrency case",
     )
     parser.add_argument(
         "--workload",
@@ -1126,7 +1406,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="synthetic (default): a 1000-row seed and cheap joins, the tools' overhead; realistic: "
         "a generated million-row seed and models that each take DuckDB a few tenths of a second",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per contestant and N (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="timed runs per contestant and N, and rounds of the concurrency case (default 3)",
+    )
     parser.add_argument(
         "--contestants",
         nargs="+",
@@ -1161,10 +1446,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=TEMPLATE_DIR / "build" / "bench",
         help="where the bake, projects, logs and results.json go (default build/bench)",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="K",
+        help="also run the concurrency case on a PostgreSQL server of its own: K disjoint runs started "
+        "together against the same K runs one after another, for each K (e.g. 2 4); off by default",
+    )
+    parser.add_argument(
+        "--concurrency-modes",
+        nargs="+",
+        choices=MODES,
+        default=["partition"],
+        help="what the concurrency case's runs do: partition (a new day of partitioned models, no plan; "
+        "the default) and/or restate (a restatement of unpartitioned models, which is a plan)",
+    )
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.models) or args.repeat < 1:
         parser.error("--models and --repeat must be positive")
+    if any(k < 2 for k in args.concurrency):
+        parser.error("--concurrency takes numbers of runs of 2 or more")
+    if not args.models and not args.concurrency:
+        parser.error("nothing to run: give --models sizes or --concurrency K")
     args.models = sorted(set(args.models))
+    args.concurrency = sorted(set(args.concurrency))
+    args.concurrency_modes = list(dict.fromkeys(args.concurrency_modes))
     return args
 
 
@@ -1252,12 +1560,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    output = workdir / ("results.json" if args.workload == "synthetic" else f"results-{args.workload}.json")
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
     revision = template_revision()  # read before baking: the bake is what this revision produces
+    if args.models:
+        benchmark_sizes(args, workdir, revision, say)
+    if args.concurrency:
+        # After the sizes: its PostgreSQL server is a child of this process, which measure() would
+        # take for a leftover of a measured run (see postgres.py).
+        benchmark_concurrency(args, workdir, revision, say)
+    return 0
+
+
+def benchmark_sizes(
+    args: argparse.Namespace, workdir: Path, revision: str, say: Callable[[str], None]
+) -> None:
+    """Every contestant at every N (``--models``): the tables, the targets, ``results.json``."""
+    output = workdir / ("results.json" if args.workload == "synthetic" else f"results-{args.workload}.json")
     say(f"Baking template {revision} and installing it into {workdir / 'bake'} ...")
     project = bake(workdir)
     install(project)
@@ -1328,7 +1649,6 @@ def main(argv: list[str] | None = None) -> int:
         print(format_targets(checked[models]) + "\n")
     print(format_marginal(marginal))
     print(f"\nResults: {output}")
-    return 0
 
 
 if __name__ == "__main__":
