@@ -119,6 +119,10 @@ def _end_session(process: subprocess.Popen) -> dict[int, str]:
     # dagster dev stops its webserver, daemon, code servers and run workers one after the other:
     # on a loaded machine (two test workers on two cores) that takes longer than when alone.
     deadline = time.monotonic() + SHUTDOWN_SECONDS
+    try:
+        process.wait(timeout=SHUTDOWN_SECONDS)  # reaped: the leader is not left behind as a zombie
+    except subprocess.TimeoutExpired:
+        pass
     while processes_in_session(process.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = {pid: _command_line(pid) for pid in processes_in_session(process.pid)}
