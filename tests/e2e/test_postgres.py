@@ -209,7 +209,7 @@ def test_a_bake_around_a_postgres_project_from_sqlmesh_init_tests_apart_and_shar
     root, env = bake_around(bake, own, warehouse="postgres")
     project = InstalledProject(root=root, package="shop_analytics")
 
-    run_own_project_tests(root, env, warehouse="postgres")
+    run_own_project_tests(root, env, bake="postgres")
     # The tests ran in team_test: the team's database is untouched.
     assert tables_in(project, postgres, "team") == []
     assert "sqlmesh._environments" in tables_in(project, postgres, "team_test")

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource, Failure, get_dagster_logger
-from pydantic import Field
+from dagster import ConfigurableResource, Failure, InitResourceContext, get_dagster_logger
+from pydantic import Field, PrivateAttr
 
 from .sqlmesh_integration.coordination import Coordination, Holder
 from .sqlmesh_integration.diagnostics import WarehouseLockedError
@@ -38,6 +38,11 @@ class WarehouseResource(ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=3600, gt=0, description="How long to wait while a SQLMesh execution holds the file."
     )
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Named to a SQLMesh execution that waits for the file while this asset writes it.
+        self._run_id = context.run.run_id if context.run else None
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -49,7 +54,7 @@ class WarehouseResource(ConfigurableResource):
         """
         settings = gateway_connection(self.project_dir, self.gateway)
         coordination = Coordination.for_connections(
-            settings, settings, None, Holder.this_process(None), self.lock_timeout_seconds, _log_wait
+            settings, settings, None, Holder.this_process(self._run_id), self.lock_timeout_seconds, _log_wait
         )
         with coordination, coordination.warehouse():
             yield
