@@ -45,7 +45,7 @@ def locks(run_id: str, lines: list[str]):
 def hold() -> None:
     """Hold model "m", the plan lock and the state lock until killed."""
     holder = locks("run-that-holds", [])
-    with holder, holder.models(["m"]), holder.plan(), holder._advisory("state", "state", ()):
+    with holder, holder.models(["m"]), holder.plan(), holder.state_tables():
         print("held", flush=True)
         time.sleep(600)
 
@@ -66,7 +66,7 @@ def killed() -> dict:
     timer.start()
     try:
         waiter = locks("run-that-waits", lines)
-        with waiter, waiter.models(["m"]) as waited, waiter.plan(), waiter._advisory("state", "state", ()):
+        with waiter, waiter.models(["m"]) as waited, waiter.plan(), waiter.state_tables():
             got = time.monotonic()
     finally:
         timer.cancel()

@@ -200,8 +200,12 @@ class Coordination:
         context reads a state that has none; two processes doing so at once
         on PostgreSQL fail one of them ("current transaction is aborted").
         """
-        with self._advisory("state", "SQLMesh's state tables", about):
+        with self.state_tables(about):
             _ = context.state_sync  # reading it opens the state, and creates it if need be
+
+    def state_tables(self, about: Collection[str] = ()) -> contextlib.AbstractContextManager[None]:
+        """Hold the state's lock on creating its tables (see :meth:`open_state`)."""
+        return self._advisory("state", "SQLMesh's state tables", about)
 
     def plan(self, about: Collection[str] = ()) -> contextlib.AbstractContextManager[None]:
         """Hold the state's plan lock: one plan is built and applied at a time."""
