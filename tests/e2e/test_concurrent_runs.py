@@ -272,13 +272,7 @@ def test_the_shipped_deployment_runs_a_backfill_and_other_runs_together(postgres
     scratch.postgres = postgres.recreate("deployed_warehouse")
     postgres.recreate("deployed_dagster")
     shutil.copy(root / "deploy" / "dagster.yaml", scratch.dagster_home / "dagster.yaml")
-    scratch.extra_env = {
-        "DAGSTER_PG_HOST": "127.0.0.1",
-        "DAGSTER_PG_PORT": str(postgres.port),
-        "DAGSTER_PG_USER": postgres.user,
-        "DAGSTER_PG_PASSWORD": "",
-        "DAGSTER_PG_DB": "deployed_dagster",
-    }
+    scratch.extra_env = postgres.dagster_env("deployed_dagster")
     code_port, web_port = free_port(), free_port()
     workspace = tmp_path / "workspace.yaml"
     shipped = (root / "deploy" / "workspace.yaml").read_text()

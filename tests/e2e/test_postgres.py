@@ -84,13 +84,7 @@ def test_the_production_instance_config_loads_against_postgres(postgres, postgre
     scratch.postgres = postgres.recreate("warehouse")
     shutil.copy(postgres_project.root / "deploy" / "dagster.yaml", scratch.dagster_home / "dagster.yaml")
     postgres.recreate("dagster")
-    scratch.extra_env = {
-        "DAGSTER_PG_HOST": "127.0.0.1",
-        "DAGSTER_PG_PORT": str(postgres.port),
-        "DAGSTER_PG_USER": postgres.user,
-        "DAGSTER_PG_PASSWORD": "",
-        "DAGSTER_PG_DB": "dagster",
-    }
+    scratch.extra_env = postgres.dagster_env("dagster")
     info = run(
         [str(postgres_project.root / ".venv" / "bin" / "dagster"), "instance", "info"],
         postgres_project.root,

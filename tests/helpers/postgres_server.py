@@ -49,6 +49,16 @@ class PostgresServer:
             "POSTGRES_DB": database,
         }
 
+    def dagster_env(self, database: str) -> dict[str, str]:
+        """The settings a generated project's ``deploy/dagster.yaml`` reads (Dagster's storage)."""
+        return {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": database,
+        }
+
 
 def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
