@@ -27,13 +27,14 @@ before the process exits.
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
@@ -65,7 +66,7 @@ def start_isolated(work: Work) -> IsolatedExecution:
     if not _fork_is_safe():
         return _ThreadExecution(work)
     fork = multiprocessing.get_context("fork")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _frozen_for_the_child():
         # Python 3.12+ warns about forking a process that has threads. The child
         # only executes SQLMesh and appends to a file; it touches none of the
         # locks Dagster's threads may hold.
@@ -73,6 +74,24 @@ def start_isolated(work: Work) -> IsolatedExecution:
         process = fork.Process(target=_child, args=(work, os.getpid()), name="sqlmesh-execution")
         process.start()
     return _ProcessExecution(process)
+
+
+@contextlib.contextmanager
+def _frozen_for_the_child() -> Iterator[None]:
+    """Fork with every object of this process out of the garbage collector's reach in the child.
+
+    A DuckDB connection this process no longer uses (a test's, another
+    project's) may still await collection. Collected in the child, its
+    destructor joins DuckDB's worker threads, which a fork does not copy: the
+    child would wait for ever. Frozen objects are never collected in the
+    child (it ends with ``os._exit``); this process collects them again once
+    the child is started.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _ProcessExecution:
