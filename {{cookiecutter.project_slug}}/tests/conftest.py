@@ -21,7 +21,25 @@ from sqlmesh.core.config import PostgresConnectionConfig
 from {{ cookiecutter.package_name }}.sqlmesh_integration.sqlmesh_config import load_project_configs
 {%- endif %}
 
-_scratch = Path(tempfile.mkdtemp(prefix="sqlmesh-dagster-tests-"))
+
+def _new_scratch_folder() -> Path:
+    """A new folder of this session's own, named by the process id and a counter, not random letters.
+
+    Dagster reads each component setting taken from the environment as a Python literal before
+    it takes it as text, and Python warns (SyntaxWarning) at a path with a random name such as
+    "tmp0ifk2" (a digit before a keyword), which the test run then reports.
+    """
+    attempt = 0
+    while True:
+        folder = Path(tempfile.gettempdir()) / f"sqlmesh-dagster-tests-{os.getpid()}-{attempt}"
+        try:
+            folder.mkdir(mode=0o700)
+            return folder
+        except FileExistsError:
+            attempt += 1
+
+
+_scratch = _new_scratch_folder()
 {%- if cookiecutter.warehouse == "duckdb" %}
 os.environ["WAREHOUSE_PATH"] = str(_scratch / "warehouse.duckdb")
 {%- elif not cookiecutter.sqlmesh_project_path %}
