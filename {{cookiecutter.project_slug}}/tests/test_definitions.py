@@ -1,23 +1,33 @@
-"""The Dagster definitions load, and mirror the SQLMesh project exactly."""
+"""The Dagster definitions load, and mirror the SQLMesh project exactly.
+
+What each test expects is worked out from SQLMesh's own view of the project
+(``sqlmesh_expectations.py``), never from the integration's code: a failure
+names an asset whose definition is not what SQLMesh's project calls for.
+"""
+
+from collections import Counter
 
 from dagster import AssetKey, Definitions
+from sqlmesh_expectations import ExpectedCheck, asset_key, check_name, expected_definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 {%- if not cookiecutter.sqlmesh_project_path %}
 from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 {%- endif %}
-from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator, is_asset_model
+from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
+from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import AUDIT_METADATA
 
-translator = SQLMeshTranslator().for_catalog(sqlmesh.load_definitions().default_catalog)
+context = sqlmesh.load_context()
+expected = expected_definitions(context, sqlmesh.select, sqlmesh.exclude)
 
 
-def _sqlmesh_models():
-    context = sqlmesh.load_context()
-    return {
-        translator.get_asset_key(model.fqn): model
-        for model in context.models.values()
-        if is_asset_model(model)
-    }
+def _checks_defined() -> Counter[ExpectedCheck]:
+    """Every check of the definitions, as the audit it reports (its metadata) on its asset."""
+    graph = defs.resolve_asset_graph()
+    specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    return Counter(
+        ExpectedCheck(spec.asset_key, str(spec.metadata.get(AUDIT_METADATA)), spec.blocking) for spec in specs
+    )
 
 
 def test_definitions_load():
@@ -29,20 +39,19 @@ def test_definitions_load():
 
 def test_one_asset_per_sqlmesh_model():
     graph = defs.resolve_asset_graph()
-    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models())
+    assert set(graph.materializable_asset_keys) == set(expected.models)
 {%- else %}
 
 
 def test_one_asset_per_sqlmesh_model_beside_the_python_assets():
     graph = defs.resolve_asset_graph()
-    assert set(graph.materializable_asset_keys) == set(_sqlmesh_models()) | {revenue_targets.key}
+    assert set(graph.materializable_asset_keys) == set(expected.models) | {revenue_targets.key}
 
 
 def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
     """The external model and the asset writing it share one key: an edge, not a duplicate."""
-    context = sqlmesh.load_context()
     external = [model for model in context.models.values() if model.kind.is_external]
-    assert [translator.get_asset_key(model.fqn) for model in external] == [revenue_targets.key]
+    assert [asset_key(model.fqn, context.default_catalog) for model in external] == [revenue_targets.key]
     graph = defs.resolve_asset_graph()
     assert graph.get(revenue_targets.key).is_materializable
     assert AssetKey(["marts", "revenue_vs_target"]) in graph.get(revenue_targets.key).child_keys
@@ -50,22 +59,25 @@ def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
 
 
 def test_asset_dependencies_are_sqlmesh_lineage():
+    """SQLMesh's depends_on, with each EMBEDDED model replaced by what it reads (SQLMesh inlines it)."""
     graph = defs.resolve_asset_graph()
-    for key, model in _sqlmesh_models().items():
-        expected = {translator.get_asset_key(fqn) for fqn in model.depends_on}
-        assert set(graph.get(key).parent_keys) == expected, key
+    defined = {key: set(graph.get(key).parent_keys) for key in expected.models}
+    assert defined == expected.deps
 
 
 def test_audits_are_asset_checks():
+    """Each audit of a model or source is a check on it; a standalone audit, one on each asset it reads."""
+    assert _checks_defined() == expected.checks
+    # An audit used once on an asset is a check of its name (twice, the names tell the arguments apart).
     graph = defs.resolve_asset_graph()
-    for key, model in _sqlmesh_models().items():
-        expected = {use.check_name for use in translator.get_audit_uses(model)}
-        assert {check.name for check in graph.get(key).check_keys} == expected, key
+    named = {(key.asset_key, key.name) for key in graph.asset_check_keys}
+    once = [check for check, uses in expected.checks.items() if uses == 1]
+    assert {(check.asset, check_name(check.audit)) for check in once} <= named
 
 
 def test_assets_carry_sqlmesh_metadata():
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
-    for key, model in _sqlmesh_models().items():
+    for key, model in expected.models.items():
         spec = specs[key]
         assert spec.code_version == model.data_hash
         assert spec.group_name == model.schema_name  # one group per SQLMesh schema, as SQLMesh names it
@@ -75,6 +87,7 @@ def test_assets_carry_sqlmesh_metadata():
 
 def test_asset_key_convention():
     """The default catalog is left out of keys; another catalog stays in them."""
+    translator = SQLMeshTranslator().for_catalog(context.default_catalog)
     catalog = translator.default_catalog
     assert translator.get_asset_key(f'"{catalog}"."marts"."orders"') == AssetKey(["marts", "orders"])
     assert translator.get_asset_key('"other"."marts"."orders"') == AssetKey(["other", "marts", "orders"])
