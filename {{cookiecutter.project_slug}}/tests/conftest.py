@@ -10,9 +10,10 @@ import shutil
 {%- endif %}
 import tempfile
 from pathlib import Path
-{%- if cookiecutter.warehouse == "postgres" %}
-
+{%- if cookiecutter.warehouse == "postgres" or cookiecutter.sqlmesh_project_path %}
+{% if cookiecutter.warehouse == "postgres" %}
 import psycopg2
+{%- endif %}
 import pytest
 {%- endif %}
 {%- if cookiecutter.sqlmesh_project_path and cookiecutter.warehouse == "postgres" %}
@@ -102,31 +103,48 @@ os.environ["DAGSTER_HOME"] = str(_scratch / "dagster_home")
 {%- if cookiecutter.sqlmesh_project_path %}
 
 
+def _recreate_database(settings: PostgresConnectionConfig, database: str) -> None:
+    """Drop and create ``database`` where ``settings`` connect; fail saying what to do if that fails."""
+    try:
+        connection = psycopg2.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            dbname="postgres",
+            connect_timeout=5,
+        )
+    except psycopg2.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {settings.host}:{settings.port} as {settings.user} "
+            f"({error}): start it, or correct the connection in sqlmesh_project's config.",
+            pytrace=False,
+        )
+    connection.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def fresh_warehouse() -> list[str]:
-    """Drop and create each test database; fail with what to do when PostgreSQL is not reachable."""
+    """Drop and create each test database."""
     for settings in _TEST_DATABASES:
-        try:
-            connection = psycopg2.connect(
-                host=settings.host,
-                port=settings.port,
-                user=settings.user,
-                password=settings.password,
-                dbname="postgres",
-                connect_timeout=5,
-            )
-        except psycopg2.OperationalError as error:
-            pytest.fail(
-                f"PostgreSQL is not reachable at {settings.host}:{settings.port} as {settings.user} "
-                f"({error}): start it, or correct the connection in sqlmesh_project's config.",
-                pytrace=False,
-            )
-        connection.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{settings.database}"')
-            cursor.execute(f'CREATE DATABASE "{settings.database}"')
-        connection.close()
+        _recreate_database(settings, settings.database)
     return [settings.database for settings in _TEST_DATABASES]
+
+
+@pytest.fixture
+def sqlmesh_alone_env() -> dict[str, str]:
+    """Where the pipeline test's second copy of your project runs with SQLMesh alone: databases of its
+    own (each test database's name with "_alone"), made anew, set through the same SQLMESH__ variables."""
+    env = {}
+    for name, role, connection in _postgres_connections():
+        database = f"{connection.database}_alone"
+        _recreate_database(connection, database)
+        env[f"SQLMESH__GATEWAYS__{name}__{role}__DATABASE".upper()] = database
+    return env
 {%- else %}
 
 
@@ -155,4 +173,13 @@ def fresh_warehouse() -> str:
     connection.close()
     return database
 {%- endif %}
+{%- endif %}
+{%- if cookiecutter.sqlmesh_project_path and cookiecutter.warehouse == "duckdb" %}
+
+
+@pytest.fixture
+def sqlmesh_alone_env(tmp_path) -> dict[str, str]:
+    """Where the pipeline test's second copy of your project runs with SQLMesh alone: a warehouse file of
+    its own (a relative path in your config already means a file of that copy)."""
+    return {"WAREHOUSE_PATH": str(tmp_path / "alone.duckdb")}
 {%- endif %}

@@ -117,7 +117,8 @@ def expected_definitions(
     models = dict(context.models)
     catalog = context.default_catalog
     own = component_models(context, select, exclude)
-    assets = {asset_key(fqn, catalog): model for fqn, model in models.items() if is_built(model) and fqn in own}
+    built = [model for fqn, model in models.items() if is_built(model) and fqn in own]
+    assets = {asset_key(model.fqn, catalog): model for model in built}
     deps = {
         key: {asset_key(fqn, catalog) for fqn in tables_read(models, set(model.depends_on))}
         for key, model in assets.items()
@@ -128,7 +129,8 @@ def expected_definitions(
             continue
         for audit, args in model.audits_with_args:
             if not audit.skip:
-                checks[ExpectedCheck(asset_key(fqn, catalog), audit.name, audit_blocks(audit.blocking, args))] += 1
+                blocking = audit_blocks(audit.blocking, args)
+                checks[ExpectedCheck(asset_key(fqn, catalog), audit.name, blocking)] += 1
     for audit in context.standalone_audits.values():
         read = tables_read(models, set(audit.depends_on))
         if audit.skip or not read or not read <= own:

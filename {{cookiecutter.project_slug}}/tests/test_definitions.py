@@ -8,7 +8,7 @@ names an asset whose definition is not what SQLMesh's project calls for.
 from collections import Counter
 
 from dagster import AssetKey, Definitions
-from sqlmesh_expectations import ExpectedCheck, asset_key, check_name, expected_definitions
+from sqlmesh_expectations import ExpectedCheck, {% if not cookiecutter.sqlmesh_project_path %}asset_key, {% endif %}check_name, expected_definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 {%- if not cookiecutter.sqlmesh_project_path %}

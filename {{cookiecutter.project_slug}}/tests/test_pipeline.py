@@ -4,16 +4,35 @@ One run of every asset without partitions (what ``make run`` does)
 {%- if not cookiecutter.sqlmesh_project_path %}, and one of
 a range of days of the partitioned ones (``make run PARTITION=first...last``){% endif %}."""
 
-{% if not cookiecutter.sqlmesh_project_path -%}
+{% if cookiecutter.sqlmesh_project_path -%}
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
+from sqlmesh_expectations import expected_definitions
+
+from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import (
+    AUDIT_METADATA,
+    MODEL_OP_TAG,
+    STANDALONE_AUDIT_OP_TAG,
+)
+{%- else -%}
 from contextlib import closing
 
-{% endif -%}
 {% if cookiecutter.warehouse == "postgres" -%}
 import pytest
 {% endif -%}
 from dagster import AssetKey, DagsterInstance
 
-from {{ cookiecutter.package_name }}.definitions import defs{% if not cookiecutter.sqlmesh_project_path %}, sqlmesh{% endif %}
+from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+{%- endif %}
 {%- if not cookiecutter.sqlmesh_project_path %}
 
 PAGE_VIEWS = AssetKey(["web", "page_views"])
@@ -69,21 +88,187 @@ def check_results(result) -> dict:
 {%- if cookiecutter.sqlmesh_project_path %}
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a model, a source or a standalone audit in a run: its status and failed audits."""
+
+    status: str
+    """"ok", "failed" or "skipped" (not evaluated: something it reads failed)."""
+    failed_audits: frozenset[str] = frozenset()
+    error: str = ""
+    """The error it failed with, as the run reported it."""
+
+    def agrees_with(self, other: "Outcome") -> bool:
+        return (self.status, self.failed_audits) == (other.status, other.failed_audits)
+
+    def describe(self) -> str:
+        audits = f", audits failing: {', '.join(sorted(self.failed_audits))}" if self.failed_audits else ""
+        return f"{self.status}{audits}"
+
+
+def step_owners(job) -> dict[str, str]:
+    """Each step of the asset job, by the SQLMesh model, source or standalone audit it runs (op tags)."""
+    owners = {}
+    for node_def in job.graph.node_defs:
+        owner = node_def.tags.get(STANDALONE_AUDIT_OP_TAG) or node_def.tags.get(MODEL_OP_TAG)
+        if owner:
+            owners[node_def.name] = owner
+    return owners
+
+
+def dagster_outcomes(result, owners: dict[str, str], models: dict[AssetKey, str]) -> dict[str, Outcome]:
+    """What the Dagster run did with each model it selected (``models``: asset key -> SQLMesh name), and
+    with each source and standalone audit whose checks ran (``owners``: step -> SQLMesh name)."""
+    graph = defs.resolve_asset_graph()
+    failures = result.get_step_failure_events()
+    errors = {owners[event.step_key]: event.event_specific_data.error.message for event in failures}
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    failed_audits: dict[str, set[str]] = {}
+    evaluations = [event for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
+    for event in evaluations:
+        check = event.asset_check_evaluation_data
+        if not check.passed:
+            spec = graph.get_check_spec(AssetCheckKey(check.asset_key, check.check_name))
+            failed_audits.setdefault(owners[event.step_key], set()).add(str(spec.metadata[AUDIT_METADATA]))
+    statuses = {
+        name: "failed" if name in errors else "ok" if key in materialized else "skipped"
+        for key, name in models.items()
+    }
+    checked = {owners[event.step_key] for event in result.all_events if event.step_key in owners}
+    statuses |= {name: "failed" if name in errors else "ok" for name in checked - set(statuses)}
+    return {
+        name: Outcome(status, frozenset(failed_audits.get(name, ())), errors.get(name, ""))
+        for name, status in statuses.items()
+    }
+
+
+def run_sqlmesh_alone(arguments: list[str], project: Path, env: dict[str, str]) -> dict | list:
+    """tests/sqlmesh_alone.py with ``arguments``, inside the project folder ``project``: what it printed."""
+    command = [sys.executable, str(Path(__file__).with_name("sqlmesh_alone.py")), ".", *arguments]
+    done = subprocess.run(command, cwd=project, env={**os.environ, **env}, capture_output=True, text=True)
+    assert done.returncode == 0, f"SQLMesh alone could not {arguments[0]} the project:\n{done.stderr[-5000:]}"
+    return json.loads(done.stdout)
+
+
+def sqlmesh_alone(root: Path, environment: str, env: dict[str, str]) -> dict:
+    """SQLMesh alone planning a second copy of the project, in ``root``, with ``env``: its outcomes."""
+    copy = root / "sqlmesh_project"
+    shutil.copytree(
+        os.environ["SQLMESH_PROJECT_DIR"],
+        copy,
+        ignore=shutil.ignore_patterns(".cache", "logs", "*.db", "*.duckdb", "*.wal"),
+    )
+    return run_sqlmesh_alone(["plan", environment], copy, env)
+
+
+def alone_outcomes(alone: dict, names: set[str]) -> dict[str, Outcome]:
+    """SQLMesh's outcome of each of ``names``, from what sqlmesh_alone.py printed."""
+    outcomes = {}
+    for name in names:
+        status = "failed" if name in alone["failed"] else "skipped" if name in alone["skipped"] else "ok"
+        audits = frozenset(alone["failed_audits"].get(name, ()))
+        outcomes[name] = Outcome(status, audits, alone["failed"].get(name, ""))
+    return outcomes
+
+
+def display_name(name: str) -> str:
+    """The name a team writes: the model's as in its MODEL block, or the standalone audit's."""
+    model = sqlmesh.load_context().models.get(name)
+    if model is None:
+        return f"standalone audit {name}"
+    return f"{model.name} (a source)" if model.kind.is_external else model.name
+
+
+def reproduce(name: str, environment: str) -> str:
+    """The command that plans the model (with what it reads) with SQLMesh alone, in the project's folder."""
+    plan = "plan" if environment == "prod" else f"plan {environment}"
+    model = sqlmesh.load_context().models.get(name)
+    selected = f" --select-model +{model.name}" if model is not None and not model.kind.is_external else ""
+    return f'make sqlmesh ARGS="{plan} --auto-apply --no-prompts{selected}"'
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def projects_own_failure(outcomes: dict[str, Outcome], alone: dict, environment: str) -> str:
+    """The message when SQLMesh alone (``alone``, as printed) fails and skips exactly what the Dagster run
+    did (``outcomes``: SQLMesh's, of each model the run selected)."""
+    failed = {name: outcome.error for name, outcome in outcomes.items() if outcome.status == "failed"}
+    unreported = set(alone["failed"]) - set(outcomes)  # e.g. a source's blocking audit: no step of the run
+    failed |= {name: alone["failed"][name] for name in unreported}
+    lines = [
+        "The project fails in SQLMesh itself, the same way without Dagster: the failure is the project's "
+        "own, not the integration's. SQLMesh alone (sqlmesh plan, on a second copy of the project) did this:"
+    ]
+    for name in sorted(failed):
+        lines.append(f"  {display_name(name)} failed: {first_line(failed[name])}")
+        lines.append(f"    reproduce it: {reproduce(name, environment)}")
+    for name in sorted(name for name, outcome in outcomes.items() if outcome.status == "skipped"):
+        lines.append(f"  {display_name(name)} skipped: something it reads failed")
+    for name in sorted(name for name, outcome in outcomes.items() if outcome.status == "ok"):
+        if outcomes[name].failed_audits:
+            audits = ", ".join(sorted(outcomes[name].failed_audits))
+            lines.append(f"  {display_name(name)} warned: non-blocking audits failed: {audits}")
+    lines.append("A plan that fails promotes nothing: the command leaves what the environment shows as is.")
+    return "\n".join(lines)
+
+
+def integration_disagrees(dagster: dict[str, Outcome], alone: dict[str, Outcome]) -> str:
+    """The message when the Dagster run and SQLMesh alone did not do the same, model by model."""
+    lines = [
+        "The integration disagrees with SQLMesh: run alone on a second copy of the project, SQLMesh did "
+        "otherwise with these (the Dagster run first):"
+    ]
+    for name in sorted(dagster):
+        if not dagster[name].agrees_with(alone[name]):
+            ours, theirs = dagster[name].describe(), alone[name].describe()
+            lines.append(f"  {display_name(name)}: Dagster {ours}; SQLMesh {theirs}")
+            if dagster[name].error:
+                lines.append(f"    Dagster's error: {first_line(dagster[name].error)}")
+            if alone[name].error:
+                lines.append(f"    SQLMesh's error: {first_line(alone[name].error)}")
+    return "\n".join(lines)
+
+
 {% if cookiecutter.warehouse == "postgres" -%}
 @pytest.mark.usefixtures("fresh_warehouse")
 {% endif -%}
-def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution():
-    """Your SQLMesh project, run once through Dagster on a copy of it (see conftest.py)."""
+def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution(tmp_path, sqlmesh_alone_env):
+    """Your SQLMesh project, run once through Dagster on a copy of it (see conftest.py).
+
+    External sources: a table external_models.yaml declares that the scratch
+    warehouse does not have (your sources are loaded by other tools) is created
+    empty, with the columns the file declares, so the models reading it run over
+    no rows instead of failing on a missing table. A source declared without
+    columns stays missing, and the models reading it fail as they would in SQLMesh.
+
+    When a model fails or is skipped, or an audit fails, SQLMesh plans the
+    project alone on a second copy (tests/sqlmesh_alone.py). If it fails and
+    skips the same models, with the same audits failing, the test fails saying
+    the failure is the project's own, with SQLMesh's error and the command that
+    reproduces it; audits that only warn in both pass. Otherwise it fails
+    saying, model by model, where the integration and SQLMesh disagree.
+    """
+    # In a process of its own: the run forks SQLMesh's execution, which must not inherit a connection.
+    run_sqlmesh_alone(["sources"], Path(os.environ["SQLMESH_PROJECT_DIR"]), {})
     instance = DagsterInstance.ephemeral()
     assets = unpartitioned_assets()
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(instance=instance, asset_selection=assets, raise_on_error=False)
 
-    failures = [event.event_specific_data.error.message for event in result.get_step_failure_events()]
-    assert result.success, failures
     assert sqlmesh_executions(instance, result.run_id) == 1
-    assert {event.asset_key for event in result.get_asset_materialization_events()} == set(assets)
-    assert all(check_results(result).values())
+    models = expected_definitions(sqlmesh.load_context(), sqlmesh.select, sqlmesh.exclude).models
+    dagster = dagster_outcomes(result, step_owners(job), {key: models[key].fqn for key in assets})
+    if all(outcome.status == "ok" and not outcome.failed_audits for outcome in dagster.values()):
+        assert result.success
+        return
+    printed = sqlmesh_alone(tmp_path, sqlmesh.environment, sqlmesh_alone_env)
+    alone = alone_outcomes(printed, set(dagster))
+    if any(not dagster[name].agrees_with(alone[name]) for name in dagster):
+        pytest.fail(integration_disagrees(dagster, alone), pytrace=False)
+    if any(outcome.status != "ok" for outcome in dagster.values()):
+        pytest.fail(projects_own_failure(alone, printed, sqlmesh.environment), pytrace=False)
 {%- else %}
 
 
