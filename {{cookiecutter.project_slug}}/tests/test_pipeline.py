@@ -1,8 +1,12 @@
 """Real runs{% if not cookiecutter.sqlmesh_project_path %} of the sample{% endif %}: Dagster, SQLMesh and the warehouse, on scratch storage.
 
-One run of every asset without partitions (what ``make run`` does)
-{%- if not cookiecutter.sqlmesh_project_path %}, and one of
-a range of days of the partitioned ones (``make run PARTITION=first...last``){% endif %}."""
+{% if cookiecutter.sqlmesh_project_path -%}
+Every asset built from nothing (``make run``; with partitions, ``make run PARTITION=first...last``),
+and when something fails, whose failure it is: the project's own, or the integration's.
+{%- else -%}
+One run of every asset without partitions (what ``make run`` does), and one of
+a range of days of the partitioned ones (``make run PARTITION=first...last``).
+{%- endif %}"""
 
 {% if cookiecutter.sqlmesh_project_path -%}
 import json
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, PartitionsDefinition
 from sqlmesh_expectations import expected_definitions
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
@@ -64,27 +68,10 @@ NOT_RUN = {
 {%- endif %}
 
 
-def unpartitioned_assets() -> list[AssetKey]:
-    graph = defs.resolve_asset_graph()
-    return [key for key in graph.materializable_asset_keys if graph.get(key).partitions_def is None]
-
-
 def sqlmesh_executions(instance: DagsterInstance, run_id: str) -> int:
     return sum(
         record.user_message.startswith("SQLMesh execution for run") for record in instance.all_logs(run_id)
     )
-
-
-def check_results(result) -> dict:
-    """(asset key, check name) -> passed, for every check that reported in the run."""
-    evaluations = [
-        event.asset_check_evaluation_data
-        for event in result.all_events
-        if event.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    return {(check.asset_key, check.check_name): check.passed for check in evaluations}
-
-
 {%- if cookiecutter.sqlmesh_project_path %}
 
 
@@ -231,11 +218,64 @@ def integration_disagrees(dagster: dict[str, Outcome], alone: dict[str, Outcome]
     return "\n".join(lines)
 
 
+def waves() -> list[tuple[PartitionsDefinition | None, list[AssetKey]]]:
+    """Every asset, in the runs that build the project from nothing: each run of one kind of asset
+    (unpartitioned, or of one partitions definition, as a run names one range of partitions), after the
+    runs of what it reads. A project without partitions is one run."""
+    graph = defs.resolve_asset_graph()
+    wave: dict[AssetKey, int] = {}
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        if node.is_materializable:
+            kind = node.partitions_def
+            above = [wave[p] + (graph.get(p).partitions_def != kind) for p in node.parent_keys if p in wave]
+            wave[key] = max(above, default=0)
+    runs: list[tuple[int, PartitionsDefinition | None, list[AssetKey]]] = []
+    for key, number in wave.items():
+        kind = graph.get(key).partitions_def
+        same = [run for run in runs if run[0] == number and run[1] == kind]
+        if same:
+            same[0][2].append(key)
+        else:
+            runs.append((number, kind, [key]))
+    return [(kind, keys) for _, kind, keys in sorted(runs, key=lambda run: run[0])]
+
+
+def whole_range(partitions: PartitionsDefinition | None) -> dict[str, str]:
+    """The run tags of every partition there is so far (none for unpartitioned assets)."""
+    if partitions is None:
+        return {}
+    return {
+        "dagster/asset_partition_range_start": partitions.get_first_partition_key(),
+        "dagster/asset_partition_range_end": partitions.get_last_partition_key(),
+    }
+
+
+def merged(outcomes: list[dict[str, Outcome]]) -> dict[str, Outcome]:
+    """The outcomes of several runs as one: a standalone audit on assets of two runs ran in both."""
+    worst = {"ok": 0, "skipped": 1, "failed": 2}
+    result: dict[str, Outcome] = {}
+    for run in outcomes:
+        for name, outcome in run.items():
+            before = result.get(name, Outcome("ok"))
+            result[name] = Outcome(
+                max(before.status, outcome.status, key=worst.__getitem__),
+                before.failed_audits | outcome.failed_audits,
+                before.error or outcome.error,
+            )
+    return result
+
+
 {% if cookiecutter.warehouse == "postgres" -%}
 @pytest.mark.usefixtures("fresh_warehouse")
 {% endif -%}
-def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution(tmp_path, sqlmesh_alone_env):
-    """Your SQLMesh project, run once through Dagster on a copy of it (see conftest.py).
+def test_every_asset_builds_as_sqlmesh_builds_it(tmp_path, sqlmesh_alone_env):
+    """Your SQLMesh project, built from nothing through Dagster on a copy of it (see conftest.py).
+
+    Every asset in one run of one SQLMesh execution (``make run``). With
+    partitioned models, one run per partitions definition over all its
+    partitions (``make run PARTITION=first...last``), each after the runs of
+    the assets it reads.
 
     External sources: a table external_models.yaml declares that the scratch
     warehouse does not have (your sources are loaded by other tools) is created
@@ -253,15 +293,18 @@ def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution(tmp_path,
     # In a process of its own: the run forks SQLMesh's execution, which must not inherit a connection.
     run_sqlmesh_alone(["sources"], Path(os.environ["SQLMESH_PROJECT_DIR"]), {})
     instance = DagsterInstance.ephemeral()
-    assets = unpartitioned_assets()
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, asset_selection=assets, raise_on_error=False)
-
-    assert sqlmesh_executions(instance, result.run_id) == 1
+    owners = step_owners(job)
     models = expected_definitions(sqlmesh.load_context(), sqlmesh.select, sqlmesh.exclude).models
-    dagster = dagster_outcomes(result, step_owners(job), {key: models[key].fqn for key in assets})
+    runs = []
+    for partitions, keys in waves():
+        result = job.execute_in_process(
+            instance=instance, asset_selection=keys, tags=whole_range(partitions), raise_on_error=False
+        )
+        assert sqlmesh_executions(instance, result.run_id) == 1
+        runs.append(dagster_outcomes(result, owners, {key: models[key].fqn for key in keys}))
+    dagster = merged(runs)
     if all(outcome.status == "ok" and not outcome.failed_audits for outcome in dagster.values()):
-        assert result.success
         return
     printed = sqlmesh_alone(tmp_path, sqlmesh.environment, sqlmesh_alone_env)
     alone = alone_outcomes(printed, set(dagster))
@@ -270,6 +313,21 @@ def test_every_unpartitioned_asset_in_one_run_of_one_sqlmesh_execution(tmp_path,
     if any(outcome.status != "ok" for outcome in dagster.values()):
         pytest.fail(projects_own_failure(alone, printed, sqlmesh.environment), pytrace=False)
 {%- else %}
+
+
+def unpartitioned_assets() -> list[AssetKey]:
+    graph = defs.resolve_asset_graph()
+    return [key for key in graph.materializable_asset_keys if graph.get(key).partitions_def is None]
+
+
+def check_results(result) -> dict:
+    """(asset key, check name) -> passed, for every check that reported in the run."""
+    evaluations = [
+        event.asset_check_evaluation_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    return {(check.asset_key, check.check_name): check.passed for check in evaluations}
 
 
 {% if cookiecutter.warehouse == "postgres" -%}
