@@ -269,7 +269,7 @@ def merged(outcomes: list[dict[str, Outcome]]) -> dict[str, Outcome]:
 {% if cookiecutter.warehouse == "postgres" -%}
 @pytest.mark.usefixtures("fresh_warehouse")
 {% endif -%}
-def test_every_asset_builds_as_sqlmesh_builds_it(tmp_path, sqlmesh_alone_env):
+def test_every_asset_builds_as_sqlmesh_builds_it(tmp_path, request):
     """Your SQLMesh project, built from nothing through Dagster on a copy of it (see conftest.py).
 
     Every asset in one run of one SQLMesh execution (``make run``). With
@@ -306,7 +306,8 @@ def test_every_asset_builds_as_sqlmesh_builds_it(tmp_path, sqlmesh_alone_env):
     dagster = merged(runs)
     if all(outcome.status == "ok" and not outcome.failed_audits for outcome in dagster.values()):
         return
-    printed = sqlmesh_alone(tmp_path, sqlmesh.environment, sqlmesh_alone_env)
+    # Where SQLMesh alone builds (conftest.py): prepared only now, as only a failure needs it.
+    printed = sqlmesh_alone(tmp_path, sqlmesh.environment, request.getfixturevalue("sqlmesh_alone_env"))
     alone = alone_outcomes(printed, set(dagster))
     if any(not dagster[name].agrees_with(alone[name]) for name in dagster):
         pytest.fail(integration_disagrees(dagster, alone), pytrace=False)
