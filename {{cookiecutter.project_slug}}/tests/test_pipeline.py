@@ -80,7 +80,7 @@ class Outcome:
     """What became of a model, a source or a standalone audit in a run: its status and failed audits."""
 
     status: str
-    """"ok", "failed" or "skipped" (not evaluated: something it reads failed)."""
+    """One of "ok", "failed" and "skipped" (not evaluated: something it reads failed)."""
     failed_audits: frozenset[str] = frozenset()
     error: str = ""
     """The error it failed with, as the run reported it."""
