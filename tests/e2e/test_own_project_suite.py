@@ -30,7 +30,9 @@ def failing_make_test(root: Path, env: dict[str, str]) -> str:
     """``make test`` of the project's own tests, which must fail: what pytest printed."""
     env = {name: value for name, value in env.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     command = ["make", "test", f"TESTS={' '.join(OWN_PROJECT_TESTS)}"]
-    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        command, check=False, cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode != 0, result.stdout[-5000:]
     return result.stdout
 
@@ -68,8 +70,10 @@ def test_a_bake_around_every_kind_says_its_failures_are_its_own_then_passes_once
     assert "the failure is the project's own, not the integration's" in message
     expected_lines = [
         "  landing.events (a source) failed: Audits failed: not_null",
-        "  marts.broken failed: Conversion Error: Could not convert string 'shipped' to INT32 when casting "
-        "from source column status",
+        (
+            "  marts.broken failed: Conversion Error: Could not convert string 'shipped' to INT32 when "
+            "casting from source column status"
+        ),
         f"    reproduce it: {BROKEN_COMMAND}",
         "  marts.withheld failed: Audits failed: assert_no_refunds",
         "  marts.after_broken skipped: something it reads failed",
@@ -85,9 +89,8 @@ def test_a_bake_around_every_kind_says_its_failures_are_its_own_then_passes_once
     # The command the message gives reproduces the failure with SQLMesh alone, in the team's folder.
     warehouse = {**env, "WAREHOUSE_PATH": str(tmp_path / "team_warehouse.duckdb")}
     arguments = BROKEN_COMMAND.removeprefix("make sqlmesh ARGS=").strip('"')
-    cli = subprocess.run(
-        ["make", "sqlmesh", f"ARGS={arguments}"], cwd=root, env=warehouse, capture_output=True, text=True
-    )
+    command = ["make", "sqlmesh", f"ARGS={arguments}"]
+    cli = subprocess.run(command, check=False, cwd=root, env=warehouse, capture_output=True, text=True)
     assert "Conversion Error: Could not convert string 'shipped' to INT32" in cli.stdout + cli.stderr
 
     fix_every_kind(root / "sqlmesh_project")
