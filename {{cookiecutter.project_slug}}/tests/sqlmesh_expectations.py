@@ -87,7 +87,7 @@ def component_models(context: Context, select: str | None, exclude: str | None) 
     if select is None and exclude is None:
         return set(models)
     selector = NativeSelector(
-        context.state_reader,
+        None,  # type: ignore[arg-type]  # expressions are matched against the project's models only
         models=context.models,
         context_path=context.path,
         default_catalog=context.default_catalog,

@@ -7,8 +7,18 @@ names an asset whose definition is not what SQLMesh's project calls for.
 
 from collections import Counter
 
+import pytest
 from dagster import AssetKey, Definitions
-from sqlmesh_expectations import ExpectedCheck, {% if not cookiecutter.sqlmesh_project_path %}asset_key, {% endif %}check_name, expected_definitions
+from sqlmesh import Context
+from sqlmesh_expectations import (
+    ExpectedCheck,
+    ExpectedDefinitions,
+{%- if not cookiecutter.sqlmesh_project_path %}
+    asset_key,
+{%- endif %}
+    check_name,
+    expected_definitions,
+)
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 {%- if not cookiecutter.sqlmesh_project_path %}
@@ -17,8 +27,17 @@ from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
 from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import AUDIT_METADATA
 
-context = sqlmesh.load_context()
-expected = expected_definitions(context, sqlmesh.select, sqlmesh.exclude)
+
+@pytest.fixture(scope="module")
+def context() -> Context:
+    """SQLMesh's own view of the project, loaded when these tests run, not when they are collected: a
+    process that has loaded a project must not go on to run another's tests that fork SQLMesh."""
+    return sqlmesh.load_context()
+
+
+@pytest.fixture(scope="module")
+def expected(context: Context) -> ExpectedDefinitions:
+    return expected_definitions(context, sqlmesh.select, sqlmesh.exclude)
 
 
 def _checks_defined() -> Counter[ExpectedCheck]:
@@ -37,18 +56,18 @@ def test_definitions_load():
 {%- if cookiecutter.sqlmesh_project_path %}
 
 
-def test_one_asset_per_sqlmesh_model():
+def test_one_asset_per_sqlmesh_model(expected):
     graph = defs.resolve_asset_graph()
     assert set(graph.materializable_asset_keys) == set(expected.models)
 {%- else %}
 
 
-def test_one_asset_per_sqlmesh_model_beside_the_python_assets():
+def test_one_asset_per_sqlmesh_model_beside_the_python_assets(expected):
     graph = defs.resolve_asset_graph()
     assert set(graph.materializable_asset_keys) == set(expected.models) | {revenue_targets.key}
 
 
-def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
+def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh(context):
     """The external model and the asset writing it share one key: an edge, not a duplicate."""
     external = [model for model in context.models.values() if model.kind.is_external]
     assert [asset_key(model.fqn, context.default_catalog) for model in external] == [revenue_targets.key]
@@ -58,14 +77,14 @@ def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh():
 {%- endif %}
 
 
-def test_asset_dependencies_are_sqlmesh_lineage():
+def test_asset_dependencies_are_sqlmesh_lineage(expected):
     """SQLMesh's depends_on, with each EMBEDDED model replaced by what it reads (SQLMesh inlines it)."""
     graph = defs.resolve_asset_graph()
     defined = {key: set(graph.get(key).parent_keys) for key in expected.models}
     assert defined == expected.deps
 
 
-def test_audits_are_asset_checks():
+def test_audits_are_asset_checks(expected):
     """Each audit of a model or source is a check on it; a standalone audit, one on each asset it reads."""
     assert _checks_defined() == expected.checks
     # An audit used once on an asset is a check of its name (twice, the names tell the arguments apart).
@@ -75,7 +94,7 @@ def test_audits_are_asset_checks():
     assert {(check.asset, check_name(check.audit)) for check in once} <= named
 
 
-def test_assets_carry_sqlmesh_metadata():
+def test_assets_carry_sqlmesh_metadata(expected):
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     for key, model in expected.models.items():
         spec = specs[key]
@@ -85,7 +104,7 @@ def test_assets_carry_sqlmesh_metadata():
         assert spec.metadata["sqlmesh/model_name"] == model.name
 
 
-def test_asset_key_convention():
+def test_asset_key_convention(context):
     """The default catalog is left out of keys; another catalog stays in them."""
     translator = SQLMeshTranslator().for_catalog(context.default_catalog)
     catalog = translator.default_catalog
