@@ -81,7 +81,9 @@ def tables_read(models: dict[str, Model], fqns: set[str]) -> set[str]:
     return tables
 
 
-def component_models(context: Context, select: str | None, exclude: str | None) -> set[str]:
+def component_models(
+    context: Context, default_catalog: str | None, select: str | None, exclude: str | None
+) -> set[str]:
     """The models a component with this ``select`` and ``exclude`` defines, by SQLMesh's own selector."""
     models = dict(context.models)
     if select is None and exclude is None:
@@ -90,7 +92,7 @@ def component_models(context: Context, select: str | None, exclude: str | None) 
         None,  # type: ignore[arg-type]  # expressions are matched against the project's models only
         models=context.models,
         context_path=context.path,
-        default_catalog=context.default_catalog,
+        default_catalog=default_catalog,
         dialect=context.default_dialect,
     )
     chosen = selector.expand_model_selections([select], models=models) if select is not None else set(models)
@@ -111,12 +113,13 @@ def check_name(audit_name: str) -> str:
 
 
 def expected_definitions(
-    context: Context, select: str | None = None, exclude: str | None = None
+    context: Context, default_catalog: str | None, select: str | None = None, exclude: str | None = None
 ) -> ExpectedDefinitions:
-    """What the component's definitions must hold for the project SQLMesh loaded in ``context``."""
+    """What the component's definitions must hold for the project SQLMesh loaded in ``context``, whose
+    default catalog SQLMesh named ``default_catalog``."""
     models = dict(context.models)
-    catalog = context.default_catalog
-    own = component_models(context, select, exclude)
+    catalog = default_catalog
+    own = component_models(context, catalog, select, exclude)
     built = [model for fqn, model in models.items() if is_built(model) and fqn in own]
     assets = {asset_key(model.fqn, catalog): model for model in built}
     deps = {

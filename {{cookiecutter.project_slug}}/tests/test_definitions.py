@@ -27,6 +27,9 @@ from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
 from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import AUDIT_METADATA
 
+# SQLMesh's default catalog, as it named it when the definitions loaded (the warehouse is not asked again).
+DEFAULT_CATALOG = sqlmesh.load_definitions().default_catalog
+
 
 @pytest.fixture(scope="module")
 def context() -> Context:
@@ -37,7 +40,7 @@ def context() -> Context:
 
 @pytest.fixture(scope="module")
 def expected(context: Context) -> ExpectedDefinitions:
-    return expected_definitions(context, sqlmesh.select, sqlmesh.exclude)
+    return expected_definitions(context, DEFAULT_CATALOG, sqlmesh.select, sqlmesh.exclude)
 
 
 def _checks_defined() -> Counter[ExpectedCheck]:
@@ -70,7 +73,7 @@ def test_one_asset_per_sqlmesh_model_beside_the_python_assets(expected):
 def test_a_table_written_by_a_python_asset_is_that_asset_upstream_of_sqlmesh(context):
     """The external model and the asset writing it share one key: an edge, not a duplicate."""
     external = [model for model in context.models.values() if model.kind.is_external]
-    assert [asset_key(model.fqn, context.default_catalog) for model in external] == [revenue_targets.key]
+    assert [asset_key(model.fqn, DEFAULT_CATALOG) for model in external] == [revenue_targets.key]
     graph = defs.resolve_asset_graph()
     assert graph.get(revenue_targets.key).is_materializable
     assert AssetKey(["marts", "revenue_vs_target"]) in graph.get(revenue_targets.key).child_keys
@@ -104,9 +107,9 @@ def test_assets_carry_sqlmesh_metadata(expected):
         assert spec.metadata["sqlmesh/model_name"] == model.name
 
 
-def test_asset_key_convention(context):
+def test_asset_key_convention():
     """The default catalog is left out of keys; another catalog stays in them."""
-    translator = SQLMeshTranslator().for_catalog(context.default_catalog)
+    translator = SQLMeshTranslator().for_catalog(DEFAULT_CATALOG)
     catalog = translator.default_catalog
     assert translator.get_asset_key(f'"{catalog}"."marts"."orders"') == AssetKey(["marts", "orders"])
     assert translator.get_asset_key('"other"."marts"."orders"') == AssetKey(["other", "marts", "orders"])
