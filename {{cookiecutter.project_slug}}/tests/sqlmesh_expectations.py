@@ -2,9 +2,8 @@
 
 The definitions tests compare the integration with SQLMesh, not with itself:
 nothing here calls the integration's translator or model graph. It applies
-the integration's documented rules (README, "How Dagster runs SQLMesh" and
-"The SQLMesh component") to what SQLMesh's own ``Context`` says of the
-project:
+the integration's documented rules (README, "Testing") to what SQLMesh's
+own ``Context`` says of the project:
 
 - each model that is neither EXTERNAL nor EMBEDDED is one asset, keyed
   ``schema/table``, with its catalog in front when that is not the project's
