@@ -10,6 +10,7 @@ hooks). The answers are read as data, as in ``pre_gen_project.py``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -91,8 +92,10 @@ def finish(root: Path, context: dict[str, object]) -> None:
     """Apply the answers to the generated project at ``root``."""
     own = str(context.get("sqlmesh_project_path", "")).strip()
     if own:
-        # A relative path is read from the output folder, as the pre-generation hook read it.
-        bring_own_project(root, (root.parent / own).expanduser())
+        # A relative path is read from the output folder, as the pre-generation hook read it;
+        # `make update` names the project's own folder instead (pre_gen_project.UPDATE_SOURCE).
+        source = os.environ.get("TEMPLATE_UPDATE_SQLMESH_PROJECT", "").strip() or own
+        bring_own_project(root, (root.parent / source).expanduser())
     elif context.get("sample_pipeline") == "starter":
         prune(root, STARTER_PRUNED)
     (root / ANSWERS_FILE).write_text(answers_json(context), encoding="utf-8", newline="\n")

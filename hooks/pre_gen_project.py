@@ -284,6 +284,23 @@ def validate(answers: dict[str, object], today: date, base: Path | None = None) 
     return check_free_text(answers) + [error for error in checks if error]
 
 
+# Set by the generated project's `make update` to its own SQLMesh project folder: an update
+# renders the template twice through cruft, and the folder the project was baked around
+# (sqlmesh_project_path) may have moved or gone since; what the hooks copy from it is
+# skipped by the update anyway.
+UPDATE_SOURCE = "TEMPLATE_UPDATE_SQLMESH_PROJECT"
+
+
+def with_update_source(answers: dict[str, object], update_source: str) -> dict[str, object]:
+    """``answers``, reading the team's SQLMesh project from ``update_source`` when one is given.
+
+    Only a bake around a team's project is concerned; the sample's bakes ignore it.
+    """
+    if update_source.strip() and str(answers.get("sqlmesh_project_path", "")).strip():
+        return {**answers, "sqlmesh_project_path": update_source.strip()}
+    return answers
+
+
 def rendered_answers() -> dict[str, object]:
     """Return the answers Cookiecutter rendered into this file."""
     # tojson escapes every ' so no answer can end this string; keep the quotes as they are.
@@ -293,7 +310,7 @@ def rendered_answers() -> dict[str, object]:
 def main() -> int:
     """Validate the rendered answers; print problems and return 1 if any."""
     # Cookiecutter runs this hook inside the project folder it created in the output folder.
-    answers = rendered_answers()
+    answers = with_update_source(rendered_answers(), os.environ.get(UPDATE_SOURCE, ""))
     errors = validate(answers, date.today(), Path.cwd().parent)
     for error in errors:
         print(error, file=sys.stderr)

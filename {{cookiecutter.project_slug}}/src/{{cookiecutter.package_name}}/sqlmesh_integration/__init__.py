@@ -31,6 +31,9 @@ A run, in the order it goes through them (one SQLMesh execution per run, see ADR
 - :mod:`.reporting`: an outcome as Dagster events;
 - :mod:`.pruning`: old runs' result folders;
 - :mod:`.model_graph`, :mod:`.diagnostics`: the model graph; readable messages for a broken project.
+
+Its version is ``__version__``; CHANGELOG.md beside this file says what each version changed and
+what to do when you take it (README, "Updating from the template").
 """
 
 from .automation import (
@@ -51,7 +54,10 @@ from .run_results import SQLMeshRunResults
 from .schedules import sqlmesh_schedules
 from .translator import AuditIdentity, SQLMeshTranslator, is_asset_model
 
+__version__ = "1.0.0"
+
 __all__ = [
+    "__version__",
     "AutomatedDefinitions",
     "Automation",
     "AuditIdentity",
