@@ -13,6 +13,8 @@ import json
 import re
 from pathlib import Path
 
+from helpers.baking import ARTEFACT_NAMES, ARTEFACT_SUFFIXES
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 INTEGRATION = (
     TEMPLATE_DIR
@@ -27,12 +29,14 @@ CHANGELOG_ENTRY = re.compile(r"^## (\S+) \((\d{4}-\d{2}-\d{2})\)$", re.MULTILINE
 
 
 def integration_digest() -> str:
-    """SHA-256 of every file of the integration: its path under the folder, then its bytes."""
+    """SHA-256 of every file of the integration (caches aside): its path under the folder, then its bytes."""
     digest = hashlib.sha256()
     files = sorted(
         path
         for path in INTEGRATION.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        if path.is_file()
+        and not ARTEFACT_NAMES & set(path.parts)
+        and not path.name.endswith(ARTEFACT_SUFFIXES)
     )
     for path in files:
         digest.update(path.relative_to(INTEGRATION).as_posix().encode() + b"\0")
