@@ -118,11 +118,13 @@ def check_warehouse(value: str) -> str | None:
 SQLMESH_CONFIGS = ("config.yaml", "config.yml", "config.py")
 
 
-def check_sqlmesh_project_path(value: str, base: Path) -> str | None:
+def check_sqlmesh_project_path(value: str, base: Path, load: bool = True) -> str | None:
     """Return an error line, or None when ``value`` is empty (the sample) or a SQLMesh project's folder.
 
     A relative path is read from ``base``, the folder Cookiecutter writes the
     project into (the current directory, unless ``--output-dir`` says otherwise).
+    ``load``: have SQLMesh load it where SQLMesh is installed; not during an update,
+    which reads the project's own folder (its settings come from the project's .env).
     """
     if not value.strip():
         return None
@@ -146,7 +148,7 @@ def check_sqlmesh_project_path(value: str, base: Path) -> str | None:
             value,
             f"{folder} has no models/ folder; give the folder you run `sqlmesh` in",
         )
-    problem = unreadable_file(folder) or sqlmesh_load_error(folder)
+    problem = unreadable_file(folder) or (sqlmesh_load_error(folder) if load else None)
     return _error("sqlmesh_project_path", value, problem) if problem else None
 
 
@@ -268,13 +270,18 @@ def check_free_text(answers: dict[str, object]) -> list[str]:
     return errors
 
 
-def validate(answers: dict[str, object], today: date, base: Path | None = None) -> list[str]:
+def validate(
+    answers: dict[str, object], today: date, base: Path | None = None, updating: bool = False
+) -> list[str]:
     """Return every problem found in ``answers`` (empty when all are valid).
 
-    ``base`` is where a relative ``sqlmesh_project_path`` is read from (the output folder).
+    ``base`` is where a relative ``sqlmesh_project_path`` is read from (the output folder);
+    ``updating``: the project is being updated (``UPDATE_SOURCE``), so SQLMesh does not load it.
     """
     checks = [
-        check_sqlmesh_project_path(str(answers.get("sqlmesh_project_path", "")), base or Path.cwd()),
+        check_sqlmesh_project_path(
+            str(answers.get("sqlmesh_project_path", "")), base or Path.cwd(), load=not updating
+        ),
         check_project_slug(str(answers.get("project_slug", ""))),
         check_package_name(str(answers.get("package_name", ""))),
         check_sample_pipeline(str(answers.get("sample_pipeline", ""))),
@@ -310,11 +317,12 @@ def rendered_answers() -> dict[str, object]:
 def main() -> int:
     """Validate the rendered answers; print problems and return 1 if any."""
     # Cookiecutter runs this hook inside the project folder it created in the output folder.
-    answers = with_update_source(rendered_answers(), os.environ.get(UPDATE_SOURCE, ""))
-    errors = validate(answers, date.today(), Path.cwd().parent)
+    update_source = os.environ.get(UPDATE_SOURCE, "")
+    answers = with_update_source(rendered_answers(), update_source)
+    errors = validate(answers, date.today(), Path.cwd().parent, updating=bool(update_source.strip()))
     for error in errors:
         print(error, file=sys.stderr)
-    if not errors and str(answers.get("sqlmesh_project_path", "")).strip():
+    if not errors and not update_source.strip() and str(answers.get("sqlmesh_project_path", "")).strip():
         print(own_project_checked(importlib.util.find_spec("sqlmesh") is not None))
     return 1 if errors else 0
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.baking import read_tree, run_cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
@@ -348,3 +349,19 @@ def test_update_applies_a_template_change(
         assert demo_models, "the demo sample should have failure_demo models"
     state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
     assert state["commit"] == new_commit, ".cruft.json does not record the new template commit"
+
+
+def test_cruft_create_bakes_what_cookiecutter_bakes(
+    project: Path, sandbox: Sandbox, template: Template, answers: dict[str, str], answer_set: str
+) -> None:
+    """The README offers both; they differ by .cruft.json alone (and the git repository made here)."""
+    output_dir = sandbox.root / f"cookiecutter-{answer_set}"
+    extra = [f"{key}={value}" for key, value in answers.items()]
+    baked = run_cookiecutter(
+        ["--no-input", "--output-dir", str(output_dir), str(template.path), *extra], sandbox.root, sandbox.env
+    )
+    assert baked.returncode == 0, baked.stdout + baked.stderr
+    (with_cookiecutter,) = list(output_dir.iterdir())
+    by_cruft = {name: data for name, data in read_tree(project).items() if not name.startswith(".git/")}
+    by_cruft.pop(".cruft.json")
+    assert by_cruft == read_tree(with_cookiecutter)

@@ -72,7 +72,10 @@ def new_integration_version(template: TemplateClone, version: str, docstring: st
     current = next(line for line in init.read_text().splitlines() if line.startswith("__version__ = "))
     replace_once(init, current, f'__version__ = "{version}"')
     changelog = template.integration_file("CHANGELOG.md")
-    replace_once(changelog, "\n## ", f"\n## {version} (2026-12-07)\n\nFixed: the note of pruning.py.\n\n## ")
+    text = changelog.read_text()
+    changelog.write_text(
+        text.replace("\n## ", f"\n## {version} (2026-12-07)\n\nFixed: pruning.py's note.\n\n## ", 1)
+    )
     pruning = template.integration_file("pruning.py")
     first_line = pruning.read_text().splitlines()[0]
     replace_once(pruning, first_line, f'"""{docstring}"""')
