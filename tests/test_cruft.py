@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers.baking import read_tree, run_cookiecutter
+from helpers.template_repo import TemplateClone
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
@@ -365,3 +367,43 @@ def test_cruft_create_bakes_what_cookiecutter_bakes(
     by_cruft = {name: data for name, data in read_tree(project).items() if not name.startswith(".git/")}
     by_cruft.pop(".cruft.json")
     assert by_cruft == read_tree(with_cookiecutter)
+
+
+def test_ci_warns_without_failing_when_the_project_is_behind_its_template(tmp_path: Path) -> None:
+    """The generated workflow's template job, run with bash: silent when up to date, a warning when behind.
+
+    ``uvx --from 'cruft...' cruft ARGS`` runs this environment's cruft (the same range).
+    """
+    template = TemplateClone.of_head(tmp_path / "template")
+    project = template.cruft_create(tmp_path / "bakes")
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    (script,) = [step["run"] for step in workflow["jobs"]["template"]["steps"] if "run" in step]
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "uvx").write_text(
+        f'#!/bin/sh\nshift 3\nexec "{sys.executable}" -m cruft "$@"\n', encoding="utf-8"
+    )
+    (shims / "uvx").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+
+    def run_job() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-e", "-c", script], check=False, cwd=project, env=env, capture_output=True, text=True
+        )
+
+    up_to_date = run_job()
+    assert up_to_date.returncode == 0 and "::warning" not in up_to_date.stdout, up_to_date.stdout
+    with (template.path / "{{cookiecutter.project_slug}}" / "Makefile").open(
+        "a", encoding="utf-8"
+    ) as makefile:
+        makefile.write("# a newer template\n")
+    template.commit("A newer template")
+    behind = run_job()
+    assert behind.returncode == 0, behind.stdout + behind.stderr
+    assert (
+        "::warning title=Template::The template has changes this project has not taken: run make update"
+        in (behind.stdout)
+    )
+    (project / ".cruft.json").unlink()
+    unlinked = run_job()
+    assert unlinked.returncode == 0 and "::notice title=Template::No .cruft.json" in unlinked.stdout
