@@ -15,9 +15,9 @@ import duckdb
 from dagster import ConfigurableResource, Failure, InitResourceContext, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
-from .sqlmesh_integration.coordination import Coordination, Holder
-from .sqlmesh_integration.diagnostics import WarehouseLockedError
-from .sqlmesh_integration.resource import gateway_connection
+from .sqlmesh_integration.execution.coordination import Coordination, Holder
+from .sqlmesh_integration.project.resource import gateway_connection
+from .sqlmesh_integration.vocabulary.diagnostics import WarehouseLockedError
 {%- else -%}
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from .sqlmesh_integration.resource import gateway_connection
+from .sqlmesh_integration.project.resource import gateway_connection
 {%- endif %}
 
 

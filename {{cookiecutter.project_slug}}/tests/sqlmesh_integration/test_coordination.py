@@ -20,7 +20,7 @@ from sqlmesh.core.config import (
     PostgresConnectionConfig,
 )
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import (
     Coordination,
     Holder,
     LockWaitTimeout,
@@ -32,7 +32,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import (
 HOLD = """
 import sys, time
 from sqlmesh.core.config import DuckDBConnectionConfig
-from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import Coordination, Holder
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import Coordination, Holder
 
 connection = DuckDBConnectionConfig(database=sys.argv[1])
 coordination = Coordination.for_connections(

@@ -66,17 +66,17 @@ from dagster import Component, ComponentLoadContext, Definitions, Model, Resolva
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import Field
 
-from .automation import sqlmesh_automation
-from .constants import DEFAULT_PROJECT_NAME
-from .environments import sqlmesh_environment_jobs
-from .factory import sqlmesh_assets
-from .include_metadata import IncludeMetadata
-from .interval_report import sqlmesh_interval_report_jobs
-from .model_selection import ModelSelectionError
-from .resource import SQLMeshResource
-from .run_results import SQLMeshRunResults
+from .definitions.automation import sqlmesh_automation
+from .definitions.factory import sqlmesh_assets
+from .definitions.translator import ModelAttributes, SQLMeshTranslator
+from .environments.environments import sqlmesh_environment_jobs
+from .environments.interval_report import sqlmesh_interval_report_jobs
+from .project.model_selection import ModelSelectionError
+from .project.resource import SQLMeshResource
+from .runs.run_results import SQLMeshRunResults
 from .scaffolding import SQLMeshProjectScaffolder
-from .translator import ModelAttributes, SQLMeshTranslator
+from .vocabulary.constants import DEFAULT_PROJECT_NAME
+from .vocabulary.include_metadata import IncludeMetadata
 
 
 class ModelTranslationResolver(TranslationFnResolver[ModelAttributes]):

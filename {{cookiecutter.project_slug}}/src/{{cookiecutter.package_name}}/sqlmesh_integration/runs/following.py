@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from dagster import Failure
 
+from ..execution.execution_stream import LogLine, StreamState, reader_for
 from .claims import Claim, process_alive
-from .execution_stream import LogLine, StreamState, reader_for
 from .ownership import OWNER_CHECK_SECONDS, owned_here
 
 _POLL_SECONDS = 0.05

@@ -33,15 +33,15 @@ from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot
 from sqlmesh.utils.date import to_datetime, to_timestamp
 
+from ..vocabulary.diagnostics import WarehouseLockedError
+from ..vocabulary.model_graph import built_by_sqlmesh, downstream_of, tables_read, waves
+from ..vocabulary.outcomes import ModelEvents, ModelOutcome
+from ..vocabulary.partitions import TimeRange
 from .auditing import Auditor
 from .coordination import Coordination, Holder
-from .diagnostics import WarehouseLockedError
 from .event_capture import ExecutionRecorder, recording
 from .execution_stream import OutcomePublisher, StreamWriter
-from .model_graph import built_by_sqlmesh, downstream_of, tables_read, waves
 from .outcome_builder import OutcomeBuilder, blocked, skipped
-from .outcomes import ModelEvents, ModelOutcome
-from .partitions import TimeRange
 from .planning import Planner
 from .selection import RunSelection
 

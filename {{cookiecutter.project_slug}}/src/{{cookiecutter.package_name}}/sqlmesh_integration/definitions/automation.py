@@ -39,9 +39,9 @@ from dagster import (
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
 
-from .constants import CRON_METADATA, MODE_TAG, MODEL_OP_TAG
-from .execution import MaterializeMode
-from .resource import SQLMeshResource
+from ..execution.execution import MaterializeMode
+from ..project.resource import SQLMeshResource
+from ..vocabulary.constants import CRON_METADATA, MODE_TAG, MODEL_OP_TAG
 from .schedules import sqlmesh_schedules
 from .translator import SQLMeshTranslator
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, DagsterRunStatus
 
+from ..execution.execution import MaterializeMode
+from ..execution.execution_stream import ExecutionEnded, StreamState, StreamWriter, reader_for
+from ..execution.selection import RunSelection
+from ..project.resource import SQLMeshResource
 from .claims import Claim
-from .execution import MaterializeMode
-from .execution_stream import ExecutionEnded, StreamState, StreamWriter, reader_for
 from .isolation import IsolatedExecution, start_isolated
-from .resource import SQLMeshResource
-from .selection import RunSelection
 
 _STOPPING = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
 OWNER_CHECK_SECONDS = 1.0

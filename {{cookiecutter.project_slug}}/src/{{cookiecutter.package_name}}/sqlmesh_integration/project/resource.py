@@ -16,16 +16,16 @@ from pydantic import Field, field_validator
 from sqlmesh import Context
 from sqlmesh.core.config import ConnectionConfig
 
-from .constants import DEFAULT_PROJECT_NAME
-from .coordination import Coordination, Holder
+from ..execution.coordination import Coordination, Holder
+from ..execution.event_capture import AuditFailureTarget
+from ..execution.execution import MaterializeMode, SQLMeshExecution
+from ..execution.execution_stream import StreamWriter
+from ..execution.selection import RunSelection
+from ..vocabulary.constants import DEFAULT_PROJECT_NAME
+from ..vocabulary.diagnostics import load_error
+from ..vocabulary.include_metadata import counts_rows
 from .definitions_cache import ProjectDefinitions, cached_definitions
-from .diagnostics import load_error
-from .event_capture import AuditFailureTarget
-from .execution import MaterializeMode, SQLMeshExecution
-from .execution_stream import StreamWriter
-from .include_metadata import counts_rows
 from .model_selection import selected_models
-from .selection import RunSelection
 from .sqlmesh_config import load_project_configs
 
 _contexts: dict[tuple[str, str | None], Context] = {}

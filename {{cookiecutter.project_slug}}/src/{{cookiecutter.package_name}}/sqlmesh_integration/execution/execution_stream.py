@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .outcomes import ModelOutcome
+from ..vocabulary.outcomes import ModelOutcome
 
 _REMEMBERED_STREAMS = 64
 _readers: dict[Path, "StreamReader"] = {}

@@ -32,7 +32,8 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from .constants import (
+from ..vocabulary.audits import AuditIdentity
+from ..vocabulary.constants import (
     AUDIT_ARGS_METADATA,
     AUDIT_METADATA,
     DEFAULT_PROJECT_NAME,
@@ -40,8 +41,7 @@ from .constants import (
     PROJECT_OP_TAG,
     STANDALONE_AUDIT_OP_TAG,
 )
-from .partitions import TimeRange
-from .translator import AuditIdentity
+from ..vocabulary.partitions import TimeRange
 
 StepContext = AssetExecutionContext | AssetCheckExecutionContext
 """The context of a model's asset step or of a source's check step."""

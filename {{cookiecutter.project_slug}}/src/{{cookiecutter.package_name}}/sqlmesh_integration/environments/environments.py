@@ -46,7 +46,10 @@ from sqlmesh import Context
 from sqlmesh.core.plan import Plan
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
-from .constants import (
+from ..execution.event_capture import ExecutionRecorder, recording
+from ..execution.selection import project_of
+from ..project.resource import SQLMeshResource, check_environment_name
+from ..vocabulary.constants import (
     ENVIRONMENT,
     INTERVALS_EVALUATED,
     INTERVALS_TO_EVALUATE,
@@ -56,10 +59,7 @@ from .constants import (
     SNAPSHOT_VERSION,
     STATUS,
 )
-from .event_capture import ExecutionRecorder, recording
-from .model_graph import built_by_sqlmesh
-from .resource import SQLMeshResource, check_environment_name
-from .selection import project_of
+from ..vocabulary.model_graph import built_by_sqlmesh
 
 _CATEGORIES = {
     SnapshotChangeCategory.BREAKING: "breaking",

@@ -22,10 +22,10 @@ from sqlmesh.core.environment import Environment
 from sqlmesh.core.model import Model
 from sqlmesh.utils.errors import PlanError
 
+from ..vocabulary.diagnostics import creation_failures
+from ..vocabulary.model_graph import downstream_of, unbuilt_ancestors
 from .coordination import Coordination
-from .diagnostics import creation_failures
 from .event_capture import ExecutionRecorder
-from .model_graph import downstream_of, unbuilt_ancestors
 
 RETRY_WITHOUT_BACKFILL = "a model failed while the plan evaluated it: apply it again, evaluating nothing"
 RETRY_WITHOUT_UNCREATABLE = "a table could not be created: apply the plan to the other models"

@@ -21,7 +21,9 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-from .constants import (
+from ..execution.selection import StepContext
+from ..vocabulary.audits import AuditIdentity, AuditUse
+from ..vocabulary.constants import (
     AUDITS_NOT_SELECTED,
     COLUMN_LINEAGE,
     COVERED_UNTIL,
@@ -40,11 +42,9 @@ from .constants import (
     TABLE_NAME,
     WAITED_FOR,
 )
-from .include_metadata import SQLMESH_DETAILS
-from .outcomes import STATUS_TEXT, AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
-from .partitions import TimeRange, filled_partition_keys, outside
-from .selection import StepContext
-from .translator import AuditIdentity, AuditUse
+from ..vocabulary.include_metadata import SQLMESH_DETAILS
+from ..vocabulary.outcomes import STATUS_TEXT, AuditOutcome, ExecutionResults, ModelOutcome, ModelStatus
+from ..vocabulary.partitions import TimeRange, filled_partition_keys, outside
 
 
 def reported_outcome(results: ExecutionResults, fqn: str) -> ModelOutcome:

@@ -27,9 +27,9 @@ from sqlmesh.utils.concurrency import NodeExecutionFailedError
 from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import AuditError, NodeAuditsErrors
 
+from ..vocabulary.audits import audit_args_key
+from ..vocabulary.outcomes import AuditFailure, ModelEvents
 from .execution_stream import LogLine
-from .outcomes import AuditFailure, ModelEvents
-from .translator import audit_args_key
 
 
 class ExecutionRecorder:

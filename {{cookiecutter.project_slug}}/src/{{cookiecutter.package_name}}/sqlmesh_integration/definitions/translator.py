@@ -21,10 +21,9 @@ import copy
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetKey,
@@ -40,77 +39,22 @@ from sqlglot import exp
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 from sqlmesh.core.node import IntervalUnit
-from sqlmesh.utils.cron import CroniterCache, interval_seconds
 
-from .constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
-from .diagnostics import model_file
-from .include_metadata import IncludeMetadata
-from .model_graph import tables_read
-from .partitions import grid_starts, interval_partitions, wants_partitions
+from ..vocabulary.audits import AuditIdentity, AuditUse, audit_args_key, audit_is_blocking
+from ..vocabulary.constants import COLUMN_SCHEMA, CRON_METADATA, KIND, MODEL_NAME, TABLE_NAME
+from ..vocabulary.diagnostics import model_file
+from ..vocabulary.include_metadata import IncludeMetadata
+from ..vocabulary.model_graph import is_asset_model, tables_read
+from ..vocabulary.partitions import grid_starts, interval_partitions, wants_partitions
+from .cron_policies import due_at_cron, overdue_after_missed_tick
 
 if TYPE_CHECKING:
-    from .definitions_cache import ProjectDefinitions
+    from ..project.definitions_cache import ProjectDefinitions
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _ARG_NAME = re.compile(r"(?:^|, )[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_CHECK_NAME = 120
-_PERIOD_SAMPLE_START = datetime(2024, 1, 1)
-"""Crons are sampled from here (a leap year's January, so a February is in the sample)."""
-_PERIOD_SAMPLE_TICKS = 1000
-_PERIOD_SAMPLE_SPAN = timedelta(days=2 * 366)
-
-
-@dataclass(frozen=True)
-class AuditIdentity:
-    """How SQLMesh itself identifies one audit use of a model: the audit and its arguments.
-
-    The execution reports audits by identity; only the factory turns an
-    identity into a Dagster check name, with the translator that built the
-    definitions, so a custom naming scheme can never lose a result.
-    """
-
-    audit_name: str
-    args_key: str
-    """The audit's arguments rendered as SQL (``blocking`` left out, as SQLMesh drops it)."""
-
-
-@dataclass(frozen=True)
-class AuditUse:
-    """One audit applied to a model, with the name of the Dagster check that reports it."""
-
-    check_name: str
-    identity: AuditIdentity
-    blocking: bool
-
-    @property
-    def audit_name(self) -> str:
-        return self.identity.audit_name
-
-    @property
-    def args_key(self) -> str:
-        return self.identity.args_key
-
-
-def audit_args_key(args: dict[str, Any]) -> str:
-    """A stable text form of audit arguments (``blocking`` excluded, as SQLMesh drops it)."""
-    parts = []
-    for name in sorted(args):
-        if name == "blocking":
-            continue
-        value = args[name]
-        parts.append(f"{name}={value.sql() if isinstance(value, exp.Expression) else value}")
-    return ", ".join(parts)
-
-
-def is_asset_model(model: Model) -> bool:
-    """Whether a SQLMesh model is a Dagster asset: the one rule the factory, schedule and tests share.
-
-    External models are tables SQLMesh reads but does not build (upstream
-    keys); embedded models are inlined into the models that select from them,
-    so they have no table of their own.
-    """
-    return not (model.kind.is_external or model.kind.is_embedded)
 
 
 ModelAttributes = Mapping[str, object]
@@ -405,71 +349,7 @@ class SQLMeshTranslator:
         return f"{audit.audit_name}__{'__'.join(words)}"[:_MAX_CHECK_NAME]
 
 
-def due_at_cron(cron: str, timezone: str) -> AutomationCondition:
-    """Requested once at each tick of ``cron``, as SQLMesh's run would evaluate the model then.
-
-    Unlike Dagster's ``on_cron``, it does not wait for everything upstream to
-    update since the tick: SQLMesh evaluates an hourly model every hour on what
-    a daily parent holds. Upstream models due at the same tick are requested in
-    the same evaluation, so they run in the same run, first. What it does wait
-    for is a fix: while something it reads failed its latest run, it is not
-    requested; once that succeeds, it catches up on the tick it missed. For a
-    time-partitioned asset, the latest complete partition is requested.
-    """
-    failed_upstream = AutomationCondition.any_deps_match(AutomationCondition.execution_failed())
-    return (
-        AutomationCondition.in_latest_time_window()
-        & AutomationCondition.cron_tick_passed(cron, timezone).since_last_handled()
-        & ~failed_upstream.with_label("any_deps_failed")
-    ).with_label(f"due_at_cron({cron}, {timezone})")
-
-
-def overdue_after_missed_tick(cron: str, timezone: str) -> FreshnessPolicy:
-    """Dagster's cron freshness for a model SQLMesh runs at ``cron``: overdue once a tick's run is missed.
-
-    Each tick of ``cron`` is a deadline by which the asset must have been
-    materialized within one period of the cron (from the tick before). A run
-    at each tick (a schedule, the automation sensor, a run you start) keeps it
-    fresh, however late in the period; once a whole period passes without
-    one, the UI shows the asset as failing its freshness until the next run.
-    The period is the shortest gap between two ticks (a day for ``@daily``,
-    28 days for ``@monthly``), as Dagster requires of the window.
-    """
-    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=cron_period(cron), timezone=timezone)
-
-
-@functools.lru_cache(maxsize=256)
-def cron_period(cron: str) -> timedelta:
-    """The shortest gap between two ticks of ``cron`` (UTC): what Dagster checks a window against.
-
-    A regular cron (``@daily``, ``*/5 * * * *``) has SQLMesh's interval; an
-    irregular one (``@monthly``, ``0 9 * * 1-5``) is sampled over two years or
-    a thousand ticks. Cached per cron: a project has few.
-    """
-    regular = interval_seconds(cron)
-    if regular:
-        return timedelta(seconds=regular)
-    ticks = CroniterCache(cron, _PERIOD_SAMPLE_START)
-    previous, shortest = ticks.get_next(), None
-    for _ in range(_PERIOD_SAMPLE_TICKS):
-        tick = ticks.get_next()
-        gap = tick - previous
-        shortest = gap if shortest is None else min(shortest, gap)
-        if tick - _PERIOD_SAMPLE_START.replace(tzinfo=tick.tzinfo) > _PERIOD_SAMPLE_SPAN:
-            break
-        previous = tick
-    return shortest or timedelta(days=1)
-
-
 @functools.lru_cache(maxsize=65536)
 def _table(fqn: str) -> exp.Table:
     """A table name parsed once: every model's key is asked for by each model that reads it."""
     return exp.to_table(fqn)
-
-
-def audit_is_blocking(audit_default: bool, args: dict[str, Any]) -> bool:
-    """SQLMesh lets a model's ``blocking := false`` override the audit's own setting."""
-    override = args.get("blocking")
-    if override is None:
-        return audit_default
-    return override == exp.true()

@@ -13,8 +13,8 @@ from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot
 from sqlmesh.utils.date import to_datetime
 
-from .outcomes import AuditOutcome, ModelEvents, ModelOutcome, ModelStatus, status_of
-from .translator import AuditIdentity, audit_args_key, audit_is_blocking
+from ..vocabulary.audits import AuditIdentity, audit_args_key, audit_is_blocking
+from ..vocabulary.outcomes import AuditOutcome, ModelEvents, ModelOutcome, ModelStatus, status_of
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,11 @@ from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.lineage import column_dependencies
 from sqlmesh.core.model import Model, SqlModel
 
-from .translator import is_asset_model
+from ..vocabulary.model_graph import is_asset_model
 
 CACHE_FOLDER = Path(".cache") / "dagster_definitions"
 """Inside the SQLMesh project, beside SQLMesh's own cache (both are ignored by git)."""
-_FORMAT = 6
+_FORMAT = 7
 """Bump when :class:`ProjectDefinitions` changes, so older cache files are not read."""
 _SKIPPED_FOLDERS = {".cache", "logs", "__pycache__"}
 _KEPT_ENTRIES = 4

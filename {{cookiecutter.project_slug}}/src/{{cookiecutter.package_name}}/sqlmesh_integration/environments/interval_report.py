@@ -20,10 +20,10 @@ from dagster import (
 )
 from sqlmesh.utils.date import now
 
-from .constants import MODEL_OP_TAG, SNAPSHOT_VERSION, STATUS
-from .partitions import TimeRange, filled_partition_keys
-from .resource import SQLMeshResource
-from .selection import project_of
+from ..execution.selection import project_of
+from ..project.resource import SQLMeshResource
+from ..vocabulary.constants import MODEL_OP_TAG, SNAPSHOT_VERSION, STATUS
+from ..vocabulary.partitions import TimeRange, filled_partition_keys
 
 
 def sqlmesh_interval_report_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:

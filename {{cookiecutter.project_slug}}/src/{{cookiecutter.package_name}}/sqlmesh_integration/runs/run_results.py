@@ -45,16 +45,16 @@ from pathlib import Path
 from dagster import ConfigurableResource, Failure, InitResourceContext
 from pydantic import Field
 
+from ..execution.execution import MaterializeMode
+from ..execution.execution_stream import ExecutionEnded, StreamWriter
+from ..execution.selection import RunSelection, StepContext, run_selection
+from ..project.resource import SQLMeshResource
+from ..vocabulary.constants import MODE_TAG
+from ..vocabulary.outcomes import ExecutionResults
 from .claims import Claim, claim_execution, ready_models, started_executions, wait_for_foreign_steps
-from .constants import MODE_TAG
-from .execution import MaterializeMode
-from .execution_stream import ExecutionEnded, StreamWriter
 from .following import follow
-from .outcomes import ExecutionResults
 from .ownership import start_execution, wait_for_owned
 from .pruning import prune_finished_runs, run_is_finished
-from .resource import SQLMeshResource
-from .selection import RunSelection, StepContext, run_selection
 
 
 class SQLMeshRunResults(ConfigurableResource):

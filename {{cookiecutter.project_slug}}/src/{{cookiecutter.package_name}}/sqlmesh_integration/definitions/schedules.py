@@ -23,10 +23,10 @@ from dagster import (
 )
 from sqlmesh.core.node import IntervalUnit
 
-from .constants import MODE_TAG, MODEL_OP_TAG
-from .execution import MaterializeMode
-from .resource import SQLMeshResource
-from .translator import is_asset_model
+from ..execution.execution import MaterializeMode
+from ..project.resource import SQLMeshResource
+from ..vocabulary.constants import MODE_TAG, MODEL_OP_TAG
+from ..vocabulary.model_graph import is_asset_model
 
 
 def sqlmesh_schedules(

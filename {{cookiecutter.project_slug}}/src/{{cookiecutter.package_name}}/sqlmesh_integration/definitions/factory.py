@@ -29,7 +29,13 @@ from dagster import (
 from sqlmesh.core.audit import StandaloneAudit
 from sqlmesh.core.model import Model
 
-from .constants import (
+from ..execution.selection import StepContext
+from ..project.definitions_cache import ProjectDefinitions
+from ..project.resource import SQLMeshResource
+from ..reporting.reporting import report_outcome, report_partitions, report_standalone_audit
+from ..runs.run_results import SQLMeshRunResults
+from ..vocabulary.audits import AuditUse
+from ..vocabulary.constants import (
     AUDIT_ARGS_METADATA,
     AUDIT_METADATA,
     MODEL_OP_TAG,
@@ -38,16 +44,11 @@ from .constants import (
     SQLMESH_OP_TAGS,
     STANDALONE_AUDIT_OP_TAG,
 )
-from .definitions_cache import ProjectDefinitions
-from .diagnostics import model_file
-from .model_graph import evaluation_order, tables_read
-from .outcomes import ExecutionResults
-from .partitions import BACKFILL_POLICY, TimeRange, own_range
-from .reporting import report_outcome, report_partitions, report_standalone_audit
-from .resource import SQLMeshResource
-from .run_results import SQLMeshRunResults
-from .selection import StepContext
-from .translator import AuditUse, SQLMeshTranslator
+from ..vocabulary.diagnostics import model_file
+from ..vocabulary.model_graph import evaluation_order, tables_read
+from ..vocabulary.outcomes import ExecutionResults
+from ..vocabulary.partitions import BACKFILL_POLICY, TimeRange, own_range
+from .translator import SQLMeshTranslator
 
 
 def sqlmesh_assets(

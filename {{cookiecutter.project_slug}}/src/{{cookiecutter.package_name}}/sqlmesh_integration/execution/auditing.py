@@ -15,13 +15,13 @@ from sqlmesh.core.macros import RuntimeStage
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 from sqlmesh.utils.date import now_timestamp
 
+from ..vocabulary.audits import AuditIdentity, audit_args_key
+from ..vocabulary.model_graph import built_by_sqlmesh
+from ..vocabulary.outcomes import AuditOutcome, ModelOutcome
 from .event_capture import ExecutionRecorder
-from .model_graph import built_by_sqlmesh
 from .outcome_builder import OutcomeBuilder, blocked
-from .outcomes import AuditOutcome, ModelOutcome
 from .planning import Planner
 from .selection import RunSelection
-from .translator import AuditIdentity, audit_args_key
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,13 @@ def evaluation_order(models: Mapping[str, Model]) -> list[str]:
 def downstream_of(context: Context, fqns: set[str]) -> set[str]:
     """Every model below any of ``fqns`` in the project."""
     return {below for fqn in fqns for below in context.dag.downstream(fqn)}
+
+
+def is_asset_model(model: Model) -> bool:
+    """Whether a SQLMesh model is a Dagster asset: the one rule the factory, schedule and tests share.
+
+    External models are tables SQLMesh reads but does not build (upstream
+    keys); embedded models are inlined into the models that select from them,
+    so they have no table of their own.
+    """
+    return not (model.kind.is_external or model.kind.is_embedded)

@@ -48,8 +48,8 @@ from pathlib import Path
 from dagster import DagsterEventType
 from filelock import FileLock
 
-from .execution_stream import reader_for
-from .selection import ModelElsewhere, RunSelection, StepContext
+from ..execution.execution_stream import reader_for
+from ..execution.selection import ModelElsewhere, RunSelection, StepContext
 
 _FOREIGN_POLL_SECONDS = 0.5
 
