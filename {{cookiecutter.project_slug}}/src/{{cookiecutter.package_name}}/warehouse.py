@@ -46,11 +46,12 @@ class WarehouseResource(ConfigurableResource):
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Hold the DuckDB file as SQLMesh's executions do (see coordination.py), waiting while one has it.
+        """Hold the DuckDB file as SQLMesh's executions do, waiting while one has it.
 
         DuckDB lets one process open the file at a time: an asset started
         while another run's SQLMesh execution has it waits for the file
-        instead of failing on DuckDB's lock.
+        instead of failing on DuckDB's lock (the integration's
+        ``execution/coordination.py``).
         """
         settings = gateway_connection(self.project_dir, self.gateway)
         coordination = Coordination.for_connections(

@@ -20,10 +20,9 @@ from sqlmesh.core.config import (
     PostgresConnectionConfig,
 )
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import (
-    Coordination,
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import Coordination, LockWaitTimeout
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.locks import (
     Holder,
-    LockWaitTimeout,
     advisory_key,
     duckdb_files,
     lock_file_of,

@@ -30,8 +30,9 @@ from .definitions.automation import (
 from .definitions.factory import sqlmesh_assets
 from .definitions.schedules import sqlmesh_schedules
 from .definitions.translator import SQLMeshTranslator
-from .environments.environments import PlanReport, build_plan, sqlmesh_environment_jobs
+from .environments.environments import build_plan, sqlmesh_environment_jobs
 from .environments.interval_report import sqlmesh_interval_report_jobs
+from .environments.plan_report import PlanReport
 from .execution.execution import MaterializeMode, SQLMeshExecution
 from .project.resource import SQLMeshResource
 from .runs.run_results import SQLMeshRunResults

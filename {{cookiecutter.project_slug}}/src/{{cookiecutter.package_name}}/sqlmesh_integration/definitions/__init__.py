@@ -7,6 +7,6 @@ one asset per model with audits as checks (:mod:`.factory`), schedules
 highest layer: its assets report what :mod:`..runs` gives them through
 :mod:`..reporting`.
 
-Imports: :mod:`..environments`, :mod:`..reporting`, :mod:`..runs`,
+May import: :mod:`..environments`, :mod:`..reporting`, :mod:`..runs`,
 :mod:`..project`, :mod:`..execution` and :mod:`..vocabulary`.
 """

@@ -4,7 +4,7 @@ Each model gets its own single-asset ``multi_asset`` (so that it can be
 *skippable*: an asset that yields nothing lets Dagster skip what is below it)
 with one asset check per audit; the translator builds each asset's spec.
 Every asset body asks the run-results resource for the run's single SQLMesh
-execution and hands what it did to its model to :mod:`.reporting`: this
+execution and hands what it did to its model to :mod:`..reporting.reporting`: this
 module builds definitions only.
 """
 
@@ -59,7 +59,7 @@ def sqlmesh_assets(
     Assets require the resources ``<name>`` (a :class:`SQLMeshResource`, ``sqlmesh``
     by default) and ``<name>_results`` (a :class:`SQLMeshRunResults`), where
     ``<name>`` is ``sqlmesh.name``. With ``sqlmesh.select`` or ``exclude``, only
-    the models they leave (:mod:`.model_selection`) are assets; the others are
+    the models they leave (:mod:`..project.model_selection`) are assets; the others are
     keys the assets depend on, as sources are. An external model's audits are
     checks here when the selection names it; a standalone audit when it reads
     selected models only.

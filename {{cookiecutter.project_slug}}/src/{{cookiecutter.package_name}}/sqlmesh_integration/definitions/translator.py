@@ -270,7 +270,7 @@ class SQLMeshTranslator:
         )
 
     def get_partitions_def(self, model: Model) -> TimeWindowPartitionsDefinition | None:
-        """Time partitions for an incremental-by-time model that asks for them (see :mod:`.partitions`).
+        """Time partitions for an incremental-by-time model that asks (:mod:`..vocabulary.partitions`).
 
         One partition is one SQLMesh interval of the model's interval unit,
         in UTC, on the project's grid for that unit (from its own start,

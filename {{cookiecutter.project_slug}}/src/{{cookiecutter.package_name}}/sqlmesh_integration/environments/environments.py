@@ -22,9 +22,8 @@ report names its ranges left to fill and the command that fills them, and
 ``backfill_partitions`` keeps SQLMesh's own full backfill.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import (
@@ -36,15 +35,12 @@ from dagster import (
     MetadataValue,
     OpExecutionContext,
     Output,
-    TimeWindowPartitionsDefinition,
     job,
     op,
 )
 from pydantic import Field
-from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.plan import Plan
-from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
 from ..execution.event_capture import ExecutionRecorder, recording
 from ..execution.selection import project_of
@@ -60,15 +56,7 @@ from ..vocabulary.constants import (
     STATUS,
 )
 from ..vocabulary.model_graph import built_by_sqlmesh
-
-_CATEGORIES = {
-    SnapshotChangeCategory.BREAKING: "breaking",
-    SnapshotChangeCategory.NON_BREAKING: "non-breaking",
-    SnapshotChangeCategory.FORWARD_ONLY: "forward-only",
-    SnapshotChangeCategory.INDIRECT_BREAKING: "indirect breaking",
-    SnapshotChangeCategory.INDIRECT_NON_BREAKING: "indirect non-breaking",
-    SnapshotChangeCategory.METADATA: "metadata only",
-}
+from .plan_report import PartitionedAsset, PlanReport, partitioned_assets
 
 
 class PlanConfig(Config):
@@ -85,183 +73,6 @@ class PlanConfig(Config):
     )
 
 
-@dataclass
-class ModelChange:
-    model: str
-    """The model's name as written in its file (``schema.name``)."""
-    fqn: str = ""
-    """SQLMesh's fully qualified name: how the Dagster assets know the model."""
-    category: str = ""
-    version: str = ""
-    diff: str = ""
-
-
-@dataclass
-class PlanReport:
-    """What applying a plan to an environment would change, in words a reviewer reads."""
-
-    environment: str
-    added: list[ModelChange] = field(default_factory=list)
-    removed: list[ModelChange] = field(default_factory=list)
-    directly_modified: list[ModelChange] = field(default_factory=list)
-    indirectly_modified: list[ModelChange] = field(default_factory=list)
-    backfill: list[tuple[str, str, int]] = field(default_factory=list)
-    """(model, intervals, how many) SQLMesh evaluates when the plan is applied."""
-    left_to_runs: list[tuple[str, str, str]] = field(default_factory=list)
-    """(model, intervals, the command filling them): partitioned models promoted without backfill."""
-
-    @classmethod
-    def from_plan(
-        cls, plan: Plan, partitioned: Mapping[str, "PartitionedAsset"] | None = None
-    ) -> "PlanReport":
-        """The report of ``plan``; the models of ``partitioned`` are promoted without their backfill."""
-        partitioned = partitioned or {}
-        diff = plan.context_diff
-        snapshots = plan.snapshots
-
-        def change(snapshot: Snapshot, with_diff: bool = False) -> ModelChange:
-            return ModelChange(
-                model=snapshot.node.name,
-                fqn=snapshot.name,
-                category=_CATEGORIES.get(snapshot.change_category, "") if snapshot.change_category else "",
-                version=snapshot.version or "",
-                diff=_hunks(diff.text_diff(snapshot.name)) if with_diff else "",
-            )
-
-        indirect = {child for children in plan.indirectly_modified.values() for child in children}
-        return cls(
-            environment=diff.environment,
-            added=sorted((change(diff.snapshots[s]) for s in diff.added), key=_by_model),
-            removed=sorted(
-                (ModelChange(_short_name(i.name), fqn=i.name) for i in diff.removed_snapshots.values()),
-                key=_by_model,
-            ),
-            directly_modified=sorted(
-                (change(snapshots[s], with_diff=True) for s in plan.directly_modified if s not in diff.added),
-                key=_by_model,
-            ),
-            indirectly_modified=sorted((change(snapshots[s]) for s in indirect), key=_by_model),
-            backfill=sorted(
-                (
-                    snapshots[missing.snapshot_id].node.name,
-                    missing.format_intervals(snapshots[missing.snapshot_id].node.interval_unit),
-                    len(missing.intervals),
-                )
-                for missing in plan.missing_intervals
-                if missing.snapshot_id.name not in partitioned
-            ),
-            left_to_runs=sorted(
-                (
-                    snapshots[missing.snapshot_id].node.name,
-                    missing.format_intervals(snapshots[missing.snapshot_id].node.interval_unit),
-                    partitioned[missing.snapshot_id.name].run_command(missing.intervals),
-                )
-                for missing in plan.missing_intervals
-                if missing.snapshot_id.name in partitioned
-            ),
-        )
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.added or self.removed or self.directly_modified or self.indirectly_modified)
-
-    @property
-    def intervals_to_evaluate(self) -> int:
-        return sum(count for _, _, count in self.backfill)
-
-    def markdown(self) -> str:
-        lines = [f"## SQLMesh plan for `{self.environment}`", ""]
-        if not self.has_changes:
-            lines.append(f"The project on disk is what `{self.environment}` has: nothing to apply.")
-            return "\n".join(lines) + "\n"
-        lines += ["| change | model | category |", "| --- | --- | --- |"]
-        for label, changes in (
-            ("added", self.added),
-            ("directly modified", self.directly_modified),
-            ("indirectly modified", self.indirectly_modified),
-            ("removed", self.removed),
-        ):
-            lines += [f"| {label} | `{c.model}` | {c.category} |" for c in changes]
-        lines.append("")
-        if self.backfill:
-            lines += [
-                f"Applying it evaluates {len(self.backfill)} model(s), over these intervals:",
-                "",
-                "| model | intervals |",
-                "| --- | --- |",
-                *(f"| `{model}` | {intervals} |" for model, intervals, _ in self.backfill),
-            ]
-        else:
-            lines.append(
-                "Applying it evaluates nothing: every new version is built already (in a development "
-                f"environment), so SQLMesh only points `{self.environment}`'s views at it."
-            )
-        if self.left_to_runs:
-            lines += [
-                "",
-                f"Partitioned models are promoted without filling their history: these ranges stay "
-                f"empty in `{self.environment}` until runs fill them (or promote with "
-                "`backfill_partitions`):",
-                "",
-                "| model | intervals left to fill | fill them with |",
-                "| --- | --- | --- |",
-                *(
-                    f"| `{model}` | {intervals} | `{command}` |"
-                    for model, intervals, command in self.left_to_runs
-                ),
-            ]
-        for c in self.directly_modified:
-            if c.diff:
-                lines += ["", f"### `{c.model}`", "", "```diff", c.diff.rstrip("\n"), "```"]
-        return "\n".join(lines) + "\n"
-
-
-def _by_model(change: ModelChange) -> str:
-    return change.model
-
-
-def _hunks(unified_diff: str) -> str:
-    """The diff's hunks: without the file header SQLMesh leaves empty, nor the blank lines it adds.
-
-    In a unified diff every line of a hunk starts with " ", "+", "-" or "@",
-    so an empty line is never part of one.
-    """
-    lines = unified_diff.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
-    return "\n".join(line for line in lines[start:] if line)
-
-
-def _short_name(fqn: str) -> str:
-    """``schema.name`` of a fully qualified name, as a model of the project names it."""
-    table = exp.to_table(fqn)
-    return f"{table.db}.{table.name}" if table.db else table.name
-
-
-@dataclass(frozen=True)
-class PartitionedAsset:
-    """A partitioned model's asset, as the promotion report names it."""
-
-    key: AssetKey
-    partitions_def: TimeWindowPartitionsDefinition
-
-    def run_command(self, intervals: Sequence[tuple[int, int]]) -> str:
-        """The ``make run`` command filling the partitions that cover ``intervals`` (epoch ms)."""
-        first = self.partitions_def.get_partition_key_for_timestamp(intervals[0][0] / 1000)
-        last = self.partitions_def.get_partition_key_for_timestamp(intervals[-1][1] / 1000 - 1)
-        span = first if first == last else f"{first}...{last}"
-        return f"make run SELECT={self.key.to_user_string()} PARTITION={span}"
-
-
-def partitioned_assets(assets: Sequence[AssetsDefinition]) -> dict[str, PartitionedAsset]:
-    """Each partitioned model's asset, by the model's fully qualified name."""
-    return {
-        asset.op.tags[MODEL_OP_TAG]: PartitionedAsset(key, asset.partitions_def)
-        for asset in assets
-        if MODEL_OP_TAG in asset.op.tags and isinstance(asset.partitions_def, TimeWindowPartitionsDefinition)
-        for key in asset.keys
-    }
-
-
 def build_plan(
     context: Context, environment: str, skip_backfill: bool = False, own: frozenset[str] | None = None
 ) -> Plan:
@@ -276,7 +87,7 @@ def build_plan(
     whole plan, the only one that removes them.
 
     ``own``: the models of a component that selects some of the project
-    (:mod:`.model_selection`); None, every model. A component's plan applies
+    (:mod:`..project.model_selection`); None, every model. A component's plan applies
     its own changes only: another component's changed models keep their
     versions in the environment until that component's plan applies them,
     and models the project removed stay until a plan of the whole project
@@ -346,6 +157,65 @@ def _metadata(report: PlanReport, text: str) -> dict[str, object]:
     }
 
 
+def _promote(
+    context: OpExecutionContext,
+    config: PlanConfig,
+    sqlmesh: SQLMeshResource,
+    partitioned: Mapping[str, PartitionedAsset],
+    keys: Mapping[str, AssetKey],
+) -> Output[None]:
+    """Report the plan for the environment, apply it, and say which assets' views it changed."""
+    sqlmesh_context = sqlmesh.load_context()
+    own = sqlmesh.own_models(sqlmesh_context)
+    coordination = sqlmesh.coordination(sqlmesh_context, context.run.run_id, context.log.info)
+    # A promotion may evaluate any of the project's models (its own, with select): it waits for
+    # the runs evaluating them, then for the plan lock, and runs wait for it (execution/coordination.py).
+    mine = [fqn for fqn in sqlmesh_context.models if own is None or fqn in own]
+    with (
+        coordination,
+        coordination.warehouse(),
+        coordination.models(mine),
+        coordination.plan(),
+        closing(sqlmesh_context),
+    ):
+        coordination.open_state(sqlmesh_context)
+        plan = build_plan(sqlmesh_context, config.environment, own=own)
+        report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
+        text = _report(context, report, config)
+        if not report.has_changes:
+            return Output(None, metadata=_metadata(report, text))
+        recorder = ExecutionRecorder(on_line=lambda line: context.log.info(line.text))
+        with recording(sqlmesh_context, recorder):
+            if report.left_to_runs:
+                _promote_leaving_partitions(sqlmesh_context, config.environment, plan, partitioned, own)
+            else:
+                sqlmesh_context.apply(plan)
+        evaluated = sum(events.evaluated_batches for events in recorder.models.values())
+    context.log.info(
+        f"SQLMesh: applied the plan to '{config.environment}'; it evaluated {evaluated} interval(s)."
+    )
+    _announce_promoted(context, report, keys, config.environment)
+    return Output(None, metadata={**_metadata(report, text), INTERVALS_EVALUATED: evaluated})
+
+
+def _announce_promoted(
+    context: OpExecutionContext, report: PlanReport, keys: Mapping[str, AssetKey], environment: str
+) -> None:
+    """What the environment's views show changed: the assets say so, naming the version."""
+    for change in report.added + report.directly_modified + report.indirectly_modified:
+        if change.fqn in keys:
+            context.log_event(
+                AssetMaterialization(
+                    asset_key=keys[change.fqn],
+                    metadata={
+                        STATUS: f"promoted to '{environment}' ({change.category or 'new'})",
+                        ENVIRONMENT: environment,
+                        SNAPSHOT_VERSION: change.version,
+                    },
+                )
+            )
+
+
 def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefinition]:
     """The plan report and promotion jobs of the project of ``assets``; both require its resource.
 
@@ -377,50 +247,7 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
     @op(name=f"promote_{name}_plan", required_resource_keys={name})
     def promote(context: OpExecutionContext, config: PlanConfig) -> Output[None]:
         """Report the plan for the environment, then apply it."""
-        sqlmesh: SQLMeshResource = getattr(context.resources, name)
-        sqlmesh_context = sqlmesh.load_context()
-        own = sqlmesh.own_models(sqlmesh_context)
-        coordination = sqlmesh.coordination(sqlmesh_context, context.run.run_id, context.log.info)
-        # A promotion may evaluate any of the project's models (its own, with select): it waits for
-        # the runs evaluating them, then for the plan lock, and runs wait for it (coordination.py).
-        mine = [fqn for fqn in sqlmesh_context.models if own is None or fqn in own]
-        with (
-            coordination,
-            coordination.warehouse(),
-            coordination.models(mine),
-            coordination.plan(),
-            closing(sqlmesh_context),
-        ):
-            coordination.open_state(sqlmesh_context)
-            plan = build_plan(sqlmesh_context, config.environment, own=own)
-            report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
-            text = _report(context, report, config)
-            if not report.has_changes:
-                return Output(None, metadata=_metadata(report, text))
-            recorder = ExecutionRecorder(on_line=lambda line: context.log.info(line.text))
-            with recording(sqlmesh_context, recorder):
-                if report.left_to_runs:
-                    _promote_leaving_partitions(sqlmesh_context, config.environment, plan, partitioned, own)
-                else:
-                    sqlmesh_context.apply(plan)
-            evaluated = sum(events.evaluated_batches for events in recorder.models.values())
-        context.log.info(
-            f"SQLMesh: applied the plan to '{config.environment}'; it evaluated {evaluated} interval(s)."
-        )
-        # What the environment's views show changed: the assets say so, naming the version.
-        for change in report.added + report.directly_modified + report.indirectly_modified:
-            if change.fqn in keys:
-                context.log_event(
-                    AssetMaterialization(
-                        asset_key=keys[change.fqn],
-                        metadata={
-                            STATUS: f"promoted to '{config.environment}' ({change.category or 'new'})",
-                            ENVIRONMENT: config.environment,
-                            SNAPSHOT_VERSION: change.version,
-                        },
-                    )
-                )
-        return Output(None, metadata={**_metadata(report, text), INTERVALS_EVALUATED: evaluated})
+        return _promote(context, config, getattr(context.resources, name), partitioned, keys)
 
     @job(
         name=f"{name}_plan_report",

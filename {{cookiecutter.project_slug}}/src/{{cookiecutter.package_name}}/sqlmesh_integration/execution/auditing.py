@@ -150,6 +150,15 @@ class Auditor:
         )
 
 
+def standalone_audits_reading(context: Context, selection: RunSelection, models: set[str]) -> set[str]:
+    """The selection's standalone audits that read any of ``models``: SQLMesh skips them when those fail."""
+    return {
+        name
+        for name in selection.to_audit_only
+        if selection.models[name].standalone_audit and context.standalone_audits[name].depends_on & models
+    }
+
+
 def _unplanned_snapshot(context: Context, fqn: str) -> Snapshot:
     """The snapshot of a source or a standalone audit, ready to audit though no plan has deployed it.
 

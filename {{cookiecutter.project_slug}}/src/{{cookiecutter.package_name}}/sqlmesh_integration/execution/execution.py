@@ -12,7 +12,7 @@ It goes through these steps once, in this order:
    :mod:`.planning`): a plan limited to the new or changed ones;
 3. evaluate exactly the requested models, with SQLMesh's own ``run``
    semantics (missing intervals only) or by restating them; partitioned
-   models over the run's range of partitions only (see :mod:`.partitions`);
+   models over the run's range of partitions only (see :mod:`..vocabulary.partitions`);
 4. audit the models of which only checks are selected, and standalone
    audits, against what the evaluation wrote.
 
@@ -25,20 +25,20 @@ where the model's step reads it.
 import sys
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 
 from sqlmesh import Context
 from sqlmesh.core.model import Model
 from sqlmesh.core.snapshot import Snapshot
-from sqlmesh.utils.date import to_datetime, to_timestamp
 
 from ..vocabulary.diagnostics import WarehouseLockedError
-from ..vocabulary.model_graph import built_by_sqlmesh, downstream_of, tables_read, waves
+from ..vocabulary.model_graph import downstream_of, waves
 from ..vocabulary.outcomes import ModelEvents, ModelOutcome
-from ..vocabulary.partitions import TimeRange
-from .auditing import Auditor
+from .auditing import Auditor, standalone_audits_reading
+from .blockers import blocked_models, reads_unfilled, unselected_upstream
 from .coordination import Coordination, Holder
+from .environment_state import EnvironmentState, WorkLeft
 from .event_capture import ExecutionRecorder, recording
 from .execution_stream import OutcomePublisher, StreamWriter
 from .outcome_builder import OutcomeBuilder, blocked, skipped
@@ -54,26 +54,6 @@ class MaterializeMode(StrEnum):
 
     RESTATE = "restate"
     """Re-evaluate exactly the selected models, even if their intervals are complete."""
-
-
-@dataclass(frozen=True)
-class _Work:
-    """What is left to evaluate once the plan is applied, and what the outcomes are built from."""
-
-    runnable: dict[str, Model]
-    """Models neither blocked nor settled by the plan (failed, skipped, or evaluated by it)."""
-    not_restatable: dict[str, str]
-    """Models a restatement asked for whose kind SQLMesh never restates, with why."""
-    snapshots: dict[str, Snapshot]
-    """The environment's snapshot of each runnable model."""
-    in_range: set[str]
-    """Runnable models evaluated over the run's range of partitions."""
-    missing_before: set[str]
-    """Runnable models with intervals to evaluate (over the range, for those in it)."""
-
-    @property
-    def to_evaluate(self) -> list[str]:
-        return [fqn for fqn in self.runnable if fqn not in self.not_restatable]
 
 
 class SQLMeshExecution:
@@ -95,7 +75,7 @@ class SQLMeshExecution:
         lock_timeout_seconds: float = 3600,
     ) -> None:
         """``not_done_upstream``: models an earlier execution of the same run failed or skipped;
-        ``count_rows``: count the rows of each table written (see :mod:`.include_metadata`);
+        ``count_rows``: count the rows of each table written (see :mod:`..vocabulary.include_metadata`);
         ``owned``: the models that are this project's assets (``select``), None: all of them;
         ``holder``: who this execution is to other executions waiting for its locks (see
         :mod:`.coordination`), waiting at most ``lock_timeout_seconds`` for theirs."""
@@ -113,6 +93,7 @@ class SQLMeshExecution:
         self.coordination = Coordination.for_context(
             context, holder or Holder.this_process(None), lock_timeout_seconds, self._say
         )
+        self.state = EnvironmentState(context, environment, self.recorder.message)
         self.planner = Planner(context, environment, auto_plan, self.recorder, self.coordination)
         self.outcomes = OutcomeBuilder(context, environment, count_rows)
         self.auditor = Auditor(context, self.planner, self.recorder, self.outcomes)
@@ -185,7 +166,7 @@ class SQLMeshExecution:
         # A model the plan settled (a blocking audit failed while it evaluated it) has a version too:
         # its outcome names it, and the rows it wrote are counted.
         settled = set(models) - set(work.snapshots) - self.publisher.published.keys()
-        work = replace(work, snapshots={**self._environment_snapshots(settled), **work.snapshots})
+        work = replace(work, snapshots={**self.state.snapshots(settled), **work.snapshots})
         for fqn, reason in sorted(work.not_restatable.items()):
             if self._unpublished(fqn):
                 self.publisher.publish(
@@ -196,9 +177,9 @@ class SQLMeshExecution:
                 self.publisher.publish(fqn, self._outcome(fqn, models[fqn], work))
         return plan_applied
 
-    def _plan_and_evaluate(self, plannable: dict[str, Model], ranged: set[str]) -> tuple[bool, _Work]:
+    def _plan_and_evaluate(self, plannable: dict[str, Model], ranged: set[str]) -> tuple[bool, WorkLeft]:
         """Bring the environment up to date with ``plannable``, then evaluate what is left of them."""
-        unselected = self._unselected_upstream(plannable)
+        unselected = unselected_upstream(self.context, plannable, self._selected)
         # A run for a range plans without evaluating: the range is evaluated by SQLMesh's run below.
         # So does a run below models it did not select: SQLMesh's plan would fill their missing
         # intervals too (a partitioned model's whole history), its run leaves them alone.
@@ -222,36 +203,11 @@ class SQLMeshExecution:
         holder = self.waited_for.get(fqn)
         return outcome if holder is None else replace(outcome, waited_for=holder.describe())
 
-    def _unselected_upstream(self, models: dict[str, Model]) -> set[str]:
-        """Models SQLMesh builds above ``models`` that this run does not materialize."""
-        above = {parent for fqn in models for parent in self.context.dag.upstream(fqn)}
-        return {
-            fqn
-            for fqn in above - set(self._selected)
-            if built_by_sqlmesh(self.context, fqn) and not self.context.get_model(fqn).kind.is_embedded
-        }
-
     def _say_what_unselected_upstream_misses(self, models: dict[str, Model], unselected: set[str]) -> None:
-        """Log, on each model's step, the intervals models it reads and this run leaves alone lack.
-
-        They stay unfilled (a run evaluates only what it selected), so the
-        model reads what they hold: the log names them and what to run.
-        """
-        snapshots = self._environment_snapshots(unselected)
-        if not snapshots:
-            return
-        scheduler = self.context.scheduler(self.environment)
-        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots))
-        lacking = {snapshot.name: intervals for snapshot, intervals in missing.items() if intervals}
-        for fqn in sorted(models):
-            for parent in sorted(set(self.context.dag.upstream(fqn)) & set(lacking)):
-                self.recorder.message(
-                    f"SQLMesh: {models[fqn].name} reads {self.context.get_model(parent).name}, which this "
-                    f"run does not materialize and which has not filled {_ranges(lacking[parent])}: "
-                    f"{models[fqn].name} reads what it holds. Materialize "
-                    f"{self.context.get_model(parent).name} for those dates to fill them.",
-                    fqn,
-                )
+        """Log, on each model's step, the intervals models it reads and this run leaves alone lack."""
+        lacking = self.state.missing_intervals(self.state.snapshots(unselected))
+        for fqn, line in reads_unfilled(self.context, models, lacking):
+            self.recorder.message(line, fqn)
 
     def _leave_out_blocked(self, models: dict[str, Model], stopped_upstream: set[str]) -> dict[str, Model]:
         """The models this run can plan: not blocked, and below nothing blocked or stopped."""
@@ -264,7 +220,7 @@ class SQLMeshExecution:
         self.recorder.models_skipped(below - set(blocked_models))
         return {fqn: m for fqn, m in models.items() if fqn not in blocked_models and fqn not in below}
 
-    def _work_left(self, plannable: dict[str, Model], ranged: set[str]) -> _Work:
+    def _work_left(self, plannable: dict[str, Model], ranged: set[str]) -> WorkLeft:
         # A model the plan already failed or skipped is not attempted twice in one run; one whose
         # missing intervals the plan evaluated has its final outcome (SQLMesh's run would only find
         # it up to date, at the cost of reading the state of every model again).
@@ -274,25 +230,10 @@ class SQLMeshExecution:
             for fqn, model in plannable.items()
             if fqn not in settled and not self.publisher.has_published(fqn)
         }
-        not_restatable = (
-            {fqn: _why_not_restatable(m) for fqn, m in runnable.items() if m.disable_restatement}
-            if self.mode is MaterializeMode.RESTATE
-            else {}
-        )
-        snapshots = self._environment_snapshots(set(runnable))
-        in_range = {fqn for fqn in runnable if fqn in ranged}  # ranged is empty without a range
-        time_range = self.selection.time_range
-        if self.mode is MaterializeMode.RESTATE and time_range is not None:
-            restated = [snapshots[fqn] for fqn in in_range - set(not_restatable) if fqn in snapshots]
-            self._forget_intervals(restated, time_range)
-        missing_before = self._models_with_missing_intervals(
-            {fqn: s for fqn, s in snapshots.items() if fqn not in in_range}
-        ) | self._models_with_missing_intervals(
-            {fqn: s for fqn, s in snapshots.items() if fqn in in_range}, time_range
-        )
-        return _Work(runnable, not_restatable, snapshots, in_range, missing_before)
+        restate = self.mode is MaterializeMode.RESTATE
+        return self.state.work_left(runnable, ranged, restate=restate, time_range=self.selection.time_range)
 
-    def _evaluate(self, work: _Work) -> None:
+    def _evaluate(self, work: WorkLeft) -> None:
         """Evaluate what is left: SQLMesh's run in waves, after a restatement's plan if one is asked."""
         if self.mode is MaterializeMode.RUN:
             for fqn in sorted(set(work.runnable) - work.missing_before):  # nothing to evaluate: final now
@@ -312,7 +253,7 @@ class SQLMeshExecution:
         for over_range, wave in waves(self.context, to_run, work.in_range):
             self._run_wave(wave, over_range, work)
 
-    def _run_wave(self, wave: list[str], over_range: bool, work: _Work) -> None:
+    def _run_wave(self, wave: list[str], over_range: bool, work: WorkLeft) -> None:
         # One SQLMesh run does not know what an earlier one failed: skip what is below it here.
         stopped = self.recorder.settled()
         below = {fqn for fqn in wave if self.context.dag.upstream(fqn) & stopped}
@@ -341,18 +282,12 @@ class SQLMeshExecution:
     def _skip_standalone_audits(self, stopped_upstream: set[str]) -> set[str]:
         """Skip each selected standalone audit reading a model this run did not complete, as SQLMesh does."""
         not_done = {fqn for fqn, outcome in self.publisher.published.items() if not outcome.done}
-        not_done |= stopped_upstream
-        names = {
-            name
-            for name in self.selection.to_audit_only
-            if self.selection.models[name].standalone_audit
-            and self.context.standalone_audits[name].depends_on & not_done
-        }
+        names = standalone_audits_reading(self.context, self.selection, not_done | stopped_upstream)
         self.recorder.models_skipped(names)
         self._publish_all((name, skipped(name)) for name in sorted(names))
         return names
 
-    def _outcome(self, fqn: str, model: Model, work: _Work) -> ModelOutcome:
+    def _outcome(self, fqn: str, model: Model, work: WorkLeft) -> ModelOutcome:
         """The outcome of a selected model once SQLMesh is done with it in this execution."""
         restated = self.mode is MaterializeMode.RESTATE and fqn not in work.not_restatable
         outcome = self.outcomes.evaluated(
@@ -407,89 +342,17 @@ class SQLMeshExecution:
             self.publisher.publish(fqn, outcome)
 
     def _blocked(self, models: dict[str, Model]) -> dict[str, str]:
-        """Models that cannot be built in this run, each with what is missing and what to do.
-
-        A model is blocked when it reads a model that has no table in the
-        environment and is not in the run (SQLMesh would fail creating its
-        table with the database's "does not exist", which points at the wrong
-        model), or, with ``auto_plan`` off, when it was never deployed. A model
-        it reads that is not this project's asset (outside its ``select``) is
-        never built here: the message says so.
-        """
+        """Models that cannot be built in this run, each with why and what to do (:mod:`.blockers`)."""
         environment = self.planner.environment_or_origin()
         deployed = {s.name for s in environment.snapshots} if environment else set()
-        reasons: dict[str, str] = {}
-        for fqn, model in models.items():
-            if not self.auto_plan and fqn not in deployed:
-                reasons[fqn] = (
-                    f"{model.name} is not deployed to SQLMesh environment '{self.environment}', and "
-                    "auto_plan is off (SQLMESH_AUTO_PLAN=false), so this run cannot create it. Deploy "
-                    f"it with `sqlmesh plan {self.environment}` in the SQLMesh project, or turn "
-                    "auto_plan on, then materialize again."
-                )
-                continue
-            missing = sorted(
-                parent
-                for parent in tables_read(self.context.models, model)
-                if parent not in models and parent not in deployed and built_by_sqlmesh(self.context, parent)
-            )
-            if missing:
-                names = [self.context.get_model(parent).name for parent in missing]
-                foreign = [
-                    self.context.get_model(parent).name for parent in missing if not self._owns(parent)
-                ]
-                reasons[fqn] = (
-                    f"{model.name} reads {', '.join(names)}, which "
-                    f"{'has' if len(names) == 1 else 'have'} no table in SQLMesh environment "
-                    f"'{self.environment}' yet. Materialize {'it' if len(names) == 1 else 'them'} "
-                    "first, or add them to this selection."
-                ) + (
-                    f" {', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not this component's "
-                    "to build (its defs.yaml's select and exclude leave them out): materialize them with "
-                    "the component that selects them."
-                    if foreign
-                    else ""
-                )
-        return reasons
-
-    def _owns(self, fqn: str) -> bool:
-        return self.owned is None or fqn in self.owned
-
-    def _environment_snapshots(self, models: set[str]) -> dict[str, Snapshot]:
-        if not models:
-            return {}
-        environment = self.context.state_reader.get_environment(self.environment)
-        if environment is None:
-            return {}
-        wanted = [s.snapshot_id for s in environment.snapshots if s.name in models]
-        return {s.name: s for s in self.context.state_reader.get_snapshots(wanted).values()}
-
-    def _models_with_missing_intervals(
-        self, snapshots: dict[str, Snapshot], time_range: TimeRange | None = None
-    ) -> set[str]:
-        if not snapshots:
-            return set()
-        scheduler = self.context.scheduler(self.environment)
-        bounds = (
-            {"start": time_range.start, "end": time_range.end, "ignore_cron": True, "end_bounded": True}
-            if time_range
-            else {}
+        return blocked_models(
+            self.context,
+            models,
+            environment=self.environment,
+            deployed=deployed,
+            auto_plan=self.auto_plan,
+            owned=self.owned,
         )
-        missing = scheduler.merged_missing_intervals(selected_snapshots=set(snapshots), **bounds)
-        return {snapshot.name for snapshot, intervals in missing.items() if intervals}
-
-    def _forget_intervals(self, snapshots: list[Snapshot], time_range: TimeRange) -> None:
-        """Make SQLMesh's state forget ``time_range`` for exactly these snapshots, so its run evaluates it.
-
-        SQLMesh's own restatement also clears the range of every model below,
-        which a run for a few partitions of a few models must not touch.
-        """
-        if not snapshots:
-            return
-        interval = (to_timestamp(time_range.start), to_timestamp(time_range.end))
-        self.context.state_sync.remove_intervals([(snapshot, interval) for snapshot in snapshots])
-        for snapshot in snapshots:
-            self.recorder.message(f"SQLMesh: restating {snapshot.name} over {time_range}", snapshot.name)
 
 
 @contextmanager
@@ -506,26 +369,3 @@ def room_to_select(models: int) -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(previous)
-
-
-def _ranges(intervals: list[tuple[int, int]], most: int = 5) -> str:
-    """Intervals (epoch milliseconds) as merged ranges of UTC times, the first ``most`` of them."""
-    merged: list[list[int]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    shown = ", ".join(str(TimeRange(to_datetime(start), to_datetime(end))) for start, end in merged[:most])
-    return shown + (f" and {len(merged) - most} more range(s)" if len(merged) > most else "")
-
-
-def _why_not_restatable(model: Model) -> str:
-    kind = model.kind.name.value
-    return (
-        f"SQLMesh does not restate {model.name}: restatement is disabled for it ({kind}"
-        + (", which keeps a history that a restatement would lose" if model.kind.is_scd_type_2 else "")
-        + (", whose rows are only ever appended" if model.kind.is_incremental_unmanaged else "")
-        + "). Nothing was evaluated and its data is unchanged. Materialize it in 'run' mode, or set "
-        "`disable_restatement false` in its kind if you mean to rebuild it."
-    )

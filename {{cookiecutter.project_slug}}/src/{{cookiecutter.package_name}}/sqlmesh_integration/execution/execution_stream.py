@@ -16,7 +16,7 @@ single ``write`` on a file opened for appending: a reader never sees half an
 event, and whatever was appended before a crash stays readable. A stream
 without an ``end`` event belongs to an execution that is still going on, or
 to one whose process died (the reader checks who is alive, see
-:mod:`.following`).
+:mod:`..runs.following`).
 """
 
 import json

@@ -24,7 +24,7 @@ class OutcomeBuilder:
     context: Context
     environment: str
     count_rows: bool = True
-    """Count the rows of each table written: ``row_count`` of :mod:`.include_metadata`."""
+    """Count the rows of each table written: ``row_count`` of :mod:`..vocabulary.include_metadata`."""
 
     def evaluated(
         self,

@@ -17,7 +17,7 @@ asset must not be evaluated before that asset's step has run: each model
 records the steps of the run it waits for (``waits_for``). The models of
 another SQLMesh project or component in the run are such assets too; their
 steps are recorded with the model each executes (``built_elsewhere``), since
-that project's own execution says when the model is built (see :mod:`.claims`).
+that project's own execution says when the model is built (see :mod:`..runs.claims`).
 """
 
 from collections.abc import Mapping, Sequence

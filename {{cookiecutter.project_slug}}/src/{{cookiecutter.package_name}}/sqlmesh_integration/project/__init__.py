@@ -7,5 +7,5 @@ resource (:mod:`.resource`) that holds the loaded context and opens
 executions on it. It sits above the execution because the resource starts
 executions; an execution never loads a project.
 
-Imports: :mod:`..execution` and :mod:`..vocabulary`.
+May import: :mod:`..execution` and :mod:`..vocabulary`.
 """

@@ -3,7 +3,7 @@
 It holds what a run needs to know about the project and hands each
 execution to an object of its own (:class:`.SQLMeshExecution`), as
 dagster-dbt's resource hands a dbt process to an invocation. It knows
-nothing about Dagster runs or steps: :mod:`.run_results` decides *when* to
+nothing about Dagster runs or steps: :mod:`..runs.run_results` decides *when* to
 execute and shares the results.
 """
 
@@ -85,7 +85,7 @@ class SQLMeshResource(ConfigurableResource):
         description=(
             "How long an execution waits for a lock another execution holds on the same SQLMesh "
             "state (the DuckDB file, a model it is evaluating, a plan being applied) before it fails "
-            "saying which run holds it. See coordination.py."
+            "saying which run holds it. See execution/coordination.py."
         ),
     )
 
@@ -94,7 +94,7 @@ class SQLMeshResource(ConfigurableResource):
         description=(
             "Count the rows of each table a run writes (dagster/row_count, an exact COUNT(*)). "
             "None: on, except on PostgreSQL, where a count reads the whole table "
-            "(see include_metadata.py)."
+            "(see vocabulary/include_metadata.py)."
         ),
     )
 
@@ -203,7 +203,7 @@ class SQLMeshResource(ConfigurableResource):
 
     def coordination(self, context: Context, run_id: str | None, say: Callable[[str], None]) -> Coordination:
         """The locks a job working on the project's state outside an execution takes (see
-        :mod:`.coordination`): the DuckDB file to read the state, the plan lock to apply a plan."""
+        :mod:`..execution.coordination`): the DuckDB file to read the state, the plan lock to apply a plan."""
         return Coordination.for_context(
             context, Holder.this_process(run_id), self.lock_timeout_seconds, lambda text, _: say(text)
         )

@@ -4,5 +4,6 @@ Kept apart from the definitions that call it so that what a step reports
 depends only on the outcome and the run's selection, never on how the
 outcome was obtained (:mod:`..runs`).
 
-Imports: :mod:`..execution` and :mod:`..vocabulary`.
+May import: :mod:`..runs`, :mod:`..project`, :mod:`..execution` and
+:mod:`..vocabulary`.
 """

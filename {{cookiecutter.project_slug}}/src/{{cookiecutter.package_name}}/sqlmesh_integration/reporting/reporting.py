@@ -1,6 +1,6 @@
 """Turning an execution's outcome into Dagster events, at run time: the only place that does.
 
-Definitions are built by :mod:`.factory`; each asset or check step hands
+Definitions are built by :mod:`..definitions.factory`; each asset or check step hands
 what the run's execution reported for its model to a function here, which
 yields materializations and check results or raises the failure Dagster
 shows. Model checks, source checks and standalone audits take one path.
@@ -188,6 +188,25 @@ def report_partitions(
             sqlmesh_details=sqlmesh_details,
         )
         return
+    yield from _partition_materializations(key, outcome, empty, filled, model_range, lineage, sqlmesh_details)
+    unfilled = [partition for partition in to_fill if partition not in filled]
+    _warn_or_fail_unfilled(context, outcome, partitions_def, unfilled, len(to_fill), len(filled), source_file)
+
+
+def _partition_materializations(
+    key: AssetKey,
+    outcome: ModelOutcome,
+    empty: list[str],
+    filled: list[str],
+    model_range: TimeRange | None,
+    lineage: TableColumnLineage | None,
+    sqlmesh_details: bool,
+) -> Iterator[AssetMaterialization]:
+    """One materialization per partition SQLMesh's state holds, and per partition with nothing to fill.
+
+    Reported one by one (not as one result) because the step goes on to fail
+    for the others: what was filled must still show as filled.
+    """
     for partition in empty:
         yield AssetMaterialization(
             asset_key=key,
@@ -213,7 +232,23 @@ def report_partitions(
                 **({COLUMN_LINEAGE: lineage} if lineage is not None else {}),
             },
         )
-    unfilled = [partition for partition in to_fill if partition not in filled]
+
+
+def _warn_or_fail_unfilled(
+    context: StepContext,
+    outcome: ModelOutcome,
+    partitions_def: TimeWindowPartitionsDefinition,
+    unfilled: list[str],
+    wanted: int,
+    filled: int,
+    source_file: str | None,
+) -> None:
+    """Fail the step for the partitions SQLMesh did not fill, naming them and the database's error.
+
+    Partitions waiting on a signal are not a failure: SQLMesh fills them once
+    the signal says so, and the step only warns. A model that failed fails
+    the step even when what it failed on left no partition unfilled.
+    """
     intervals = ", ".join(
         str(TimeRange.from_window(partitions_def.time_window_for_partition_key(p))) for p in unfilled
     )
@@ -226,9 +261,9 @@ def report_partitions(
         return
     reason = f": {outcome.error}" if outcome.error else " (its intervals were not evaluated in this run)"
     raise Failure(
-        f"SQLMesh did not fill {len(unfilled)} of the {len(to_fill)} partition(s) of {outcome.model} "
+        f"SQLMesh did not fill {len(unfilled)} of the {wanted} partition(s) of {outcome.model} "
         f"in this run{reason}. Not filled: {intervals}."
-        + (f" Filled and reported: {len(filled)}." if filled else ""),
+        + (f" Filled and reported: {filled}." if filled else ""),
         metadata={
             MODEL_NAME: outcome.model,
             PARTITIONS_NOT_FILLED: MetadataValue.json(unfilled),

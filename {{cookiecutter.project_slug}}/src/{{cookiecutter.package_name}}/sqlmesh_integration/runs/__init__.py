@@ -7,5 +7,5 @@ folders (:mod:`.pruning`), and the resource each step asks for its own
 model's outcome (:mod:`.run_results`). Nothing here speaks to SQLMesh; it
 starts executions through the project's resource and reads their streams.
 
-Imports: :mod:`..project`, :mod:`..execution` and :mod:`..vocabulary`.
+May import: :mod:`..project`, :mod:`..execution` and :mod:`..vocabulary`.
 """

@@ -1,7 +1,7 @@
 """Following a run's SQLMesh execution from a step: its model's lines, then its model's outcome.
 
 Every step of the run, the one that started the execution included, reads
-the execution's stream (see :mod:`.execution_stream`) until its own model's
+the execution's stream (see :mod:`..execution.execution_stream`) until its own model's
 outcome is there, logging the lines about its model as they come. A step
 in the process that owns the execution also logs the lines about the
 execution as a whole.

@@ -15,7 +15,7 @@ Why a child process:
   costs milliseconds, not a second import.
 
 The child reports through the run's execution stream (a file, see
-:mod:`.execution_stream`), not through this module: what it reported before
+:mod:`..execution.execution_stream`), not through this module: what it reported before
 dying stays reported.
 
 On macOS, forking a process that has loaded system frameworks is not safe

@@ -7,5 +7,5 @@ metadata settings (:mod:`.include_metadata`), time ranges and partitions
 messages for a broken project (:mod:`.diagnostics`). Pure: nothing here
 runs SQLMesh, starts a process or writes a file.
 
-Imports: nothing of the integration (the lowest layer).
+May import: nothing of the integration (the lowest layer).
 """

@@ -49,7 +49,7 @@ ERROR = "sqlmesh/error"
 PARTITIONS_NOT_FILLED = "sqlmesh/partitions_not_filled"
 WAITED_FOR = "sqlmesh/waited_for"
 """The execution (its Dagster run) whose lock on the model this run waited for before evaluating it:
-when it says up to date, that run evaluated it (see coordination.py)."""
+when it says up to date, that run evaluated it (see execution/coordination.py)."""
 NOTHING_TO_FILL = "sqlmesh/nothing_to_fill"
 """Partitions of a run's range outside the model's own range (before its start, after its end)."""
 

@@ -98,7 +98,7 @@ def creation_failures(error: BaseException) -> dict[str, str] | None:
     failures = {}
     for failed in creation.errors:
         fqn = getattr(failed.node, "name", str(failed.node))
-        # The model and its file head the step's failure (see reporting.py).
+        # The model and its file head the step's failure (see reporting/reporting.py).
         failures[fqn] = (
             f"SQLMesh could not create its table: {_database_error(failed.__cause__ or failed)}. "
             "Fix the model, then materialize again."

@@ -5,7 +5,7 @@ more than it tells:
 
 - ``row_count`` (``dagster/row_count`` on a materialization): a ``COUNT(*)``
   of each table a run wrote, on SQLMesh's connection
-  (:mod:`.outcome_builder`). DuckDB counts a table from its own metadata
+  (:mod:`..execution.outcome_builder`). DuckDB counts a table from its own metadata
   at once, so it is on there. PostgreSQL reads the whole table (0.4 s for
   ten million rows, cached, more when read from disk), and its cheap
   statistics are no count after a write: ``pg_class.reltuples`` stays
@@ -17,12 +17,12 @@ more than it tells:
   columns, types and descriptions (:meth:`.SQLMeshTranslator.get_metadata`).
 - ``column_lineage`` (``dagster/column_lineage`` on a materialization): the
   columns each column is computed from, as SQLMesh traces them
-  (:mod:`.definitions_cache` traces, :mod:`.factory` attaches).
+  (:mod:`..project.definitions_cache` traces, :mod:`..definitions.factory` attaches).
 - ``sqlmesh_details`` (on a materialization): what SQLMesh's plan and run
   did, beyond the status, environment and table every materialization
   names: the snapshot version and its physical table, the intervals
   evaluated, the duration, how far an up-to-date model is covered
-  (:mod:`.reporting`).
+  (:mod:`..reporting.reporting`).
 """
 
 from dagster import Model

@@ -3,7 +3,7 @@
 This is the one place a status is decided (:func:`status_of`) and
 described (:data:`STATUS_TEXT`). Dagster's multiprocess executor runs every
 asset step in its own process, so outcomes reach the steps through a file
-(see :mod:`.execution_stream`): everything here is plain data that
+(see :mod:`..execution.execution_stream`): everything here is plain data that
 round-trips through JSON.
 """
 
@@ -60,7 +60,7 @@ class AuditFailure:
 
 @dataclass
 class ModelEvents:
-    """Everything SQLMesh said about one model during one execution (see :mod:`.event_capture`)."""
+    """Everything SQLMesh said about one model during one execution (see :mod:`..execution.event_capture`)."""
 
     evaluated_batches: int = 0
     failed_batches: int = 0
@@ -123,7 +123,7 @@ class ModelOutcome:
     """Why SQLMesh does not restate this model (its kind), when a restatement asked for it."""
     waited_for: str | None = None
     """The execution (its Dagster run) that held this model, or the warehouse, while this one waited
-    for it (see :mod:`.coordination`)."""
+    for it (see :mod:`..execution.coordination`)."""
     filled_intervals: list[tuple[int, int]] = field(default_factory=list)
     """For a model run over a range of partitions: every interval SQLMesh's state holds as filled
     once the execution is done with it (epoch milliseconds, end exclusive)."""
