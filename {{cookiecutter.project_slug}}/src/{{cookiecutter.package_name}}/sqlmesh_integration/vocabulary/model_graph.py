@@ -1,8 +1,8 @@
 """Questions about the project's model graph that definitions and executions both ask.
 
 Pure functions of SQLMesh's models and DAG: what a model reads, which
-tables SQLMesh builds, and in which order separate SQLMesh runs must take
-a set of models.
+models are assets, which tables SQLMesh builds, and in which order separate
+SQLMesh runs must take a set of models.
 """
 
 from collections.abc import Mapping
