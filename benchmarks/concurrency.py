@@ -1,7 +1,7 @@
 """The concurrency case: do disjoint runs started together overlap, with SQLMesh's state on PostgreSQL?
 
 The generated project coordinates SQLMesh executions through locks on the
-shared state (its ``coordination.py`` and ADR 0011): each run locks the models
+shared state (its ``execution/coordination.py`` and ADR 0011): each run locks the models
 it materializes, and plans take one lock per state, so plans go one at a
 time. Runs of disjoint models should therefore evaluate side by side, unless
 they need a plan. This module writes the workload, runs one batch of
@@ -59,7 +59,7 @@ RUN_TIMEOUT_S = 900
 SCHEMA_PREFIX = {"partition": "daily", "restate": "full"}
 # The resource config `make run MODE=restate` passes (the generated Makefile's `run`).
 RESTATE_CONFIG = {"resources": {"sqlmesh_results": {"config": {"mode": "restate"}}}}
-# What a waiting execution logs when it gets the lock (the generated coordination.py's wording).
+# What a waiting execution logs when it gets the lock (the generated execution/coordination.py's wording).
 WAITED = re.compile(
     r"SQLMesh: waited (?P<seconds>\d+(?:\.\d+)?) s for (?P<what>.+?)(?:, held by (?P<holder>.+))?$"
 )

@@ -22,7 +22,7 @@ from helpers.sample_expectations import ALL_MODELS_DEMO, PARTITIONED_MODELS, PYT
 pytestmark = pytest.mark.e2e
 
 LOCATION = "shop_analytics"
-# The one paragraph the integration turns a load failure into (diagnostics.py).
+# The one paragraph the integration turns a load failure into (vocabulary/diagnostics.py).
 LOAD_MESSAGE = re.compile(r"SQLMesh could not load the project in \S+\. .+")
 
 

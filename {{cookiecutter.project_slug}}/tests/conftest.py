@@ -19,7 +19,7 @@ import pytest
 {%- if cookiecutter.sqlmesh_project_path and cookiecutter.warehouse == "postgres" %}
 from sqlmesh.core.config import PostgresConnectionConfig
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.sqlmesh_config import load_project_configs
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.sqlmesh_config import load_project_configs
 {%- endif %}
 
 

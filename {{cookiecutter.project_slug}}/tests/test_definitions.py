@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
 from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 {%- endif %}
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshTranslator
-from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import AUDIT_METADATA
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants import AUDIT_METADATA
 
 # SQLMesh's default catalog, as it named it when the definitions loaded (the warehouse is not asked again).
 DEFAULT_CATALOG = sqlmesh.load_definitions().default_catalog

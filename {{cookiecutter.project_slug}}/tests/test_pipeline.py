@@ -21,7 +21,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, PartitionsDefinition
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
-from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants import (
     AUDIT_METADATA,
     MODEL_OP_TAG,
     STANDALONE_AUDIT_OP_TAG,

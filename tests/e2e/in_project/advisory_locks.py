@@ -22,7 +22,7 @@ import time
 
 from sqlmesh.core.config import DuckDBConnectionConfig, PostgresConnectionConfig
 
-coordination = importlib.import_module(f"{sys.argv[1]}.sqlmesh_integration.coordination")
+coordination = importlib.import_module(f"{sys.argv[1]}.sqlmesh_integration.execution.coordination")
 Coordination, Holder = coordination.Coordination, coordination.Holder
 
 STATE = PostgresConnectionConfig(

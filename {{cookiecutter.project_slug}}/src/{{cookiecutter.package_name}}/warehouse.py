@@ -15,9 +15,9 @@ import duckdb
 from dagster import ConfigurableResource, Failure, InitResourceContext, get_dagster_logger
 from pydantic import Field, PrivateAttr
 
-from .sqlmesh_integration.coordination import Coordination, Holder
-from .sqlmesh_integration.diagnostics import WarehouseLockedError
-from .sqlmesh_integration.resource import gateway_connection
+from .sqlmesh_integration.execution.coordination import Coordination, Holder
+from .sqlmesh_integration.project.resource import gateway_connection
+from .sqlmesh_integration.vocabulary.diagnostics import WarehouseLockedError
 {%- else -%}
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from .sqlmesh_integration.resource import gateway_connection
+from .sqlmesh_integration.project.resource import gateway_connection
 {%- endif %}
 
 
@@ -46,11 +46,12 @@ class WarehouseResource(ConfigurableResource):
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Hold the DuckDB file as SQLMesh's executions do (see coordination.py), waiting while one has it.
+        """Hold the DuckDB file as SQLMesh's executions do, waiting while one has it.
 
         DuckDB lets one process open the file at a time: an asset started
         while another run's SQLMesh execution has it waits for the file
-        instead of failing on DuckDB's lock.
+        instead of failing on DuckDB's lock (the integration's
+        ``execution/coordination.py``).
         """
         settings = gateway_connection(self.project_dir, self.gateway)
         coordination = Coordination.for_connections(

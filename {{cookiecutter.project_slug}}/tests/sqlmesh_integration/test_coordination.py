@@ -20,10 +20,9 @@ from sqlmesh.core.config import (
     PostgresConnectionConfig,
 )
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import (
-    Coordination,
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import Coordination, LockWaitTimeout
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.locks import (
     Holder,
-    LockWaitTimeout,
     advisory_key,
     duckdb_files,
     lock_file_of,
@@ -32,7 +31,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import (
 HOLD = """
 import sys, time
 from sqlmesh.core.config import DuckDBConnectionConfig
-from {{ cookiecutter.package_name }}.sqlmesh_integration.coordination import Coordination, Holder
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.coordination import Coordination, Holder
 
 connection = DuckDBConnectionConfig(database=sys.argv[1])
 coordination = Coordination.for_connections(

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 from sqlmesh import Context
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.diagnostics import WarehouseLockedError, load_error
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.diagnostics import WarehouseLockedError, load_error
 
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"
 

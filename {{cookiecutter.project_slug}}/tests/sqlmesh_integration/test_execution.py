@@ -13,19 +13,19 @@ import duckdb
 import pytest
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import (
     StreamReader,
     StreamState,
     StreamWriter,
 )
-from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import ModelSelection, RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.outcomes import (
     ModelEvents,
     ModelStatus,
     status_of,
 )
-from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream
-from {{ cookiecutter.package_name }}.sqlmesh_integration.partitions import TimeRange
-from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import ModelSelection, RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.partitions import TimeRange
 
 MODELS = {
     "source": "MODEL (name raw.source, kind FULL);\nSELECT 1 AS id UNION ALL SELECT 2\n",

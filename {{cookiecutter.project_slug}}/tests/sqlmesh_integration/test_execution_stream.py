@@ -9,8 +9,7 @@ import pytest
 from dagster import Failure
 from filelock import FileLock
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim, Progress, claim_execution, progress_of
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import (
     ExecutionEnded,
     LogLine,
     ModelFinished,
@@ -18,8 +17,9 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import
     StreamReader,
     StreamWriter,
 )
-from {{ cookiecutter.package_name }}.sqlmesh_integration.following import follow
-from {{ cookiecutter.package_name }}.sqlmesh_integration.outcomes import AuditOutcome, ModelOutcome, ModelStatus
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.claims import Claim, Progress, claim_execution, progress_of
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.following import follow
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.outcomes import AuditOutcome, ModelOutcome, ModelStatus
 
 
 def every_status() -> dict[str, ModelOutcome]:

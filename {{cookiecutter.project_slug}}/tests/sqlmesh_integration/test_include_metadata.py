@@ -12,7 +12,7 @@ import pytest
 from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.include_metadata import counts_rows
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.include_metadata import counts_rows
 
 MART = AssetKey(["marts", "doubled"])
 

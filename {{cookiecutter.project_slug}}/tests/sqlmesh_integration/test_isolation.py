@@ -5,12 +5,12 @@ import signal
 import time
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.claims import Claim
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution import MaterializeMode
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import StreamReader, StreamWriter
-from {{ cookiecutter.package_name }}.sqlmesh_integration.isolation import start_isolated
-from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream, watch
-from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution import MaterializeMode
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.claims import Claim
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.isolation import start_isolated
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream, watch
 
 
 def test_the_work_runs_in_another_process(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 from sqlmesh.core.selector import parse
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution import room_to_select
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution import room_to_select
 
 NAMES = [f"layer_{n // 10}.model_{n}" for n in range(1000)]
 

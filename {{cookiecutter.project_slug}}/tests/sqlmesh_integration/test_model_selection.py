@@ -15,7 +15,7 @@ import pytest
 from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import PROJECT_OP_TAG
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants import PROJECT_OP_TAG
 
 MODELS = {
     "orders": "MODEL (name raw.orders, kind FULL);\n"

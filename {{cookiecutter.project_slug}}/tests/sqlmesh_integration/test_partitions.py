@@ -9,7 +9,7 @@ from sqlmesh.core.model import Model, load_sql_based_model
 from sqlmesh.core.node import IntervalUnit
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import PartitioningError, SQLMeshTranslator
-from {{ cookiecutter.package_name }}.sqlmesh_integration.partitions import (
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.partitions import (
     TimeRange,
     filled_partition_keys,
     grid_starts,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource
-from {{ cookiecutter.package_name }}.sqlmesh_integration.definitions_cache import ProjectDefinitions
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.definitions_cache import ProjectDefinitions
 
 SQLMESH_PROJECT = Path(__file__).resolve().parents[2] / "sqlmesh_project"
 

@@ -4,8 +4,8 @@ import os
 import threading
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration import execution_stream
-from {{ cookiecutter.package_name }}.sqlmesh_integration.pruning import prune_finished_runs
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution import execution_stream
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.pruning import prune_finished_runs
 
 
 def make_runs(runs_dir: Path, names: list[str]) -> None:

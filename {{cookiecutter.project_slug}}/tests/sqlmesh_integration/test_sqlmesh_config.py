@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
-from {{ cookiecutter.package_name }}.sqlmesh_integration.execution_stream import StreamReader, StreamWriter
-from {{ cookiecutter.package_name }}.sqlmesh_integration.ownership import execute_to_stream
-from {{ cookiecutter.package_name }}.sqlmesh_integration.resource import gateway_connection
-from {{ cookiecutter.package_name }}.sqlmesh_integration.selection import ModelSelection, RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
+from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import ModelSelection, RunSelection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream
 
 SQLMESH_CLI = Path(sys.executable).parent / "sqlmesh"
 # As `sqlmesh init duckdb` writes it: a database file named relative to where the CLI runs.

@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, asset
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets
-from {{ cookiecutter.package_name }}.sqlmesh_integration.model_graph import evaluation_order
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.model_graph import evaluation_order
 
 # SQLMesh takes every model of a level before any model of the next, each level in name
 # order: a.child before b.leaf. Left to its own order, Dagster would start b.leaf first

@@ -11,7 +11,7 @@ import pytest
 from component_sandbox import duckdb_project, load_components
 from dagster import AssetKey, DagsterInstance, Definitions, TableColumnDep
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import COLUMN_LINEAGE
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants import COLUMN_LINEAGE
 
 MODELS = {
     "orders": """

@@ -30,7 +30,7 @@ from dagster import (
     instance_for_test,
 )
 
-from {{ cookiecutter.package_name }}.sqlmesh_integration.constants import STATUS
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants import STATUS
 
 MODELS = {
     "raw_orders": "MODEL (name raw.orders, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 5",

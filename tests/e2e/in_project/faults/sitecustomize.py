@@ -66,7 +66,7 @@ def _targets() -> dict:
     if FAULT == "evaluating":
         return {"sqlmesh.core.snapshot.evaluator": _patch_evaluator}
     if FAULT in ("loading", "after_evaluating"):
-        return {"<package>.sqlmesh_integration.resource": _patch_resource}
+        return {"<package>.sqlmesh_integration.project.resource": _patch_resource}
     return {}
 
 

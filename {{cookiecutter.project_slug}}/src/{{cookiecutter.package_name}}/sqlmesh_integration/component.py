@@ -11,7 +11,7 @@ folder (:mod:`.scaffolding`; ``--init true`` creates the SQLMesh project too).
 
 The settings are the resources' (:class:`.SQLMeshResource`, ``lock_timeout_seconds``
 included: how long a run waits for another that holds what it needs, see
-:mod:`.coordination`; and ``mode`` and ``keep_finished_runs`` of
+:mod:`.execution.coordination`; and ``mode`` and ``keep_finished_runs`` of
 :class:`.SQLMeshRunResults`) and the translator's:
 ``partition_by_default``, ``freshness_from_cron`` (each asset overdue in the UI
 once its model's cron period passes without a run; on, as Dagster 1.13's
@@ -34,7 +34,7 @@ are added to them. For what templates cannot say, override
 ``select`` and ``exclude`` make only some of the project's models this
 component's assets, with SQLMesh's own selector syntax (names, ``marts.*``,
 ``tag:finance``, ``+`` for up- or downstream, ``|``, ``&``, ``^``;
-:mod:`.model_selection`). The others stay keys its assets depend on, so two
+:mod:`.project.model_selection`). The others stay keys its assets depend on, so two
 components with their own ``name`` can split one SQLMesh project, each
 defining its own models' assets; a run of one never evaluates the other's
 models (one it reads that has no table yet fails its step, saying to
@@ -48,7 +48,7 @@ materialize it with the component that selects it)::
 on except on PostgreSQL, where a count reads the whole table and the cheap
 statistics are no count right after a write), ``column_schema``,
 ``column_lineage`` and ``sqlmesh_details`` (the snapshot version, physical
-table, intervals, duration), all on (:mod:`.include_metadata`)::
+table, intervals, duration), all on (:mod:`.vocabulary.include_metadata`)::
 
     include_metadata:
       row_count: true
@@ -66,17 +66,17 @@ from dagster import Component, ComponentLoadContext, Definitions, Model, Resolva
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import Field
 
-from .automation import sqlmesh_automation
-from .constants import DEFAULT_PROJECT_NAME
-from .environments import sqlmesh_environment_jobs
-from .factory import sqlmesh_assets
-from .include_metadata import IncludeMetadata
-from .interval_report import sqlmesh_interval_report_jobs
-from .model_selection import ModelSelectionError
-from .resource import SQLMeshResource
-from .run_results import SQLMeshRunResults
+from .definitions.automation import sqlmesh_automation
+from .definitions.factory import sqlmesh_assets
+from .definitions.translator import ModelAttributes, SQLMeshTranslator
+from .environments.environments import sqlmesh_environment_jobs
+from .environments.interval_report import sqlmesh_interval_report_jobs
+from .project.model_selection import ModelSelectionError
+from .project.resource import SQLMeshResource
+from .runs.run_results import SQLMeshRunResults
 from .scaffolding import SQLMeshProjectScaffolder
-from .translator import ModelAttributes, SQLMeshTranslator
+from .vocabulary.constants import DEFAULT_PROJECT_NAME
+from .vocabulary.include_metadata import IncludeMetadata
 
 
 class ModelTranslationResolver(TranslationFnResolver[ModelAttributes]):

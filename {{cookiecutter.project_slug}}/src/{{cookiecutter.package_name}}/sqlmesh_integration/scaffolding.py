@@ -31,7 +31,7 @@ from dagster import Scaffolder, ScaffoldRequest
 from dagster.components.component_scaffolding import scaffold_component
 from pydantic import BaseModel, Field
 
-from .resource import check_project_name
+from .project.resource import check_project_name
 
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_]+")
 _SQLMESH_CONFIGS = ("config.yaml", "config.yml", "config.py")
