@@ -76,7 +76,7 @@ def new_integration_version(template: TemplateClone, version: str, docstring: st
     changelog.write_text(
         text.replace("\n## ", f"\n## {version} (2026-12-07)\n\nFixed: pruning.py's note.\n\n## ", 1)
     )
-    pruning = template.integration_file("pruning.py")
+    pruning = template.integration_file("runs/pruning.py")
     first_line = pruning.read_text().splitlines()[0]
     replace_once(pruning, first_line, f'"""{docstring}"""')
 
@@ -131,7 +131,7 @@ def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_cla
     commit_all(project, "Update from the template")
 
     # A line the team changed and the next version changes too: a conflict, named, nothing lost.
-    pruning = project / INTEGRATION / "pruning.py"
+    pruning = project / INTEGRATION / "runs" / "pruning.py"
     team_line = '"""Our own note on pruning."""'
     replace_once(pruning, pruning.read_text().splitlines()[0], team_line)
     commit_all(project, "The team's note")
@@ -140,7 +140,7 @@ def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_cla
 
     conflict = make_update(project, clashing)
     assert conflict.returncode != 0, conflict.stdout + conflict.stderr
-    assert f"  {INTEGRATION.as_posix()}/pruning.py" in conflict.stderr.splitlines(), conflict.stderr
+    assert f"  {INTEGRATION.as_posix()}/runs/pruning.py" in conflict.stderr.splitlines(), conflict.stderr
     text = pruning.read_text()
     assert "<<<<<<<" in text and team_line in text and "Result folders of finished runs, pruned." in text
 
@@ -163,5 +163,5 @@ def test_a_bake_around_a_teams_project_updates_after_that_folder_is_gone(tmp_pat
     changed = git("status", "--porcelain", cwd=project).splitlines()
     assert sorted(line[3:] for line in changed) == sorted(
         [".cruft.json", f"{INTEGRATION.as_posix()}/CHANGELOG.md", f"{INTEGRATION.as_posix()}/__init__.py",
-         f"{INTEGRATION.as_posix()}/pruning.py"]
+         f"{INTEGRATION.as_posix()}/runs/pruning.py"]
     ), changed  # fmt: skip
