@@ -7,8 +7,6 @@ table themselves, then compare what Dagster reports per partition with the
 rows per day in the warehouse.
 """
 
-import json
-
 import pytest
 from helpers.partitioned_project import (
     PARTITIONED,
@@ -19,7 +17,7 @@ from helpers.partitioned_project import (
     revenue_per_day,
     use_partitioned_project,
 )
-from helpers.project import IN_PROJECT, Scratch, probe, run
+from helpers.project import Scratch, probe, run
 
 pytestmark = pytest.mark.e2e
 
@@ -118,23 +116,6 @@ def test_a_failing_day_fails_its_partition_and_the_filled_days_are_reported(scra
     assert fixed["status"] == "SUCCESS"
     assert fixed["partitions"] == {"staging/orders": [day(3)]}
     assert evaluated_batches(fixed) == {"staging.orders": 1}
-
-
-def test_intervals_filled_outside_dagster_are_reported_without_evaluating_anything(scratch):
-    assert scratch.materialize(select=PARTITIONED, tags=range_tags(2, 4))["status"] == "SUCCESS"
-    # SQLMesh fills every other day from a terminal, as `sqlmesh run` does, without Dagster.
-    script = IN_PROJECT / "bare_sqlmesh.py"
-    bare = [str(scratch.project.python), str(script), str(scratch.sqlmesh_project), "run"]
-    assert json.loads(run(bare, scratch.project.root, scratch.env()).stdout)["failed"] is False
-    assert set(revenue_per_day(scratch)) == set(days(0, 13))
-
-    report = scratch.materialize(job="sqlmesh_report_intervals")
-
-    assert report["status"] == "SUCCESS"
-    assert report["executions"] == 0 and report["evaluated"] == {}
-    assert report["partitions"] == {key: [*days(0, 1), *days(5, 13)] for key in PARTITIONED}
-    # Reported once: a second report finds nothing new.
-    assert scratch.materialize(job="sqlmesh_report_intervals")["partitions"] == {}
 
 
 def test_make_run_takes_a_partition_range_of_the_partitioned_models(scratch):

@@ -219,13 +219,14 @@ OWN_PROJECT_TESTS = (
 )
 """The generated tests that test whatever SQLMesh project is there.
 
-A bake around a team's project, and the starter sample, run them through ``make test TESTS=...``;
-the vendored integration's own tests do not depend on the project and run in the demo's and the
-PostgreSQL bake's whole ``make test``.
+A bake around a team's project, the starter sample and the PostgreSQL bake run them through
+``make test TESTS=...``; the vendored integration's own tests run on DuckDB projects of their own
+whatever the bake, are the same files in every bake, and run in the demo bake's whole ``make test``.
 """
-OWN_PROJECT_TEST_COUNT = {"duckdb": 11, "postgres": 9, "starter sample": 16, "postgres sample": 0}
+OWN_PROJECT_TEST_COUNT = {"duckdb": 11, "postgres": 9, "starter sample": 16, "postgres sample": 14}
 """How many of them run: around a team's project, by warehouse (PostgreSQL's warehouse tests are
-one fewer); on the starter sample, whose pipeline tests check its own data too."""
+one fewer); on the starter sample and the demo sample on PostgreSQL, whose pipeline tests check
+their own data too."""
 
 
 def run_own_project_tests(root: Path, env: dict[str, str], bake: str = "duckdb") -> int:
