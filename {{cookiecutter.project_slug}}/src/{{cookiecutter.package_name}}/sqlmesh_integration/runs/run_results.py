@@ -54,6 +54,7 @@ from ..vocabulary.outcomes import ExecutionResults
 from .claims import Claim, claim_execution, ready_models, started_executions, wait_for_foreign_steps
 from .following import follow
 from .ownership import start_execution, wait_for_owned
+from .placement import STEPS_ON_OTHER_HOSTS, steps_elsewhere_failure
 from .pruning import prune_finished_runs, run_is_finished
 
 
@@ -77,6 +78,9 @@ class SQLMeshRunResults(ConfigurableResource):
 
         Starts that execution if no step has yet.
         """
+        executor = context.op_execution_context.job_def.executor_def.name
+        if executor in STEPS_ON_OTHER_HOSTS:
+            raise steps_elsewhere_failure(executor, sqlmesh.load_definitions().warehouse_kind)
         run_id = context.run.run_id
         mode = self._mode(context)
         runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
