@@ -61,6 +61,12 @@ def version_key(version: str) -> tuple[int, int, int]:
     return int(found[1]), int(found[2]), int(found[3])
 
 
+def changelog_versions() -> list[str]:
+    """The versions CHANGELOG.md has an entry for, in its order."""
+    changelog = (INTEGRATION / "CHANGELOG.md").read_text(encoding="utf-8")
+    return [version for version, _ in CHANGELOG_ENTRY.findall(changelog)]
+
+
 def recorded_digests() -> list[tuple[str, str]]:
     """(version, digest) per line of integration_digests.txt, in the file's order."""
     lines = [line.split() for line in DIGESTS.read_text(encoding="utf-8").splitlines()]
@@ -70,13 +76,12 @@ def recorded_digests() -> list[tuple[str, str]]:
 def test_the_version_is_semantic_and_the_changelog_opens_with_it():
     version = declared_version()
     version_key(version)
-    entries = CHANGELOG_ENTRY.findall((INTEGRATION / "CHANGELOG.md").read_text(encoding="utf-8"))
-    assert entries, "CHANGELOG.md has no entry '## VERSION (YYYY-MM-DD)'"
-    assert entries[0][0] == version, (
-        f"CHANGELOG.md opens with {entries[0][0]}, but __version__ is {version}: "
+    versions = changelog_versions()
+    assert versions, "CHANGELOG.md has no entry '## VERSION (YYYY-MM-DD)'"
+    assert versions[0] == version, (
+        f"CHANGELOG.md opens with {versions[0]}, but __version__ is {version}: "
         "add the new version's entry at the top"
     )
-    versions = [entry[0] for entry in entries]
     assert versions == sorted(versions, key=version_key, reverse=True), (
         f"CHANGELOG.md is not newest first: {versions}"
     )
@@ -85,14 +90,17 @@ def test_the_version_is_semantic_and_the_changelog_opens_with_it():
 def test_every_change_to_the_integration_comes_with_a_new_version():
     version, digest = declared_version(), integration_digest()
     recorded = dict(recorded_digests())
-    add_line = f"add the line '{{version}} {digest}' to {DIGESTS.relative_to(TEMPLATE_DIR)}"
+
+    def add_line(new_version: str) -> str:
+        return f"add the line '{new_version} {digest}' to {DIGESTS.relative_to(TEMPLATE_DIR)}"
+
     if version not in recorded:
-        raise AssertionError(f"version {version} is not recorded: {add_line.format(version=version)}")
+        raise AssertionError(f"version {version} is not recorded: {add_line(version)}")
     assert recorded[version] == digest, (
         f"the integration changed since version {version} was recorded. Raise __version__ in "
         "sqlmesh_integration/__init__.py, add its entry at the top of CHANGELOG.md (what changed for a "
         "project, what to do when taking it), cookiecutter.json's _integration_version with it, and "
-        + add_line.format(version="NEW_VERSION")
+        + add_line("NEW_VERSION")
         + "; a recorded line is never edited"
     )
 
@@ -100,7 +108,7 @@ def test_every_change_to_the_integration_comes_with_a_new_version():
 def test_recorded_versions_only_grow_and_each_has_a_changelog_entry():
     versions = [version for version, _ in recorded_digests()]
     assert versions == sorted(set(versions), key=version_key), f"{DIGESTS.name} must only grow: {versions}"
-    in_changelog = {entry[0] for entry in CHANGELOG_ENTRY.findall((INTEGRATION / "CHANGELOG.md").read_text())}
+    in_changelog = set(changelog_versions())
     assert set(versions) <= in_changelog, (
         f"versions without a CHANGELOG.md entry: {set(versions) - in_changelog}"
     )

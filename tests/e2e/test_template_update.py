@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.environments import edit
 from helpers.project import TEMPLATE_BIN, install, run_own_project_tests
 from helpers.template_repo import INTEGRATION_IN_TEMPLATE, TemplateClone, commit_all, git
 
@@ -60,25 +61,16 @@ def append(path: Path, text: str) -> None:
         file.write(text)
 
 
-def replace_once(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def new_integration_version(template: TemplateClone, version: str, docstring: str) -> None:
     """What a release of the integration changes in the template: its version, changelog and a module."""
     init = template.integration_file("__init__.py")
     current = next(line for line in init.read_text().splitlines() if line.startswith("__version__ = "))
-    replace_once(init, current, f'__version__ = "{version}"')
+    edit(init, current, f'__version__ = "{version}"')
     changelog = template.integration_file("CHANGELOG.md")
-    text = changelog.read_text()
-    changelog.write_text(
-        text.replace("\n## ", f"\n## {version} (2026-12-07)\n\nFixed: pruning.py's note.\n\n## ", 1)
-    )
+    edit(changelog, "\n## ", f"\n## {version} (2026-12-07)\n\nFixed: pruning.py's note.\n\n## ")
     pruning = template.integration_file("runs/pruning.py")
     first_line = pruning.read_text().splitlines()[0]
-    replace_once(pruning, first_line, f'"""{docstring}"""')
+    edit(pruning, first_line, f'"""{docstring}"""')
 
 
 def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_clash_is_a_named_conflict(
@@ -91,13 +83,13 @@ def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_cla
     # The team's edits: a model, a seed, a component setting, its own .env.
     append(project / TEAM_MODEL, "-- Reviewed by the analytics team.\n")
     append(project / TEAM_SEED, NEW_CUSTOMER)
-    replace_once(project / DEFS_YAML, "keep_finished_runs: 20", "keep_finished_runs: 30")
+    edit(project / DEFS_YAML, "keep_finished_runs: 20", "keep_finished_runs: 30")
     (project / ".env").write_text("SQLMESH_LOCK_TIMEOUT_SECONDS=600\n", encoding="utf-8")
     commit_all(project, "The team's edits")
 
     # The template's next version.
     new_integration_version(template, "9.0.1", "Deleting old runs' result folders, newest first kept.")
-    replace_once(
+    edit(
         template.path / "{{cookiecutter.project_slug}}" / "Makefile",
         "# Every command a user needs.",
         "# Every command a user needs (template 9.0.1).",
@@ -108,9 +100,7 @@ def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_cla
         / "{{cookiecutter.project_slug}}"
         / "src/{{cookiecutter.package_name}}/defs/sqlmesh/defs.yaml"
     )
-    replace_once(
-        defs_template, "# one SQLMesh execution per run.", "# one SQLMesh execution per run (9.0.1)."
-    )
+    edit(defs_template, "# one SQLMesh execution per run.", "# one SQLMesh execution per run (9.0.1).")
     new = template.commit("Integration 9.0.1")
 
     updated = make_update(project, new)
@@ -133,7 +123,7 @@ def test_an_old_bake_takes_the_new_template_and_keeps_the_teams_edits_then_a_cla
     # A line the team changed and the next version changes too: a conflict, named, nothing lost.
     pruning = project / INTEGRATION / "runs" / "pruning.py"
     team_line = '"""Our own note on pruning."""'
-    replace_once(pruning, pruning.read_text().splitlines()[0], team_line)
+    edit(pruning, pruning.read_text().splitlines()[0], team_line)
     commit_all(project, "The team's note")
     new_integration_version(template, "9.0.2", "Result folders of finished runs, pruned.")
     clashing = template.commit("Integration 9.0.2")
