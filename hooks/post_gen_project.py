@@ -36,7 +36,12 @@ OWN_PROJECT_PRUNED = (
     "docs/images",
     # Its tests edit the sample's own files (macros, config.py, model descriptions).
     "tests/sqlmesh_integration/test_project_cache.py",
+    # Its tests use the sample's test database (POSTGRES_DB with "_test"); see POSTGRES_ONLY.
+    "tests/sqlmesh_integration/test_postgres_store.py",
 )
+# What a DuckDB bake leaves out: the tests of the integration's records in a PostgreSQL state
+# (steps on other hosts), which need the PostgreSQL server every `postgres` bake's tests use.
+POSTGRES_ONLY = ("tests/sqlmesh_integration/test_postgres_store.py",)
 # Not copied from the team's project: caches, logs, and warehouse files (data, not code).
 NOT_COPIED = (".cache", "logs", "__pycache__", "*.db", "*.db.wal", "*.duckdb", "*.duckdb.wal")
 
@@ -98,6 +103,8 @@ def finish(root: Path, context: dict[str, object]) -> None:
         bring_own_project(root, (root.parent / source).expanduser())
     elif context.get("sample_pipeline") == "starter":
         prune(root, STARTER_PRUNED)
+    if context.get("warehouse") != "postgres":
+        prune(root, POSTGRES_ONLY)
     (root / ANSWERS_FILE).write_text(answers_json(context), encoding="utf-8", newline="\n")
 
 

@@ -8,6 +8,7 @@ from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import mart_rows, on_one_utc_day
 from helpers.postgres_server import postgres_server, server_binaries
 from helpers.project import TEMPLATE_BIN, InstalledProject, Scratch, install, run
+from helpers.redis_server import redis_binary, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +74,12 @@ def postgres_project(bake) -> InstalledProject:
         {**environment, "VIRTUAL_ENV": str(root / ".venv")},
     )
     return InstalledProject(root=root, package="shop_analytics")
+
+
+@pytest.fixture(scope="session")
+def redis():
+    """A Redis server's URL: the Celery broker of the step-per-worker tests."""
+    if redis_binary() is None:
+        pytest.skip("Redis is not installed (.ci/run installs Debian's redis-server package)")
+    with redis_server(free_port()) as url:
+        yield url

@@ -103,8 +103,9 @@ def test_the_production_instance_config_loads_against_postgres(postgres, postgre
 
 def test_the_generated_projects_make_test_passes_against_postgres(postgres, postgres_project):
     """The tests of the project's SQLMesh project, as its README says (`make test TESTS=...`), with the
-    POSTGRES_* settings. The integration's own tests run on DuckDB files of their own whatever the
-    warehouse, and are the same files in every bake: the demo bake runs them (test_generated_project)."""
+    POSTGRES_* settings, and the integration's tests of its records in a PostgreSQL state. Its other
+    tests run on DuckDB files of their own whatever the warehouse, and are the same files in every
+    bake: the demo bake runs them (test_generated_project)."""
     env = {
         **os.environ,
         "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",

@@ -45,6 +45,8 @@ STARTER_PRUNED = (
     "docs/*failure_demo*",
     "docs/images/*",
 )
+# What it removes for a DuckDB warehouse: the integration's tests that need a PostgreSQL server.
+POSTGRES_ONLY = ("tests/sqlmesh_integration/test_postgres_store.py",)
 
 KEY_FILES = (
     ".cookiecutter.json",
@@ -93,6 +95,8 @@ def expected_files(answers: Mapping[str, str]) -> set[str]:
     rendered = {env.from_string(name).render(**context) for name in files_under(PROJECT_TEMPLATE)}
     if context["cookiecutter"]["sample_pipeline"] == "starter":
         rendered = {name for name in rendered if not any(fnmatch(name, p) for p in STARTER_PRUNED)}
+    if context["cookiecutter"]["warehouse"] != "postgres":
+        rendered = {name for name in rendered if not any(fnmatch(name, p) for p in POSTGRES_ONLY)}
     return rendered | {".cookiecutter.json"}
 
 

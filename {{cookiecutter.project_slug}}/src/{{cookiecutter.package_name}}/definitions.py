@@ -9,17 +9,44 @@ that write tables SQLMesh reads (``ingestion.py``) and{% endif %} how runs execu
 import os
 from pathlib import Path
 
-from dagster import Definitions, in_process_executor, load_from_defs_folder, multiprocess_executor
+from dagster import (
+    Definitions,
+    ExecutorDefinition,
+    in_process_executor,
+    load_from_defs_folder,
+    multiprocess_executor,
+)
 {% if not cookiecutter.sqlmesh_project_path %}
 from .ingestion import revenue_targets
 {%- endif %}
 from .sqlmesh_integration import SQLMeshResource, with_upstream_conditions
 from .warehouse import WarehouseResource
 
-# Both executors are correct; in-process is the default because it loads the
+# Every executor is correct; in-process is the default because it loads the
 # SQLMesh project once per run instead of once per step (docs/adr/0002 has
-# the measurements). Set DAGSTER_EXECUTOR=multiprocess to run steps apart.
+# the measurements). Set DAGSTER_EXECUTOR=multiprocess to run steps apart, or
+# celery to run each step on a Celery worker of its own (docs/deployment.md).
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+
+
+def executor_named(name: str) -> ExecutorDefinition:
+    """The executor DAGSTER_EXECUTOR names; dagster-celery's only when asked for, as it is an extra."""
+    if name in EXECUTORS:
+        return EXECUTORS[name]
+    if name == "celery":
+        try:
+            from dagster_celery import celery_executor
+        except ImportError:
+            raise RuntimeError(
+                "DAGSTER_EXECUTOR=celery needs dagster-celery: install the project with its celery "
+                "extra (pip install -e '.[celery]'; docs/deployment.md, \"Steps on other hosts\")."
+            ) from None
+        # The broker and the result backend every worker listens to (docs/deployment.md).
+        return celery_executor.configured(
+            {"broker": {"env": "DAGSTER_CELERY_BROKER"}, "backend": {"env": "DAGSTER_CELERY_BACKEND"}}
+        )
+    known = ", ".join([*EXECUTORS, "celery"])
+    raise ValueError(f"DAGSTER_EXECUTOR={name!r} is not an executor here: use one of {known}.")
 
 
 def load_definitions() -> Definitions:
@@ -31,7 +58,7 @@ def load_definitions() -> Definitions:
     others = Definitions(
         assets=with_upstream_conditions([{% if not cookiecutter.sqlmesh_project_path %}revenue_targets{% endif %}], components),
         resources={"warehouse": WarehouseResource(project_dir=sqlmesh.project_dir, gateway=sqlmesh.gateway)},
-        executor=EXECUTORS[os.environ.get("DAGSTER_EXECUTOR", "in_process")],
+        executor=executor_named(os.environ.get("DAGSTER_EXECUTOR", "in_process")),
     )
     return Definitions.merge(components, others)
 

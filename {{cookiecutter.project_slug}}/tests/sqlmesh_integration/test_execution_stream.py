@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from dagster import Failure
@@ -17,8 +18,9 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_str
     StreamReader,
     StreamWriter,
 )
-from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.claims import Claim, Progress, claim_execution, progress_of
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.claims import Progress, progress_of
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.following import follow
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.store import FILES, BeforeClaiming, Claim, Ready
 from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.outcomes import AuditOutcome, ModelOutcome, ModelStatus
 
 
@@ -99,6 +101,12 @@ def test_events_appended_from_many_threads_arrive_whole(tmp_path):
 
 def everything(claimed: set[str]) -> set[str]:
     return {"a", "b", "c"} - claimed
+
+
+def claim_execution(
+    run_dir: Path, fqn: str, ready: Ready, before_claiming: BeforeClaiming = lambda claimed: None
+) -> Claim:
+    return FILES.claim(run_dir, fqn, ready, before_claiming)
 
 
 def test_the_first_step_claims_the_execution_for_the_whole_run_and_every_later_one_finds_it(tmp_path):

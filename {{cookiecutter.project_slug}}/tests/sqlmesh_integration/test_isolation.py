@@ -8,9 +8,9 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution import MaterializeMode
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import RunSelection
-from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.claims import Claim
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.isolation import start_isolated
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream, watch
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.store import Claim
 
 
 def test_the_work_runs_in_another_process(tmp_path):

@@ -1,11 +1,12 @@
-"""A step refuses to start under an executor that runs each step on a host of its own.
+"""Where a run's steps find its SQLMesh execution, and a step that cannot find it anywhere.
 
-The steps of a run share its SQLMesh execution through files on one host. Under
-dagster-k8s', dagster-docker's or dagster-celery's step executors each step would
-start SQLMesh again, so the step fails first, saying what to use instead. The run
-below is real; its executor is Dagster's in-process one under the name dagster-celery
-gives its executor, which is what a step sees of it (the template's tests run the real
-dagster-celery with its workers).
+Under Dagster's own executors the steps of a run share it through files on the run's
+host; under dagster-k8s', dagster-docker's or dagster-celery's step executors, through
+tables of SQLMesh's PostgreSQL state. A DuckDB warehouse cannot be reached from other
+hosts, so a step refuses to start there, saying what to use instead. The run below is
+real; its executor is Dagster's in-process one under the name dagster-celery gives its
+executor, which is what a step sees of it (the template's tests run the real
+dagster-celery with two workers).
 """
 
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from component_sandbox import components_sandbox, duckdb_project
 from dagster import (
     DagsterEventType,
     DagsterInstance,
+    Failure,
     execute_job,
     in_process_executor,
     instance_for_test,
@@ -23,12 +25,18 @@ from dagster import (
 )
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
+from sqlmesh.core.config import DuckDBConnectionConfig, PostgresConnectionConfig
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.placement import (
     STEPS_ON_OTHER_HOSTS,
     STEPS_ON_THE_RUNS_HOST,
+    RunStoreSetting,
+    run_store,
+    state_not_shared_failure,
     steps_elsewhere_failure,
 )
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.postgres_store import PostgresRunStore
+from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.store import FILES
 
 MODELS = {"orders": "MODEL (name raw.orders, kind FULL);\nSELECT 1 AS id"}
 
@@ -62,12 +70,42 @@ def test_dagsters_own_executors_keep_steps_on_the_runs_host():
     assert not STEPS_ON_THE_RUNS_HOST & set(STEPS_ON_OTHER_HOSTS)
 
 
-def test_the_message_names_the_executor_why_and_what_to_use():
-    on_duckdb = steps_elsewhere_failure("k8s", "duckdb")
+# Built without validation: a DuckDB project need not have PostgreSQL's driver installed.
+POSTGRES = PostgresConnectionConfig.model_construct(
+    host="127.0.0.1", user="u", password="", port=5432, database="w"
+)
+DUCKDB = DuckDBConnectionConfig(database=":memory:")
+AUTO, STATE_DATABASE = RunStoreSetting.AUTO, RunStoreSetting.STATE_DATABASE
+
+
+def test_steps_on_the_runs_host_share_files_and_steps_elsewhere_share_the_postgresql_state():
+    assert run_store("multiprocess", AUTO, DUCKDB, DUCKDB, None) is FILES
+    assert run_store("in_process", AUTO, POSTGRES, POSTGRES, "sqlmesh") is FILES
+    assert isinstance(run_store("celery", AUTO, POSTGRES, POSTGRES, "sqlmesh"), PostgresRunStore)
+    # A team's own executor asks for the state database; a DuckDB warehouse is fine on one host.
+    assert isinstance(run_store("my_executor", STATE_DATABASE, DUCKDB, POSTGRES, None), PostgresRunStore)
+
+
+def test_a_step_elsewhere_is_refused_on_a_duckdb_warehouse_or_a_state_that_is_not_postgresql():
+    with pytest.raises(Failure) as on_duckdb:
+        run_store("k8s", AUTO, DUCKDB, POSTGRES, None)
+    assert on_duckdb.value.description == steps_elsewhere_failure("k8s").description
+    with pytest.raises(Failure) as state_on_duckdb:
+        run_store("celery", AUTO, POSTGRES, DUCKDB, None)
+    assert state_on_duckdb.value.description == state_not_shared_failure("celery", "duckdb").description
+    with pytest.raises(Failure, match="run_store is 'state_database'"):
+        run_store("multiprocess", STATE_DATABASE, DUCKDB, DUCKDB, None)
+
+
+def test_the_messages_name_the_executor_why_and_what_to_use():
+    on_duckdb = steps_elsewhere_failure("k8s")
     assert on_duckdb.description.startswith("This run's executor, dagster-k8s's k8s_job_executor ('k8s'),")
-    assert "a DuckDB warehouse is one file on one host" in on_duckdb.description
+    assert "a DuckDB file, which only one host can open" in on_duckdb.description
     assert "Use the multiprocess or in_process executor (DAGSTER_EXECUTOR)" in on_duckdb.description
-    assert "each would start SQLMesh again" in steps_elsewhere_failure("celery", "postgres").description
+    state = state_not_shared_failure("celery", "duckdb").description
+    assert state.startswith("This run's executor, dagster-celery's celery_executor ('celery'),")
+    assert "must be PostgreSQL, and this project's state is on duckdb" in state
+    assert "the gateway's state_connection in config.py" in state
     assert on_duckdb.allow_retries is False
 
 
@@ -88,5 +126,5 @@ def test_a_run_under_a_step_executor_fails_before_it_claims_or_starts_anything(t
             run_id = result.run_id
 
     assert len(failures) == 1 and "dagster-celery's celery_executor ('celery')" in failures[0], failures
-    assert "a DuckDB warehouse is one file on one host" in failures[0]
+    assert "a DuckDB file, which only one host can open" in failures[0]
     assert not (Path(instance.storage_directory()) / "sqlmesh_runs" / run_id).exists()

@@ -11,8 +11,8 @@ folder (:mod:`.scaffolding`; ``--init true`` creates the SQLMesh project too).
 
 The settings are the resources' (:class:`.SQLMeshResource`, ``lock_timeout_seconds``
 included: how long a run waits for another that holds what it needs, see
-:mod:`.execution.coordination`; and ``mode`` and ``keep_finished_runs`` of
-:class:`.SQLMeshRunResults`) and the translator's:
+:mod:`.execution.coordination`; and ``mode``, ``keep_finished_runs`` and ``run_store``
+of :class:`.SQLMeshRunResults`) and the translator's:
 ``partition_by_default``, ``freshness_from_cron`` (each asset overdue in the UI
 once its model's cron period passes without a run; on, as Dagster 1.13's
 freshness policies are a stable API) and ``translation``, templates of each
@@ -145,6 +145,13 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
         description="How many finished runs' result folders (each execution's stream of events) to keep "
         "in the Dagster instance's storage for inspection.",
     )
+    run_store: Literal["auto", "state_database"] = Field(
+        default="auto",
+        description="Where the steps of a run find its SQLMesh execution: 'auto' uses files of the "
+        "instance's storage, or SQLMesh's PostgreSQL state under an executor that runs each step on "
+        "a host of its own (k8s, docker, celery); 'state_database' uses the state whatever the "
+        "executor (an executor of your own that puts steps on other hosts). docs/deployment.md.",
+    )
     lock_timeout_seconds: float = Field(
         default=3600,
         description="How long an execution waits for a lock another run holds on the same SQLMesh state "
@@ -214,7 +221,7 @@ class SQLMeshProjectComponent(Component, Model, Resolvable):
             resources={
                 sqlmesh.name: sqlmesh,
                 sqlmesh.results_key: SQLMeshRunResults(
-                    mode=self.mode, keep_finished_runs=self.keep_finished_runs
+                    mode=self.mode, keep_finished_runs=self.keep_finished_runs, run_store=self.run_store
                 ),
             },
         )

@@ -42,7 +42,7 @@ NEW_PROJECT_SUFFIX = "_sqlmesh_project"
 _HEADER = """\
 # A SQLMesh project as a Dagster component: every model an asset, audits as checks, one
 # SQLMesh execution per run. `dg check defs` validates this file; every setting (gateway,
-# environment, auto_plan, automation, partition_by_default, mode, keep_finished_runs,
+# environment, auto_plan, automation, partition_by_default, mode, keep_finished_runs, run_store,
 # freshness_from_cron, translation) is described in sqlmesh_integration/component.py.
 # project_dir is relative to the project root (where pyproject.toml is). Where another component
 # reads the same SQLMesh project, give each a `select` (or `exclude`) so no model is the asset of both.

@@ -81,11 +81,15 @@ class StreamWriter:
     def append(self, event: Event) -> None:
         line = (json.dumps({**_encode(event), "at": time.time()}, default=str) + "\n").encode()
         with self._lock:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(descriptor, line)
-            finally:
-                os.close(descriptor)
+            self._write(line)
+
+    def _write(self, line: bytes) -> None:
+        """Append one whole line: a stream kept elsewhere (a database table) writes it there."""
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, line)
+        finally:
+            os.close(descriptor)
 
 
 class OutcomePublisher:
@@ -151,15 +155,7 @@ class StreamReader:
 
     def read(self) -> StreamState:
         with self._lock:
-            try:
-                with self.path.open("rb") as stream:
-                    stream.seek(self._offset)
-                    appended = stream.read()
-            except FileNotFoundError:
-                return self.state
-            complete = appended[: appended.rfind(b"\n") + 1]  # a line being written is read next time
-            self._offset += len(complete)
-            for line in complete.splitlines():
+            for line in self._appended():
                 event = _decode(json.loads(line))
                 if isinstance(event, LogLine):
                     self.state.lines_about.setdefault(event.model, []).append(event)
@@ -169,6 +165,18 @@ class StreamReader:
                 elif self.state.end is None:
                     self.state.end = event
             return self.state
+
+    def _appended(self) -> list[bytes]:
+        """The whole lines appended since the last call: a stream kept elsewhere reads them there."""
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self._offset)
+                appended = stream.read()
+        except FileNotFoundError:
+            return []
+        complete = appended[: appended.rfind(b"\n") + 1]  # a line being written is read next time
+        self._offset += len(complete)
+        return complete.splitlines()
 
 
 def reader_for(path: Path) -> StreamReader:

@@ -202,20 +202,7 @@ class AdvisoryLocks:
             self._session = None
 
     def _connect(self) -> Any:
-        import psycopg2
-
-        config = self._config
-        settings = {
-            key: getattr(config, key)
-            for key in ("host", "port", "user", "password", "database", "connect_timeout", "sslmode")
-            if getattr(config, key, None) is not None
-        }
-        session = psycopg2.connect(**settings, **KEEPALIVE, application_name=self._holder.application_name())
-        session.autocommit = True
-        with session.cursor() as cursor:
-            for setting in SERVER_KEEPALIVE:
-                cursor.execute(f"SET {setting}")
-        return session
+        return connect_to_state(self._config, self._holder.application_name())
 
 
 @dataclass
@@ -247,6 +234,27 @@ class AdvisoryLock:
 
     def release(self) -> None:
         self.session.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+
+
+def connect_to_state(config: ConnectionConfig, application_name: str) -> Any:
+    """A session of its own on the PostgreSQL database of SQLMesh's state, in autocommit mode.
+
+    With client- and server-side keepalives, so that what the session holds (its
+    advisory locks) is released soon after its host stops answering, not hours later.
+    """
+    import psycopg2
+
+    settings = {
+        key: getattr(config, key)
+        for key in ("host", "port", "user", "password", "database", "connect_timeout", "sslmode")
+        if getattr(config, key, None) is not None
+    }
+    session = psycopg2.connect(**settings, **KEEPALIVE, application_name=application_name)
+    session.autocommit = True
+    with session.cursor() as cursor:
+        for setting in SERVER_KEEPALIVE:
+            cursor.execute(f"SET {setting}")
+    return session
 
 
 def advisory_key(namespace: str, name: str) -> int:

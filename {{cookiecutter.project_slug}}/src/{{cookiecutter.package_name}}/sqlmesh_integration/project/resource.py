@@ -209,6 +209,16 @@ class SQLMeshResource(ConfigurableResource):
         )
 
 
+def gateway_connections(
+    project_dir: str, gateway: str | None = None
+) -> tuple[ConnectionConfig, ConnectionConfig, str | None]:
+    """A gateway's warehouse connection, its connection to SQLMesh's state (the warehouse's when it
+    names none) and the state's schema, read as SQLMesh reads them, without loading any model."""
+    (config,) = load_project_configs(project_dir).values()
+    warehouse = config.get_gateway(gateway).connection
+    return warehouse, config.get_state_connection(gateway) or warehouse, config.get_state_schema(gateway)
+
+
 def gateway_connection(project_dir: str, gateway: str | None = None) -> ConnectionConfig:
     """A gateway's warehouse connection, read from the project's config as SQLMesh reads it.
 

@@ -1,13 +1,12 @@
-"""Claiming a run's SQLMesh execution: which execution covers a model, and starting a new one.
+"""Which models a new execution of the run may cover, and what a step waits for before claiming one.
 
-The run's executions are recorded in its folder (see :mod:`.run_results`) as
-``started-<n>.json`` files, each naming the models execution ``n`` covers
-and the process that owns it. ``execution.lock`` is a file lock over that
-folder. It covers reading the ``started`` files and writing the next one,
-so that two steps never claim the same model, nor start two executions for
-one. It must never wait for anything but the files: not for another step
-(the waiting for steps that models read happens before it is taken), not for
-the event log, not for SQLMesh.
+The run's executions are recorded by its store (:mod:`.store`: files on one
+host, or SQLMesh's PostgreSQL state for steps on other hosts), each naming
+the models it covers and the process that owns it. The store's claim lock
+covers reading them and recording the next one, so that two steps never
+claim the same model, nor start two executions for one. It must never wait
+for anything but the store: not for another step (the waiting for steps
+that models read happens before it is taken), not for SQLMesh.
 
 Before claiming, a step waits for what the models still unclaimed read from
 outside this project, so that one execution covers them all. Whatever it
@@ -37,97 +36,56 @@ is not, it needs a slot of the executor that the waiting step may be holding
 is left to a later execution, claimed by the first step that needs it.
 """
 
-import json
-import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 
 from dagster import DagsterEventType
-from filelock import FileLock
 
-from ..execution.execution_stream import reader_for
 from ..execution.selection import ModelElsewhere, RunSelection, StepContext
+from .store import Claim, RunStore, covering
 
 _FOREIGN_POLL_SECONDS = 0.5
+QUEUED_STEP_GRACE_SECONDS = 60.0
+"""How long a step waits, before claiming, for a step that a worker has been handed but not started.
 
-
-@dataclass(frozen=True)
-class Claim:
-    """An execution of the run that covers a model: found, or claimed just now to be started."""
-
-    run_dir: Path
-    number: int
-    covers: list[str]
-    owner: int
-    """The process that started it (or will): it stops it, and records how it ended."""
-    to_start: bool
-
-    @property
-    def events(self) -> Path:
-        return self.run_dir / f"events-{self.number}.jsonl"
-
-
-def claim_execution(
-    run_dir: Path,
-    fqn: str,
-    ready: Callable[[set[str]], set[str]],
-    before_claiming: Callable[[set[str]], None] = lambda claimed: None,
-) -> Claim:
-    """The execution of the run that covers ``fqn``; claimed now, if none does yet.
-
-    Safe across the processes of a run (``execution.lock``). When no execution
-    covers ``fqn``, ``before_claiming(claimed)`` runs outside the lock (it may
-    wait for other steps), then a new execution covers every model ``ready``
-    allows (never fewer than ``fqn`` itself): models no earlier execution
-    claimed. ``ready`` runs under the lock, so it must only look, never wait.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(run_dir / "execution.lock")
-    with lock:
-        found, claimed = _covering(run_dir, fqn)
-    if found is not None:
-        return found
-    before_claiming(claimed)
-    with lock:
-        found, claimed = _covering(run_dir, fqn)
-        if found is not None:
-            return found
-        covers = sorted(ready(claimed) | {fqn})
-        number = len(started_executions(run_dir)) + 1
-        _write_atomically(
-            run_dir / f"started-{number}.json", json.dumps({"covers": covers, "owner": os.getpid()})
-        )
-        return Claim(run_dir, number, covers, os.getpid(), to_start=True)
-
-
-def started_executions(run_dir: Path) -> list[Claim]:
-    """The run's executions so far, in order, from their ``started`` files."""
-    claims = []
-    for path in sorted(run_dir.glob("started-*.json"), key=_number):
-        record = json.loads(path.read_text())
-        claims.append(Claim(run_dir, _number(path), record["covers"], record["owner"], to_start=False))
-    return claims
+Under an executor that hands steps to workers of their own (a store with
+``steps_queue``), an asset SQLMesh reads is handed out before the models
+below it (it has the higher priority) but may start later, while its
+worker loads the code. Waiting for it lets one execution cover the models
+that read it. If no worker takes it in time (every slot busy), the step
+stops waiting for it: those models get a later execution, as under the
+in-process executor.
+"""
 
 
 def wait_for_foreign_steps(
-    context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path
+    context: StepContext, selection: RunSelection, claimed: set[str], store: RunStore, run_dir: Path
 ) -> None:
     """Wait while what unclaimed models read from outside this project is being built (module docstring).
 
     ``run_dir``: this project's folder of the run; the other projects' are beside it.
     """
     said = False
-    while waiting := _unsettled(context, selection, claimed, run_dir):
+    queued_until = time.monotonic() + QUEUED_STEP_GRACE_SECONDS
+    while waiting := _unsettled(
+        context,
+        selection,
+        claimed,
+        store,
+        run_dir,
+        queued=store.steps_queue and time.monotonic() < queued_until,
+    ):
         if not said:
             context.log.info(_waiting_message(waiting, selection))
             said = True
         time.sleep(_FOREIGN_POLL_SECONDS)
 
 
-def ready_models(context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path) -> set[str]:
+def ready_models(
+    context: StepContext, selection: RunSelection, claimed: set[str], store: RunStore, run_dir: Path
+) -> set[str]:
     """Models of the run that no execution has claimed and whose upstream steps have all succeeded.
 
     A step of another SQLMesh project has succeeded, here, as soon as that
@@ -140,7 +98,7 @@ def ready_models(context: StepContext, selection: RunSelection, claimed: set[str
     _, _, succeeded = _step_states(context, foreign)
     built = succeeded | {
         step
-        for step, progress in _progress_elsewhere(run_dir, selection.built_elsewhere, foreign).items()
+        for step, progress in _progress_elsewhere(store, run_dir, selection.built_elsewhere, foreign).items()
         if progress is Progress.BUILT
     }
     return {fqn for fqn, s in waiting.items() if s.waits_for <= built}
@@ -163,42 +121,38 @@ def progress_of(claim: Claim, fqn: str) -> Progress:
     An owner gone without ending the stream will never end it: its steps
     fail (see :mod:`.following`), and the model is not built.
     """
-    owner_alive = process_alive(claim.owner)  # before reading: what it wrote before it died is read
-    state = reader_for(claim.events).read()
+    owner_alive = claim.store.owner_alive(claim)  # before reading: what it wrote before it died is read
+    state = claim.store.reader(claim).read()
     outcome = state.outcomes.get(fqn)
     if outcome is not None:
         return Progress.BUILT if outcome.done else Progress.NOT_BUILT
     return Progress.BUILDING if state.end is None and owner_alive else Progress.NOT_BUILT
 
 
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): the signal said it exists
-    return state != "Z"
+def _unsettled(
+    context: StepContext,
+    selection: RunSelection,
+    claimed: set[str],
+    store: RunStore,
+    run_dir: Path,
+    queued: bool = False,
+) -> list[str]:
+    """The steps unclaimed models read that are still at work and safe to wait for (module docstring).
 
-
-def _unsettled(context: StepContext, selection: RunSelection, claimed: set[str], run_dir: Path) -> list[str]:
-    """The steps unclaimed models read that are still at work and safe to wait for (module docstring)."""
+    ``queued``: a step the executor has handed to a worker counts as started (see
+    ``QUEUED_STEP_GRACE_SECONDS``).
+    """
     foreign = _foreign_steps(selection, claimed)
     if not foreign:
         return []
-    elsewhere = _progress_elsewhere(run_dir, selection.built_elsewhere, foreign)
-    started, ended, _ = _step_states(context, foreign - set(elsewhere))
+    elsewhere = _progress_elsewhere(store, run_dir, selection.built_elsewhere, foreign)
+    started, ended, _ = _step_states(context, foreign - set(elsewhere), queued)
     building = {step for step, progress in elsewhere.items() if progress is Progress.BUILDING}
     return sorted(building | (started - ended))
 
 
 def _progress_elsewhere(
-    run_dir: Path, built_elsewhere: Mapping[str, ModelElsewhere], steps: set[str]
+    store: RunStore, run_dir: Path, built_elsewhere: Mapping[str, ModelElsewhere], steps: set[str]
 ) -> dict[str, Progress]:
     """Of ``steps``, those whose model an execution of another SQLMesh project covers, and its progress."""
     progress = {}
@@ -206,7 +160,7 @@ def _progress_elsewhere(
         model = built_elsewhere.get(step)
         if model is None:
             continue
-        claim, _ = _covering(run_dir.parent / model.project, model.fqn)
+        claim, _ = covering(store, run_dir.parent / model.project, model.fqn)
         if claim is not None:
             progress[step] = progress_of(claim, model.fqn)
     return progress
@@ -227,24 +181,21 @@ def _waiting_message(steps: list[str], selection: RunSelection) -> str:
     )
 
 
-def _covering(run_dir: Path, fqn: str) -> tuple[Claim | None, set[str]]:
-    """The execution that covers ``fqn`` if one does, and every model the run's executions claimed."""
-    claimed: set[str] = set()
-    for claim in started_executions(run_dir):
-        if fqn in claim.covers:
-            return claim, claimed | set(claim.covers)
-        claimed |= set(claim.covers)
-    return None, claimed
-
-
 def _foreign_steps(selection: RunSelection, claimed: set[str]) -> set[str]:
     """The steps, not this project's, that the run's unclaimed models wait for."""
     return set().union(*(s.waits_for for fqn, s in selection.models.items() if fqn not in claimed))
 
 
-def _step_states(context: StepContext, steps: set[str]) -> tuple[set[str], set[str], set[str]]:
-    """Which of ``steps`` the run has started, which have ended, and which succeeded."""
+def _step_states(
+    context: StepContext, steps: set[str], queued: bool = False
+) -> tuple[set[str], set[str], set[str]]:
+    """Which of ``steps`` the run has started, which have ended, and which succeeded.
+
+    ``queued``: a step with an engine event of its own (the executor handed it to a
+    worker: "Submitting celery task for step ...") counts as started.
+    """
     kinds = {
+        *([DagsterEventType.ENGINE_EVENT] if queued else []),
         DagsterEventType.STEP_WORKER_STARTING,
         DagsterEventType.STEP_START,
         DagsterEventType.STEP_SUCCESS,
@@ -268,13 +219,3 @@ def _step_states(context: StepContext, steps: set[str]) -> tuple[set[str], set[s
         if event.event_type == DagsterEventType.STEP_SUCCESS:
             succeeded.add(event.step_key)
     return started, ended, succeeded
-
-
-def _number(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)

@@ -12,11 +12,9 @@ from collections.abc import Callable
 
 from dagster import Failure
 
-from ..execution.execution_stream import LogLine, StreamState, reader_for
-from .claims import Claim, process_alive
+from ..execution.execution_stream import LogLine, StreamState
 from .ownership import OWNER_CHECK_SECONDS, owned_here
-
-_POLL_SECONDS = 0.05
+from .store import Claim
 
 
 def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamState:
@@ -25,7 +23,7 @@ def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamS
     Fails if the process that owns the execution is gone without ending it;
     stops the execution if this process owns it and the step is interrupted.
     """
-    reader = reader_for(claim.events)
+    reader = claim.store.reader(claim)
     owned = owned_here(claim)
     logged = 0
     last_owner_check = time.monotonic()
@@ -42,14 +40,14 @@ def follow(claim: Claim, fqn: str | None, log: Callable[[str], None]) -> StreamS
                 return state
             if time.monotonic() - last_owner_check > OWNER_CHECK_SECONDS:
                 last_owner_check = time.monotonic()
-                if not process_alive(claim.owner) and reader.read().end is None:
+                if not claim.store.owner_alive(claim) and reader.read().end is None:
                     raise Failure(
-                        "The process that was executing SQLMesh for this run stopped before it "
-                        "ended its execution. Re-execute the run (from failure) to execute SQLMesh "
-                        "again; SQLMesh's own state says which intervals were completed.",
+                        f"The process that was executing SQLMesh for this run ({claim.describe_owner()}) "
+                        "stopped before it ended its execution. Re-execute the run (from failure) to "
+                        "execute SQLMesh again; SQLMesh's own state says which intervals were completed.",
                         allow_retries=False,
                     )
-            time.sleep(_POLL_SECONDS)
+            time.sleep(claim.store.poll_seconds)
     except BaseException:
         # Interrupted (the run was terminated): SQLMesh must not go on once the run is over.
         if owned is not None and reader.read().end is None:

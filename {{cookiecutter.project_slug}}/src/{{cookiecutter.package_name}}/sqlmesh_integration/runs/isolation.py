@@ -66,7 +66,7 @@ def start_isolated(work: Work) -> IsolatedExecution:
     if not _fork_is_safe():
         return _ThreadExecution(work)
     fork = multiprocessing.get_context("fork")
-    with warnings.catch_warnings(), _frozen_for_the_child():
+    with warnings.catch_warnings(), _frozen_for_the_child(), _allowed_children():
         # Python 3.12+ warns about forking a process that has threads. The child
         # only executes SQLMesh and appends to a file; it touches none of the
         # locks Dagster's threads may hold.
@@ -92,6 +92,25 @@ def _frozen_for_the_child() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _allowed_children() -> Iterator[None]:
+    """Start the child even from a process that multiprocessing calls daemonic.
+
+    A Celery worker's pool processes are marked daemonic, and multiprocessing
+    refuses children to a daemonic process because it would leave them behind
+    when it ends. This child cannot be left behind: it is killed with its
+    parent (``PR_SET_PDEATHSIG``), and its parent waits for it before a step
+    ends. The mark is restored as soon as the child has started.
+    """
+    config = multiprocessing.current_process()._config  # noqa: SLF001 (no public way to ask this)
+    daemonic = config.pop("daemon", None)
+    try:
+        yield
+    finally:
+        if daemonic is not None:
+            config["daemon"] = daemonic
 
 
 class _ProcessExecution:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance, DagsterRunStatus
 
 from ..execution.execution import MaterializeMode
-from ..execution.execution_stream import ExecutionEnded, StreamState, StreamWriter, reader_for
+from ..execution.execution_stream import ExecutionEnded, StreamState, StreamWriter
 from ..execution.selection import RunSelection
 from ..project.resource import SQLMeshResource
-from .claims import Claim
 from .isolation import IsolatedExecution, start_isolated
+from .store import Claim
 
 _STOPPING = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
 OWNER_CHECK_SECONDS = 1.0
@@ -56,7 +56,7 @@ def start_execution(
     run_id: str,
 ) -> None:
     """Start the claimed execution in a child process, owned and watched by this one."""
-    writer = StreamWriter(claim.events)
+    writer = claim.store.writer(claim)
     execution = start_isolated(lambda: execute_to_stream(sqlmesh, selection, mode, not_done, writer, run_id))
     watcher = threading.Thread(
         target=watch,
@@ -102,7 +102,7 @@ def watch(
             stopping = False
         if stopping:
             execution.stop()
-    if reader_for(claim.events).read().end is None:
+    if claim.store.reader(claim).read().end is None:
         writer.append(
             ExecutionEnded(
                 error=f"The process executing SQLMesh (pid {execution.pid}) {execution.how_it_ended()} "
@@ -111,6 +111,7 @@ def watch(
                 "is still missing."
             )
         )
+    claim.store.release(claim)
 
 
 def wait_for_owned(run_id: str | None, log: Callable[[str], None], log_error: Callable[[str], None]) -> None:
@@ -127,7 +128,7 @@ def wait_for_owned(run_id: str | None, log: Callable[[str], None], log_error: Ca
             except BaseException:
                 owned.execution.stop()
                 raise
-            state = reader_for(owned.claim.events).read()
+            state = owned.claim.store.reader(owned.claim).read()
             owned.log_general_lines(state, log)
             end = state.end
             if end is not None and end.error:

@@ -2,12 +2,17 @@
 
 Dagster's default executor runs each asset step in its own process, so
 in-memory state cannot be shared between the steps of a run. The execution
-therefore lives in a run-scoped folder of the Dagster instance's storage:
+is therefore recorded in a store every step of the run reaches (:mod:`.store`),
+chosen by where the steps execute (:mod:`.placement`): by default a run-scoped
+folder of the Dagster instance's storage,
 
     <storage>/sqlmesh_runs/<run_id>/<project>/     (the resource's name, ``sqlmesh`` by default)
         execution.lock      held while a step looks for, or claims, an execution (see claims)
         started-<n>.json    the models execution n covers, and the process that owns it
         events-<n>.jsonl    execution n as a stream of events (see execution_stream)
+
+and, when the steps run on hosts of their own, the same records in tables of
+SQLMesh's PostgreSQL state (:mod:`.postgres_store`).
 
 The first step of the run claims an execution for every model of the run
 (not only its own) and starts SQLMesh in a child process; every step, that
@@ -33,29 +38,30 @@ here): a model below the other project's waits for that project's execution
 to build what it reads, not for the steps that report it (see
 :mod:`.claims`), unless a chain goes from one to the other and back.
 
-A step goes one way through these modules: :mod:`.claims` (which execution
-covers its model; claiming a new one), :mod:`.ownership` (starting it in a
-child process and watching it), :mod:`.following` (reading its stream until
-the model's outcome is there), :mod:`.pruning` (old runs' folders).
+A step goes one way through these modules: :mod:`.placement` (which store),
+:mod:`.claims` (which execution covers its model; claiming a new one),
+:mod:`.ownership` (starting it in a child process and watching it),
+:mod:`.following` (reading its stream until the model's outcome is there),
+:mod:`.pruning` (old runs' folders).
 """
 
 import functools
-from pathlib import Path
 
 from dagster import ConfigurableResource, Failure, InitResourceContext
 from pydantic import Field
 
 from ..execution.execution import MaterializeMode
-from ..execution.execution_stream import ExecutionEnded, StreamWriter
+from ..execution.execution_stream import ExecutionEnded
 from ..execution.selection import RunSelection, StepContext, run_selection
-from ..project.resource import SQLMeshResource
+from ..project.resource import SQLMeshResource, gateway_connections
 from ..vocabulary.constants import MODE_TAG
 from ..vocabulary.outcomes import ExecutionResults
-from .claims import Claim, claim_execution, ready_models, started_executions, wait_for_foreign_steps
+from .claims import ready_models, wait_for_foreign_steps
 from .following import follow
 from .ownership import start_execution, wait_for_owned
-from .placement import STEPS_ON_OTHER_HOSTS, steps_elsewhere_failure
-from .pruning import prune_finished_runs, run_is_finished
+from .placement import RunStoreSetting, run_store
+from .pruning import run_is_finished
+from .store import Claim, RunStore
 
 
 class SQLMeshRunResults(ConfigurableResource):
@@ -72,39 +78,47 @@ class SQLMeshRunResults(ConfigurableResource):
     keep_finished_runs: int = Field(
         default=20, description="How many finished runs' result folders to keep for inspection."
     )
+    run_store: str = Field(
+        default=RunStoreSetting.AUTO.value,
+        description=(
+            "Where the steps of a run find its SQLMesh execution: 'auto' (files on the run's host, or "
+            "SQLMesh's PostgreSQL state under an executor that runs steps on other hosts) or "
+            "'state_database' (the state, whatever the executor). See runs/placement.py."
+        ),
+    )
 
     def get_or_execute(self, context: StepContext, sqlmesh: SQLMeshResource, fqn: str) -> ExecutionResults:
         """``fqn``'s outcome in the run's execution that covers it, as soon as it is final.
 
         Starts that execution if no step has yet.
         """
-        executor = context.op_execution_context.job_def.executor_def.name
-        if executor in STEPS_ON_OTHER_HOSTS:
-            raise steps_elsewhere_failure(executor, sqlmesh.load_definitions().warehouse_kind)
+        store = self._store(context, sqlmesh)
         run_id = context.run.run_id
         mode = self._mode(context)
-        runs_dir = Path(context.instance.storage_directory()) / "sqlmesh_runs"
 
         # Read only by the step that starts an execution: every other step just reads.
         @functools.cache
         def selection() -> RunSelection:
             return run_selection(context, sqlmesh.name)
 
-        run_dir = runs_dir / run_id / sqlmesh.name
-        claim = claim_execution(
+        run_dir = store.run_dir(context.instance, run_id, sqlmesh.name)
+        claim = store.claim(
             run_dir,
             fqn,
-            ready=lambda claimed: ready_models(context, selection(), claimed, run_dir),
-            before_claiming=lambda claimed: wait_for_foreign_steps(context, selection(), claimed, run_dir),
+            ready=lambda claimed: ready_models(context, selection(), claimed, store, run_dir),
+            before_claiming=lambda claimed: wait_for_foreign_steps(
+                context, selection(), claimed, store, run_dir
+            ),
         )
         if claim.to_start:
             try:
                 self._start(context, sqlmesh, mode, selection(), claim)
             except BaseException as error:
                 # Steps waiting for this execution must not wait for ever.
-                StreamWriter(claim.events).append(ExecutionEnded(error=f"SQLMesh was not started: {error}"))
+                store.writer(claim).append(ExecutionEnded(error=f"SQLMesh was not started: {error}"))
+                store.release(claim)
                 raise
-            self._prune(context, runs_dir, keep=run_id)
+            self._prune(context, store, keep=run_id)
         state = follow(claim, fqn, context.log.info)
         if fqn in state.outcomes:
             # Reported as SQLMesh did it, even if the execution failed later on.
@@ -148,7 +162,7 @@ class SQLMeshRunResults(ConfigurableResource):
         # Executions of one run never overlap (DuckDB admits one writer): wait for the earlier ones.
         earlier = [
             (done, follow(done, None, context.log.info))
-            for done in started_executions(claim.run_dir)
+            for done in claim.store.started(claim.run_dir)
             if done.number < claim.number
         ]
         audit_only = selection.to_audit_only
@@ -172,12 +186,25 @@ class SQLMeshRunResults(ConfigurableResource):
         }
         start_execution(sqlmesh, selection, mode, not_done, claim, context.instance, run_id)
 
-    def _prune(self, context: StepContext, runs_dir: Path, keep: str) -> None:
-        error = prune_finished_runs(
-            runs_dir,
+    def _store(self, context: StepContext, sqlmesh: SQLMeshResource) -> RunStore:
+        """Where this run's steps share its execution; fails, before anything is claimed, if nowhere."""
+        try:
+            setting = RunStoreSetting(self.run_store)
+        except ValueError:
+            allowed = ", ".join(repr(setting.value) for setting in RunStoreSetting)
+            raise Failure(
+                f"run_store {self.run_store!r} is not allowed: use one of {allowed}.", allow_retries=False
+            ) from None
+        warehouse, state, schema = gateway_connections(sqlmesh.project_dir, sqlmesh.gateway)
+        executor = context.op_execution_context.job_def.executor_def.name
+        return run_store(executor, setting, warehouse, state, schema)
+
+    def _prune(self, context: StepContext, store: RunStore, keep: str) -> None:
+        error = store.prune(
+            context.instance,
             keep=keep,
             keep_finished=self.keep_finished_runs,
             is_finished=lambda run_id: run_is_finished(context.instance, run_id),
         )
         if error is not None:
-            context.log.warning(f"Could not prune old SQLMesh result folders in {runs_dir}: {error}")
+            context.log.warning(f"Could not prune old SQLMesh result records: {error}")
