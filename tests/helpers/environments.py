@@ -68,9 +68,21 @@ def assert_dev_review_promote(scratch: Scratch, prod_built: bool = False) -> Non
     assert "is_vip" not in columns(scratch, "marts", "customers")
     assert scratch.query("SELECT * FROM marts.customers ORDER BY customer_id") == prod_rows
 
-    # The plan for prod, reviewed: what changes, how, and that applying it evaluates nothing.
-    reviewed = make(scratch, "plan", f"REPORT={report}")
+    # The plan for prod, reviewed: what changes, how, and that applying it evaluates nothing; with
+    # ENV=dev, what the change does to the rows dev built (a data diff), which reads and evaluates nothing.
+    reviewed = make(scratch, "plan", f"REPORT={report}", "ENV=dev")
     text = report.read_text()
+    assert "### Data diff: `dev` against `prod`" in text
+    counts = [
+        scratch.query(
+            f"SELECT COUNT(*) FROM {left}.customers WHERE customer_id NOT IN "
+            f"(SELECT customer_id FROM {right}.customers)"
+        )[0][0]
+        for left, right in (("marts__dev", "marts"), ("marts", "marts__dev"))
+    ]
+    rows = scratch.query("SELECT COUNT(*) FROM marts.customers")[0][0]
+    # The new column, and no row added, removed or changed in the columns both sides have.
+    assert f"| `marts.customers` | {rows} | {rows} | {counts[0]} | {counts[1]} | 0 | +is_vip |" in text
     assert "| directly modified | `marts.customers` | non-breaking |" in text
     assert "| indirectly modified | `marts.customer_segments` | indirect non-breaking |" in text
     assert "+  COALESCE(kept_payments.amount, 0) >= 100 AS is_vip" in text  # the diff

@@ -1,4 +1,5 @@
-"""Environments: a run in dev leaves prod alone; the plan report says what applying does; promotion does."""
+"""Environments: a run in dev leaves prod alone; the plan report says what applying does, and what the
+change does to the rows (a data diff); promotion does it."""
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     sqlmesh_assets,
     sqlmesh_environment_jobs,
 )
+from {{ cookiecutter.package_name }}.sqlmesh_integration.environments.data_diff import data_diffs
 
 SOURCE = "MODEL (name raw.amounts, kind FULL);\nSELECT 1 AS id, 10 AS amount UNION ALL SELECT 2, 20\n"
 TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) AS amount FROM raw.amounts\n"
@@ -25,7 +27,7 @@ REPORT = "MODEL (name marts.report, kind FULL);\nSELECT amount FROM marts.total\
 class Project:
     """A SQLMesh project on a DuckDB file, and Dagster definitions of it in one environment or another."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, models: dict[str, str] | None = None) -> None:
         self.dir = root / "sqlmesh_project"
         self.warehouse = root / "warehouse.duckdb"
         (self.dir / "models").mkdir(parents=True)
@@ -33,7 +35,7 @@ class Project:
             "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
             f"{self.warehouse}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
         )
-        for name, text in {"amounts": SOURCE, "total": TOTAL, "report": REPORT}.items():
+        for name, text in (models or {"amounts": SOURCE, "total": TOTAL, "report": REPORT}).items():
             self.write(name, text)
 
     def write(self, name: str, text: str) -> None:
@@ -58,6 +60,15 @@ class Project:
             return PlanReport.from_plan(build_plan(context, environment))
         finally:
             context.close()
+
+    def report(self, **config: object) -> str:
+        """The plan report job's markdown, run with ``config``."""
+        job = self.definitions().resolve_job_def("sqlmesh_plan_report")
+        run_config = {"ops": {"report_sqlmesh_plan": {"config": config}}}
+        result = job.execute_in_process(run_config=run_config, instance=DagsterInstance.ephemeral())
+        assert result.success
+        (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+        return output.event_specific_data.metadata["sqlmesh/plan"].value
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.warehouse), read_only=True) as connection:
@@ -225,3 +236,96 @@ def test_promotion_with_backfill_partitions_fills_the_history_as_sqlmesh_does(pr
     assert project.query("SELECT COUNT(DISTINCT day), MIN(day) FROM raw.visits") == [
         (days_in_prod(project), first)
     ]
+
+
+# The plan report's data diff: what a change built in dev does to the rows, before promotion.
+# Counts are checked against what SQL says of the two environments' views directly.
+
+ORDERS = """MODEL (name raw.orders, kind FULL, grain id);
+SELECT * FROM (VALUES (1, 10), (2, 20), (3, 30), (4, 40), (5, 50)) AS t(id, amount)
+"""
+# 2 changes amount, 5 is gone, 6 is new, and a column is added.
+ORDERS_CHANGED = """MODEL (name raw.orders, kind FULL, grain id);
+SELECT *, 'checked' AS note FROM (VALUES (1, 10), (2, 25), (3, 30), (4, 40), (6, 60)) AS t(id, amount)
+"""
+BIG = """MODEL (name marts.big_orders, kind FULL, grain id);
+SELECT id, amount FROM raw.orders WHERE amount >= 30
+"""
+DIFF_TOTAL = "MODEL (name marts.total, kind FULL);\nSELECT SUM(amount) AS amount FROM raw.orders\n"
+DIFFED = {"orders": ORDERS, "big_orders": BIG, "total": DIFF_TOTAL}
+
+
+@pytest.fixture(scope="module")
+def changed_in_dev(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Built once for the tests that only read it (a report writes nothing SQLMesh keeps)."""
+    project = Project(tmp_path_factory.mktemp("data-diff"), DIFFED)
+    assert project.materialize().success
+    project.write("orders", ORDERS_CHANGED)
+    assert project.materialize("dev").success
+    return project
+
+
+def only_in(project: Project, left: str, right: str, table: str) -> int:
+    (count,) = project.query(
+        f"SELECT COUNT(*) FROM {left}.{table} WHERE id NOT IN (SELECT id FROM {right}.{table})"
+    )[0]
+    return count
+
+
+def test_the_counts_of_each_changed_model_are_what_sql_says_of_the_two_environments(changed_in_dev):
+    project = changed_in_dev
+    context = SQLMeshResource(project_dir=str(project.dir)).load_context()
+    try:
+        fqns = {fqn.split(".", 1)[1].replace('"', ""): fqn for fqn in context.models}
+        diffs = {
+            diff.model: diff
+            for diff in data_diffs(context, "dev", "prod", [fqns["raw.orders"], fqns["marts.big_orders"]], 5)
+        }
+    finally:
+        context.close()
+
+    for table, schema in (("orders", "raw"), ("big_orders", "marts")):
+        diff = diffs[f"{schema}.{table}"]
+        assert diff.added_rows == only_in(project, f"{schema}__dev", schema, table)
+        assert diff.removed_rows == only_in(project, schema, f"{schema}__dev", table)
+        (changed,) = project.query(
+            f"SELECT COUNT(*) FROM {schema}__dev.{table} d JOIN {schema}.{table} p USING (id) "
+            "WHERE d.amount <> p.amount"
+        )[0]
+        assert diff.changed_rows == changed
+        assert (diff.source_rows, diff.target_rows) == (
+            project.query(f"SELECT COUNT(*) FROM {schema}__dev.{table}")[0][0],
+            project.query(f"SELECT COUNT(*) FROM {schema}.{table}")[0][0],
+        )
+    # What the change is, as the numbers above must say it: 6 new, 5 gone, 2 changed, a column added.
+    orders = diffs["raw.orders"]
+    assert (orders.added_rows, orders.removed_rows, orders.changed_rows) == (1, 1, 1)
+    assert orders.added_columns == ["note"] and orders.removed_columns == []
+    assert orders.sample == [{"id": 2, "amount (dev)": 25, "amount (prod)": 20}]
+    big = diffs["marts.big_orders"]  # downstream: 60 added, 50 removed, nothing changed
+    assert (big.added_rows, big.removed_rows, big.changed_rows, big.added_columns) == (1, 1, 0, [])
+
+
+def test_the_report_shows_the_diff_says_why_a_model_has_counts_only_and_evaluates_nothing(changed_in_dev):
+    project = changed_in_dev
+    before = sorted(project.query("SELECT * FROM sqlmesh._intervals"), key=str)
+
+    text = project.report(environment="prod", diff_from="dev")
+
+    assert sorted(project.query("SELECT * FROM sqlmesh._intervals"), key=str) == before
+    assert "### Data diff: `dev` against `prod`" in text
+    assert "| `raw.orders` | 5 | 5 | 1 | 1 | 1 | +note |" in text
+    assert "| `marts.big_orders` | 3 | 3 | 1 | 1 | 0 | same |" in text
+    assert "| `marts.total` | 1 | 1 |  |  |  | same |" in text
+    assert "`marts.total`: no grain: rows cannot be matched" in text
+
+
+def test_a_model_the_compared_environment_has_not_built_says_which_command_builds_it(tmp_path):
+    project = Project(tmp_path, DIFFED)
+    assert project.materialize().success
+    project.write("orders", ORDERS_CHANGED)
+
+    text = project.report(environment="prod", diff_from="dev")
+
+    assert "environment 'dev' does not exist: `make run ENV=dev` builds it" in text
+    assert "Data diff" not in project.report(environment="prod")

@@ -24,6 +24,7 @@ report names its ranges left to fill and the command that fills them, and
 
 from collections.abc import Mapping
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 from dagster import (
@@ -56,6 +57,7 @@ from ..vocabulary.constants import (
     STATUS,
 )
 from ..vocabulary.model_graph import built_by_sqlmesh
+from .data_diff import data_diffs
 from .plan_report import PartitionedAsset, PlanReport, partitioned_assets
 
 
@@ -71,6 +73,16 @@ class PlanConfig(Config):
         default=None,
         description="Also append the report, as markdown, to this file (CI: $GITHUB_STEP_SUMMARY).",
     )
+    diff_from: str | None = Field(
+        default=None,
+        description="An environment with the change built (dev): the report adds a data diff of each "
+        "changed model there against the plan's environment (rows added, removed and changed on its "
+        "grain, columns, a sample). It reads the tables; it evaluates nothing. None: no data diff.",
+    )
+    diff_models: int = Field(
+        default=25, ge=0, description="At most this many changed models are diffed (direct changes first)."
+    )
+    diff_sample_rows: int = Field(default=5, ge=0, description="Changed rows shown per model.")
 
 
 def build_plan(
@@ -138,6 +150,23 @@ def _promote_leaving_partitions(
         context.run(environment, select_models=names, no_auto_upstream=True)
 
 
+def _with_data_diffs(sqlmesh_context: Context, report: PlanReport, config: PlanConfig) -> PlanReport:
+    """``report`` with the data diff of its changed models, ``diff_from`` against its environment."""
+    if not config.diff_from or config.diff_from == report.environment or not config.diff_models:
+        return report
+    changed = [change.fqn for change in report.directly_modified + report.indirectly_modified + report.added]
+    diffs = data_diffs(
+        sqlmesh_context,
+        config.diff_from,
+        report.environment,
+        changed[: config.diff_models],
+        config.diff_sample_rows,
+    )
+    return replace(
+        report, diff_source=config.diff_from, data_diffs=diffs, not_diffed=len(changed) - len(diffs)
+    )
+
+
 def _report(context: OpExecutionContext, report: PlanReport, config: PlanConfig) -> str:
     text = report.markdown()
     context.log.info(text)
@@ -180,7 +209,11 @@ def _promote(
     ):
         coordination.open_state(sqlmesh_context)
         plan = build_plan(sqlmesh_context, config.environment, own=own)
-        report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
+        report = _with_data_diffs(
+            sqlmesh_context,
+            PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned),
+            config,
+        )
         text = _report(context, report, config)
         if not report.has_changes:
             return Output(None, metadata=_metadata(report, text))
@@ -241,7 +274,11 @@ def sqlmesh_environment_jobs(assets: list[AssetsDefinition]) -> list[JobDefiniti
         # Others cannot open the DuckDB file while it is open: closed before its lock is released.
         with coordination, coordination.warehouse(), closing(sqlmesh_context):
             plan = build_plan(sqlmesh_context, config.environment, own=sqlmesh.own_models(sqlmesh_context))
-            report = PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned)
+            report = _with_data_diffs(
+                sqlmesh_context,
+                PlanReport.from_plan(plan, {} if config.backfill_partitions else partitioned),
+                config,
+            )
         return Output(None, metadata=_metadata(report, _report(context, report, config)))
 
     @op(name=f"promote_{name}_plan", required_resource_keys={name})

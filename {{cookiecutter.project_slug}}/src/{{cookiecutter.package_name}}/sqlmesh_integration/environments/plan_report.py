@@ -13,6 +13,8 @@ from sqlmesh.core.plan import Plan
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
 from ..vocabulary.constants import MODEL_OP_TAG
+from .data_diff import DataDiff
+from .data_diff import markdown as data_diff_markdown
 
 _CATEGORIES = {
     SnapshotChangeCategory.BREAKING: "breaking",
@@ -48,6 +50,11 @@ class PlanReport:
     """(model, intervals, how many) SQLMesh evaluates when the plan is applied."""
     left_to_runs: list[tuple[str, str, str]] = field(default_factory=list)
     """(model, intervals, the command filling them): partitioned models promoted without backfill."""
+    diff_source: str | None = None
+    """The environment whose tables the data diffs compare with this one's (:mod:`.data_diff`)."""
+    data_diffs: list[DataDiff] = field(default_factory=list)
+    not_diffed: int = 0
+    """Changed models left out of the data diff by its limit (``diff_models``)."""
 
     @classmethod
     def from_plan(
@@ -152,6 +159,10 @@ class PlanReport:
         for c in self.directly_modified:
             if c.diff:
                 lines += ["", f"### `{c.model}`", "", "```diff", c.diff.rstrip("\n"), "```"]
+        if self.diff_source:
+            lines += data_diff_markdown(self.data_diffs, self.diff_source, self.environment)
+            if self.not_diffed:
+                lines += ["", f"{self.not_diffed} more changed model(s) not diffed (`diff_models`)."]
         return "\n".join(lines) + "\n"
 
 
