@@ -329,3 +329,34 @@ def test_a_model_the_compared_environment_has_not_built_says_which_command_build
 
     assert "environment 'dev' does not exist: `make run ENV=dev` builds it" in text
     assert "Data diff" not in project.report(environment="prod")
+
+
+VISITS = """MODEL (
+  name raw.visits,
+  kind INCREMENTAL_BY_TIME_RANGE (time_column day, batch_size 1),
+  start '2025-01-01',
+  end '2025-01-10',
+  cron '@daily',
+  grain day
+);
+SELECT CAST(@start_ds AS DATE) AS day, {visits} AS visits
+"""
+
+
+def test_a_model_with_a_time_column_is_compared_over_the_days_the_environment_built(tmp_path):
+    """dev built two days of a change; prod has ten: the other eight are not "removed"."""
+    project = Project(tmp_path, {"visits": VISITS.format(visits=1)})
+    context = SQLMeshResource(project_dir=str(project.dir)).load_context()
+    try:
+        context.plan("prod", auto_apply=True, no_prompts=True)
+        project.write("visits", VISITS.format(visits=2))
+        context.load()
+        context.plan("dev", start="2025-01-03", end="2025-01-04", auto_apply=True, no_prompts=True)
+        (fqn,) = context.models
+        (diff,) = data_diffs(context, "dev", "prod", [fqn], 5)
+    finally:
+        context.close()
+
+    assert project.query("SELECT COUNT(*) FROM raw.visits") == [(10,)]
+    assert (diff.source_rows, diff.target_rows) == (2, 2)
+    assert (diff.added_rows, diff.removed_rows, diff.changed_rows) == (0, 0, 2)

@@ -7,7 +7,8 @@ in the environment with the change (added), only in the target (removed), and
 in both with other values (changed), with a few of the changed rows.
 
 It reads the tables the environments already have, through their views, with
-SQLMesh's own table diff: it never evaluates a model. A model without a grain
+SQLMesh's own table diff: it never evaluates a model. A model with a time
+column is compared over the intervals the compared environment built only. A model without a grain
 gets its counts and columns only (rows cannot be matched), and says so; a
 model the compared environment has not built says which command builds it.
 """
@@ -82,6 +83,9 @@ def _diff_one(
             name, source_rows=rows, note=f"new in '{source.name}'", seconds=time.monotonic() - started
         )
     target_view = in_target.qualified_view_name.for_environment(target.naming_info, adapter.dialect)
+    within = _built_range(context, fqn, in_source)
+    if within is not None and within == exp.false():
+        return DataDiff(name, note=f"no interval built in '{source.name}': {_build_hint(source.name)}")
     grain = context.get_model(fqn).on
     if not grain:
         columns = _column_changes(
@@ -89,15 +93,15 @@ def _diff_one(
         )
         return DataDiff(
             name,
-            source_rows=_count(context, source_view),
-            target_rows=_count(context, target_view),
+            source_rows=_count(context, source_view, within),
+            target_rows=_count(context, target_view, within),
             **columns,
             note="no grain: rows cannot be matched (give the model a `grain` to see added, removed and "
             "changed rows)",
             seconds=time.monotonic() - started,
         )
     (diff,) = context.table_diff(
-        source=source_view, target=target_view, on=grain, show=False, limit=sample_rows
+        source=source_view, target=target_view, on=grain, where=within, show=False, limit=sample_rows
     )
     rows = diff.row_diff()
     return DataDiff(
@@ -117,9 +121,33 @@ def _snapshot_in(environment: Environment, fqn: str) -> SnapshotTableInfo | None
     return next((snapshot for snapshot in environment.snapshots if snapshot.name == fqn), None)
 
 
-def _count(context: Context, view: str) -> int:
-    (count,) = context.engine_adapter.fetchone(exp.select("COUNT(*)").from_(view))
+def _count(context: Context, view: str, within: exp.Expr | None = None) -> int:
+    (count,) = context.engine_adapter.fetchone(exp.select("COUNT(*)").from_(view).where(within))
     return int(count)
+
+
+def _built_range(context: Context, fqn: str, in_source: SnapshotTableInfo) -> exp.Expr | None:
+    """For a model with a time column, the rows of the intervals the source environment built.
+
+    A partitioned model is built in dev for the days a change was tried on, while
+    prod holds its whole history: comparing whole tables would call the rest removed.
+    None: the whole table (no time column); FALSE: no interval built.
+    """
+    model = context.get_model(fqn)
+    if not model.time_column:
+        return None
+    snapshot = context.state_reader.get_snapshots([in_source.snapshot_id])[in_source.snapshot_id]
+    if not snapshot.intervals:
+        return exp.false()
+    column = exp.column(model.time_column.column.name)
+    return exp.or_(
+        *(
+            exp.and_(
+                column >= model.convert_to_time_column(start), column < model.convert_to_time_column(end)
+            )
+            for start, end in snapshot.intervals
+        )
+    )
 
 
 def _column_changes(source: Mapping[str, object], target: Mapping[str, object]) -> dict[str, list[str]]:
