@@ -327,11 +327,11 @@ def test_a_model_the_compared_environment_has_not_built_says_which_command_build
 
     text = project.report(environment="prod", diff_from="dev")
 
-    assert "environment 'dev' does not exist: `make run ENV=dev` builds it" in text
+    assert "No data diff: environment 'dev' does not exist: `make run ENV=dev` builds it." in text
     assert "Data diff" not in project.report(environment="prod")
 
 
-VISITS = """MODEL (
+VISITS_BY_DAY = """MODEL (
   name raw.visits,
   kind INCREMENTAL_BY_TIME_RANGE (time_column day, batch_size 1),
   start '2025-01-01',
@@ -345,11 +345,11 @@ SELECT CAST(@start_ds AS DATE) AS day, {visits} AS visits
 
 def test_a_model_with_a_time_column_is_compared_over_the_days_the_environment_built(tmp_path):
     """dev built two days of a change; prod has ten: the other eight are not "removed"."""
-    project = Project(tmp_path, {"visits": VISITS.format(visits=1)})
+    project = Project(tmp_path, {"visits": VISITS_BY_DAY.format(visits=1)})
     context = SQLMeshResource(project_dir=str(project.dir)).load_context()
     try:
         context.plan("prod", auto_apply=True, no_prompts=True)
-        project.write("visits", VISITS.format(visits=2))
+        project.write("visits", VISITS_BY_DAY.format(visits=2))
         context.load()
         context.plan("dev", start="2025-01-03", end="2025-01-04", auto_apply=True, no_prompts=True)
         (fqn,) = context.models

@@ -47,19 +47,21 @@ class DataDiff:
     seconds: float = 0.0
 
 
+class EnvironmentMissing(Exception):
+    """An environment to compare does not exist: no model can be diffed."""
+
+
 def data_diffs(
     context: Context, source: str, target: str, models: Sequence[str], sample_rows: int
 ) -> list[DataDiff]:
-    """The data diff of each of ``models`` (fully qualified names), ``source`` against ``target``."""
+    """The data diff of each of ``models`` (fully qualified names), ``source`` against ``target``.
+
+    Raises :class:`EnvironmentMissing` naming the environment and the command that builds it.
+    """
     environments = {name: context.state_reader.get_environment(name) for name in (source, target)}
-    missing = [name for name, environment in environments.items() if environment is None]
-    if missing:
-        return [
-            DataDiff(
-                _short(fqn), note=f"environment '{missing[0]}' does not exist: {_build_hint(missing[0])}"
-            )
-            for fqn in models
-        ]
+    for name, environment in environments.items():
+        if environment is None:
+            raise EnvironmentMissing(f"environment '{name}' does not exist: {_build_hint(name)}")
     return [
         _diff_one(context, fqn, environments[source], environments[target], sample_rows) for fqn in models
     ]
@@ -188,14 +190,18 @@ def _build_hint(environment: str) -> str:
     return f"`make run ENV={environment}` builds it"
 
 
-def markdown(diffs: Sequence[DataDiff], source: str, target: str) -> list[str]:
-    """The data diffs as markdown lines: one table of counts, then each model's columns and sample."""
+def markdown(diffs: Sequence[DataDiff], source: str, target: str, note: str = "") -> list[str]:
+    """The data diffs as markdown lines: one table of counts, then each model's columns and sample.
+
+    ``note``: why there are none (an environment is missing).
+    """
+    heading = ["", f"### Data diff: `{source}` against `{target}`", ""]
+    if note:
+        return [*heading, f"No data diff: {note}."]
     if not diffs:
         return []
     lines = [
-        "",
-        f"### Data diff: `{source}` against `{target}`",
-        "",
+        *heading,
         f"Rows matched on each model's grain: added (only in `{source}`), removed (only in "
         f"`{target}`), changed (in both, with other values). Nothing is evaluated: the tables each "
         "environment has are read.",

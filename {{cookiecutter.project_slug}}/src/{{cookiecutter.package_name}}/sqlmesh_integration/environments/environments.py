@@ -57,7 +57,7 @@ from ..vocabulary.constants import (
     STATUS,
 )
 from ..vocabulary.model_graph import built_by_sqlmesh
-from .data_diff import data_diffs
+from .data_diff import EnvironmentMissing, data_diffs
 from .plan_report import PartitionedAsset, PlanReport, partitioned_assets
 
 
@@ -155,13 +155,16 @@ def _with_data_diffs(sqlmesh_context: Context, report: PlanReport, config: PlanC
     if not config.diff_from or config.diff_from == report.environment or not config.diff_models:
         return report
     changed = [change.fqn for change in report.directly_modified + report.indirectly_modified + report.added]
-    diffs = data_diffs(
-        sqlmesh_context,
-        config.diff_from,
-        report.environment,
-        changed[: config.diff_models],
-        config.diff_sample_rows,
-    )
+    try:
+        diffs = data_diffs(
+            sqlmesh_context,
+            config.diff_from,
+            report.environment,
+            changed[: config.diff_models],
+            config.diff_sample_rows,
+        )
+    except EnvironmentMissing as missing:
+        return replace(report, diff_source=config.diff_from, diff_note=str(missing))
     return replace(
         report, diff_source=config.diff_from, data_diffs=diffs, not_diffed=len(changed) - len(diffs)
     )

@@ -53,6 +53,8 @@ class PlanReport:
     diff_source: str | None = None
     """The environment whose tables the data diffs compare with this one's (:mod:`.data_diff`)."""
     data_diffs: list[DataDiff] = field(default_factory=list)
+    diff_note: str = ""
+    """Why no model was diffed (an environment does not exist)."""
     not_diffed: int = 0
     """Changed models left out of the data diff by its limit (``diff_models``)."""
 
@@ -160,7 +162,7 @@ class PlanReport:
             if c.diff:
                 lines += ["", f"### `{c.model}`", "", "```diff", c.diff.rstrip("\n"), "```"]
         if self.diff_source:
-            lines += data_diff_markdown(self.data_diffs, self.diff_source, self.environment)
+            lines += data_diff_markdown(self.data_diffs, self.diff_source, self.environment, self.diff_note)
             if self.not_diffed:
                 lines += ["", f"{self.not_diffed} more changed model(s) not diffed (`diff_models`)."]
         return "\n".join(lines) + "\n"
