@@ -245,4 +245,20 @@ def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
             after = dict(warehouse_rows(project, env, loaded.format(asset.replace("/", "."))))
             assert after.keys() == before[asset].keys()
             assert [day for day in after if after[day] != before[asset][day]] == changed_days, asset
-    assert len(blocks) == 10
+
+        # 11. A change tried in dev, reviewed with what it does to the rows, promoted.
+        bash(blocks[10], project, env)
+        dev = probe(project, PACKAGE, project_env, "--summarize", "latest")
+        assert dev["status"] == "SUCCESS"
+        assert {metadata["sqlmesh/environment"] for metadata in dev["materialized"].values()} == {"dev"}
+        report = bash(blocks[11], project, env)
+        diff_lines = [line for line in report.splitlines() if line.startswith("| `")]
+        stated = table(tutorial, "data-diff")
+        for model, in_dev, in_prod, added, removed, changed in stated:
+            row = f"| `{model}` | {in_dev} | {in_prod} | {added} | {removed} | {changed} |"
+            assert any(line.startswith(row) for line in diff_lines), (row, diff_lines)
+        assert len([line for line in diff_lines if line.count("|") == 9]) == len(stated), diff_lines
+        bash(blocks[12], project, env)
+        promoted = probe(project, PACKAGE, project_env, "--summarize", "latest")
+        assert (promoted["status"], promoted["evaluated"]) == ("SUCCESS", {})
+    assert len(blocks) == 13
