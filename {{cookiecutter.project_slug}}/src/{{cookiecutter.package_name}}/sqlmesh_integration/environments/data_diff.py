@@ -23,6 +23,8 @@ from sqlmesh import Context
 from sqlmesh.core.environment import Environment
 from sqlmesh.core.snapshot import SnapshotTableInfo
 
+from ..vocabulary.model_graph import short_name
+
 
 @dataclass(frozen=True)
 class DataDiff:
@@ -71,7 +73,7 @@ def _diff_one(
     context: Context, fqn: str, source: Environment, target: Environment, sample_rows: int
 ) -> DataDiff:
     started = time.monotonic()
-    name = _short(fqn)
+    name = short_name(fqn)
     in_source, in_target = _snapshot_in(source, fqn), _snapshot_in(target, fqn)
     if in_source is None:
         return DataDiff(name, note=f"not built in '{source.name}': {_build_hint(source.name)}")
@@ -179,11 +181,6 @@ def _plain(value: object) -> object:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value if isinstance(value, int | float | str | bool) or value is None else str(value)
-
-
-def _short(fqn: str) -> str:
-    table = exp.to_table(fqn)
-    return f"{table.db}.{table.name}" if table.db else table.name
 
 
 def _build_hint(environment: str) -> str:

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dagster import AssetKey, AssetsDefinition, TimeWindowPartitionsDefinition
-from sqlglot import exp
 from sqlmesh.core.plan import Plan
 from sqlmesh.core.snapshot import Snapshot, SnapshotChangeCategory
 
 from ..vocabulary.constants import MODEL_OP_TAG
+from ..vocabulary.model_graph import short_name
 from .data_diff import DataDiff
 from .data_diff import markdown as data_diff_markdown
 
@@ -81,7 +81,7 @@ class PlanReport:
             environment=diff.environment,
             added=sorted((change(diff.snapshots[s]) for s in diff.added), key=_by_model),
             removed=sorted(
-                (ModelChange(_short_name(i.name), fqn=i.name) for i in diff.removed_snapshots.values()),
+                (ModelChange(short_name(i.name), fqn=i.name) for i in diff.removed_snapshots.values()),
                 key=_by_model,
             ),
             directly_modified=sorted(
@@ -181,12 +181,6 @@ def _hunks(unified_diff: str) -> str:
     lines = unified_diff.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
     return "\n".join(line for line in lines[start:] if line)
-
-
-def _short_name(fqn: str) -> str:
-    """``schema.name`` of a fully qualified name, as a model of the project names it."""
-    table = exp.to_table(fqn)
-    return f"{table.db}.{table.name}" if table.db else table.name
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ SQLMesh runs must take a set of models.
 
 from collections.abc import Mapping
 
+from sqlglot import exp
 from sqlmesh import Context
 from sqlmesh.core.model import Model
 from sqlmesh.utils.dag import DAG
@@ -104,3 +105,9 @@ def is_asset_model(model: Model) -> bool:
     so they have no table of their own.
     """
     return not (model.kind.is_external or model.kind.is_embedded)
+
+
+def short_name(fqn: str) -> str:
+    """``schema.name`` of a fully qualified name, as a model of the project names it."""
+    table = exp.to_table(fqn)
+    return f"{table.db}.{table.name}" if table.db else table.name
