@@ -6,28 +6,36 @@ The pictures in ``{{cookiecutter.project_slug}}/docs/images/`` must show what a
 user really sees after following the tutorial, so this script does exactly
 that, in a temporary folder: it bakes the default template (the demo sample),
 runs ``make install`` and ``make run`` (the main job, which fails on purpose),
-starts ``make dev`` and photographs two pages with headless Chromium:
+starts ``make dev`` and photographs three pages with headless Chromium:
 
 * ``asset-graph.png``: the global asset lineage filtered as the tutorial's
   first step filters it (the partitioned assets left out), every group
   expanded, with the materialized assets in green and the failed ones in red;
 * ``run-failed-and-skipped.png``: the page of that run, its event log filtered
-  to the two failing steps and the steps Dagster did not execute after them.
+  to the two failing steps and the steps Dagster did not execute after them;
+* ``plan-report-data-diff.png``: after the tutorial's steps from "Add a
+  model of your own" to "Try a change in dev" (their shell blocks, run as
+  written), the run of the plan report job with its report open at the data
+  diff.
 
 It needs ``/usr/bin/chromium`` (Debian: ``apt-get install chromium``) and
-nothing else beyond the template's own ``.venv``: Chromium is driven from its
-command line, and the page is only captured once its DOM shows the content the
-picture is meant to show. Chromium only ever talks to 127.0.0.1. Nothing is
-left behind: no process, no temporary folder, no Cookiecutter replay file.
+nothing else beyond the template's own ``.venv``: Chromium is driven over the
+DevTools protocol on a pipe (``--remote-debugging-pipe``, no port), and a page
+is only captured once its DOM shows what the picture is meant to show.
+Chromium only ever talks to 127.0.0.1. Nothing is left behind: no process, no
+temporary folder, no Cookiecutter replay file.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import fcntl
 import importlib.util
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -61,11 +69,13 @@ GROUPS = ("landing", "raw", "staging", "marts", "failure_demo")
 # for a range of days, so the graph pictured after it leaves them out, as the tutorial does.
 FIRST_RUN = "not tag:dagster_partitioned"
 
-# Virtual milliseconds Chromium lets the page run before capturing it. Virtual
-# time waits for network requests, not for everything the page does in between
-# (a first visit once caught a spinner, another grey nodes), so the DOM is
-# checked and a later attempt waits longer.
-BUDGETS_MS = (15_000, 30_000, 60_000)
+# How long a page may take to show what its picture needs (the asset graph's statuses arrive
+# last), and how often its DOM is looked at meanwhile.
+PAGE_TIMEOUT_S = 180
+POLL_S = 0.5
+# The demo's tutorial steps that the plan report's picture follows, by their headings' words.
+TUTORIAL_STEPS = ("Add a model of your own", "Days as partitions", "Try a change in dev")
+PLAN_REPORT_JOB = "sqlmesh_plan_report"
 
 # How the asset graph, zoomed out, draws a node and colours it: green materialized,
 # red failed, something else (grey) while its status is still loading.
@@ -89,6 +99,7 @@ CHROMIUM_FLAGS = (
     "--disable-default-apps",
     "--hide-scrollbars",
     "--force-color-profile=srgb",
+    "--remote-debugging-pipe",  # the DevTools protocol on file descriptors 3 and 4, not on a port
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--proxy-server=http://127.0.0.1:9",
 )
@@ -112,7 +123,9 @@ class Shot:
 
     The asset graph draws its nodes before it knows their status (they are
     grey until then), so for it the names are not enough: every node must
-    also have its status colour.
+    also have its status colour. ``click`` names a control to press once the
+    page is complete (the plan report opens in a dialog), ``then_show`` what
+    must appear after it, and ``scroll_to`` the text the picture centres on.
     """
 
     file_name: str
@@ -120,6 +133,9 @@ class Shot:
     window: tuple[int, int]
     must_show: tuple[str, ...]
     every_asset_coloured: bool = False
+    click: str = ""
+    then_show: tuple[str, ...] = ()
+    scroll_to: str = ""
 
 
 def say(message: str) -> None:
@@ -173,17 +189,47 @@ def wait_for_code_location(port: int, timeout: float = 120) -> None:
     raise SystemExit(f"the code location did not load within {timeout} s")
 
 
+def runs_of(port: int) -> list[dict]:
+    """Every run the instance has, newest first: id, status and job."""
+    query = "{ runsOrError { ... on Runs { results { runId status pipelineName } } } }"
+    return dagster_dev.graphql(port, query)["runsOrError"]["results"]
+
+
 def the_failed_run(port: int) -> str:
     """The id of the one run `make run` made; it must have failed, as the demo does on purpose."""
-    runs = dagster_dev.graphql(port, "{ runsOrError { ... on Runs { results { runId status } } } }")
-    results = runs["runsOrError"]["results"]
+    results = runs_of(port)
     if [result["status"] for result in results] != ["FAILURE"]:
         raise SystemExit(f"expected the one failed run of the demo, found {results}")
     return results[0]["runId"]
 
 
+def the_plan_report_run(port: int) -> str:
+    """The id of the plan report's run that `make plan ENV=dev` made; it must have succeeded."""
+    reports = [result for result in runs_of(port) if result["pipelineName"] == PLAN_REPORT_JOB]
+    if [report["status"] for report in reports] != ["SUCCESS"]:
+        raise SystemExit(f"expected one successful run of {PLAN_REPORT_JOB}, found {reports}")
+    return reports[0]["runId"]
+
+
+def tutorial_blocks(project: Path, heading_words: str) -> list[str]:
+    """The shell blocks of the baked tutorial's step whose heading has ``heading_words``."""
+    chapters = re.split(r"^## ", (project / "docs" / "tutorial.md").read_text(), flags=re.MULTILINE)
+    chapter = next(chapter for chapter in chapters if heading_words in chapter.splitlines()[0])
+    return re.findall(r"```bash\n(.*?)```", chapter, re.DOTALL)
+
+
+def follow_the_tutorial_to_a_plan_report(project: Path, env: dict[str, str]) -> None:
+    """Run the tutorial's steps that end in `make plan ENV=dev`, as written, and stop before promoting."""
+    for words in TUTORIAL_STEPS:
+        for block in tutorial_blocks(project, words):
+            if block.startswith("make promote"):
+                return
+            say(f"tutorial, {words}: {block.strip().splitlines()[-1]}")
+            run(["bash", "-euo", "pipefail", "-c", block], project, env)
+
+
 def shots(run_id: str) -> list[Shot]:
-    """The pictures, with URLs that need no clicking: the UI keeps these settings in the query string."""
+    """The pictures of the first run, with URLs that need no clicking: the UI keeps these settings in the query string."""
     expanded = ",".join(f"global@global:{group}" for group in GROUPS)
     step_query = f"name:{LOGGED_STEP}+"  # the step and everything below it
     return [
@@ -206,34 +252,101 @@ def shots(run_id: str) -> list[Shot]:
     ]
 
 
-def chromium(url: str, png: Path, window: tuple[int, int], budget_ms: int, profile: Path) -> str:
-    """Capture ``url`` into ``png`` with a fresh profile; return the DOM at that moment.
-
-    Chromium runs in a session of its own so that none of its helper processes
-    can outlive it.
-    """
-    command = [
-        str(CHROMIUM),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile}",
-        f"--window-size={window[0]},{window[1]}",
-        f"--virtual-time-budget={budget_ms}",
-        f"--screenshot={png}",
-        "--dump-dom",
-        url,
-    ]
-    browser = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+def plan_report_shot(run_id: str) -> Shot:
+    """The plan report's run with its report open (a dialog), scrolled to the data diff."""
+    return Shot(
+        "plan-report-data-diff.png",
+        f"/runs/{run_id}?" + urllib.parse.urlencode({"logs": "type:STEP_OUTPUT"}),
+        (1600, 1300),
+        ("[Show Markdown]",),
+        click="[Show Markdown]",
+        then_show=("Data diff:", "marts.customer_segments", "Changed rows of"),
+        scroll_to="Data diff:",
     )
-    try:
-        dom, _ = browser.communicate(timeout=180)
-    finally:
+
+
+class Browser:
+    """Headless Chromium, driven over the DevTools protocol on a pipe.
+
+    ``--remote-debugging-pipe`` makes Chromium read commands from file
+    descriptor 3 and answer on 4, each message JSON ended by a NUL byte: no
+    port to find, nothing to install. Chromium runs in a session of its own so
+    that none of its helper processes can outlive ``close``.
+    """
+
+    def __init__(self, profile: Path) -> None:
+        commands_read, self._commands = os.pipe()
+        self._replies, replies_write = os.pipe()
+        # Moved above 9, out of the way of 3 and 4, which bash then points at them (dash takes
+        # one-digit descriptors only).
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (commands_read, replies_write)]
+        for fd in (commands_read, replies_write):
+            os.close(fd)
+        chromium = [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+        self._process = subprocess.Popen(
+            ["bash", "-c", f'exec "$0" "$@" 3<&{ends[0]} 4>&{ends[1]}', *chromium],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=ends,
+            start_new_session=True,
+        )
+        for fd in ends:
+            os.close(fd)
+        self._received = b""
+        self._last_id = 0
+
+    def call(self, method: str, params: dict | None = None, session: str = "", timeout: float = 60) -> dict:
+        """Send one command and return its result; events received meanwhile are dropped."""
+        self._last_id += 1
+        message: dict = {"id": self._last_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._received:
+                raw, self._received = self._received.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self._last_id:
+                    if "error" in reply:
+                        raise SystemExit(f"Chromium refused {method}: {reply['error']}")
+                    return reply["result"]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SystemExit(f"Chromium did not answer {method} within {timeout} s")
+            ready, _, _ = select.select([self._replies], [], [], left)
+            if ready:
+                chunk = os.read(self._replies, 1 << 20)
+                if not chunk:
+                    raise SystemExit(f"Chromium exited while answering {method}")
+                self._received += chunk
+
+    def open(self, url: str, window: tuple[int, int]) -> str:
+        """A new tab of ``window`` pixels showing ``url``; returns its session."""
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        metrics = {"width": window[0], "height": window[1], "deviceScaleFactor": 1, "mobile": False}
+        self.call("Emulation.setDeviceMetricsOverride", metrics, session)
+        self.call("Page.navigate", {"url": url}, session)
+        return session
+
+    def evaluate(self, session: str, expression: str) -> object:
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+        return result["result"].get("value")
+
+    def capture(self, session: str, png: Path) -> None:
+        data = self.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
+        png.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
         try:
-            os.killpg(browser.pid, signal.SIGKILL)
+            os.killpg(self._process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        browser.wait()
-    return dom
+        self._process.wait()
+        os.close(self._commands)
+        os.close(self._replies)
 
 
 def still_loading(shot: Shot, dom: str) -> list[str]:
@@ -247,18 +360,51 @@ def still_loading(shot: Shot, dom: str) -> list[str]:
     return missing
 
 
-def take(shot: Shot, base_url: str, output: Path, scratch: Path) -> None:
-    """Take one picture, again with more time if the page had not finished loading."""
-    png = output / shot.file_name
-    for attempt, budget_ms in enumerate(BUDGETS_MS, start=1):
-        profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=scratch))
-        dom = chromium(base_url + shot.path, png, shot.window, budget_ms, profile)
-        shutil.rmtree(profile, ignore_errors=True)
-        missing = still_loading(shot, dom)
-        if png.is_file() and not missing:
+def wait_until_shown(browser: Browser, session: str, shot: Shot, check) -> None:
+    """Look at the page's DOM until ``check`` finds nothing missing from it."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while True:
+        missing = check(str(browser.evaluate(session, "document.documentElement.outerHTML")))
+        if not missing:
             return
-        say(f"{shot.file_name}: attempt {attempt} caught the page still loading (no {missing})")
-    raise SystemExit(f"{shot.file_name}: the page never showed {missing}: {base_url + shot.path}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{shot.file_name}: the page never showed {missing} within {PAGE_TIMEOUT_S} s")
+        time.sleep(POLL_S)
+
+
+def press(browser: Browser, session: str, text: str) -> None:
+    """Click the control whose whole text is ``text``, as a user would."""
+    script = (
+        "(() => { const control = [...document.querySelectorAll('button, a, span')]"
+        f".find(element => element.textContent.trim() === {json.dumps(text)});"
+        " if (!control) return false; control.click(); return true; })()"
+    )
+    if not browser.evaluate(session, script):
+        raise SystemExit(f"nothing to click named {text!r}")
+
+
+def scroll_to(browser: Browser, session: str, text: str) -> None:
+    """Bring the innermost element whose text starts with ``text`` to the top of its scrolled box."""
+    script = (
+        "(() => { const target = [...document.querySelectorAll('h1, h2, h3, h4, p, td')]"
+        f".find(element => element.textContent.trim().startsWith({json.dumps(text)}));"
+        " if (!target) return false; target.scrollIntoView({block: 'start'}); return true; })()"
+    )
+    if not browser.evaluate(session, script):
+        raise SystemExit(f"nothing to scroll to starting {text!r}")
+
+
+def take(shot: Shot, browser: Browser, base_url: str, output: Path) -> None:
+    """Open the page, wait until it shows what the picture needs, act as the shot says, capture it."""
+    session = browser.open(base_url + shot.path, shot.window)
+    wait_until_shown(browser, session, shot, lambda dom: still_loading(shot, dom))
+    if shot.click:
+        press(browser, session, shot.click)
+        wait_until_shown(browser, session, shot, lambda dom: [t for t in shot.then_show if t not in dom])
+    if shot.scroll_to:
+        scroll_to(browser, session, shot.scroll_to)
+    time.sleep(1)  # let the last layout and fonts settle
+    browser.capture(session, output / shot.file_name)
 
 
 def optimise(png: Path) -> None:
@@ -284,14 +430,23 @@ def take_screenshots(output: Path) -> None:
         code = run(["make", "run"], project, env, check=False)
         say(f"make run exited {code}")
         port = dagster_dev.free_port()
+        base_url = f"http://127.0.0.1:{port}"
         say(f"make dev PORT={port}")
         with dagster_dev.serving(["make", "dev", f"PORT={port}"], project, env, port, timeout=300):
             wait_for_code_location(port)
             dagster_dev.graphql(port, "mutation { setNuxSeen }")  # no "Join the community" dialog
-            pictures = shots(the_failed_run(port))
-            for shot in pictures:
-                say(f"{shot.file_name} <- http://127.0.0.1:{port}{shot.path}")
-                take(shot, f"http://127.0.0.1:{port}", output, scratch)
+            browser = Browser(Path(tempfile.mkdtemp(prefix="chromium-", dir=scratch)))
+            try:
+                pictures = shots(the_failed_run(port))
+                for shot in pictures:
+                    say(f"{shot.file_name} <- {base_url}{shot.path}")
+                    take(shot, browser, base_url, output)
+                follow_the_tutorial_to_a_plan_report(project, env)
+                pictures.append(plan_report_shot(the_plan_report_run(port)))
+                say(f"{pictures[-1].file_name} <- {base_url}{pictures[-1].path}")
+                take(pictures[-1], browser, base_url, output)
+            finally:
+                browser.close()
         say("make dev stopped")
     for shot in pictures:
         png = output / shot.file_name

@@ -44,7 +44,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def test_script_takes_both_screenshots(tmp_path, isolated_env):
+def test_script_takes_every_screenshot(tmp_path, isolated_env):
     output = tmp_path / "images"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--output", str(output)],
@@ -55,7 +55,11 @@ def test_script_takes_both_screenshots(tmp_path, isolated_env):
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-5000:]}"
-    assert sorted(path.name for path in output.iterdir()) == ["asset-graph.png", "run-failed-and-skipped.png"]
+    assert sorted(path.name for path in output.iterdir()) == [
+        "asset-graph.png",
+        "plan-report-data-diff.png",
+        "run-failed-and-skipped.png",
+    ]
     for png in output.iterdir():
         data = png.read_bytes()
         width, height = png_size(data)
