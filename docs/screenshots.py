@@ -414,8 +414,29 @@ def optimise(png: Path) -> None:
         subprocess.run([optipng, "-quiet", "-o2", str(png)], check=True)
 
 
+def photograph_the_first_run(browser: Browser, port: int, output: Path) -> list[Path]:
+    """The asset graph and the failed run's page, as they are right after the demo's first `make run`."""
+    dagster_dev.graphql(port, "mutation { setNuxSeen }")  # no "Join the community" dialog
+    pictures = shots(the_failed_run(port))
+    for shot in pictures:
+        say(f"{shot.file_name} <- http://127.0.0.1:{port}{shot.path}")
+        take(shot, browser, f"http://127.0.0.1:{port}", output)
+    return [output / shot.file_name for shot in pictures]
+
+
+def photograph_the_plan_report(browser: Browser, port: int, output: Path) -> Path:
+    """The plan report's run, right after the tutorial's `make plan ENV=dev`."""
+    shot = plan_report_shot(the_plan_report_run(port))
+    say(f"{shot.file_name} <- http://127.0.0.1:{port}{shot.path}")
+    take(shot, browser, f"http://127.0.0.1:{port}", output)
+    return output / shot.file_name
+
+
 def take_screenshots(output: Path) -> None:
-    """Do what the tutorial does in a throwaway bake, photograph the UI into ``output``, clean up."""
+    """Do what the tutorial does in a throwaway bake, photograph the UI into ``output``, clean up.
+
+    The tutorial's test photographs the same pages at the same steps, with the functions above.
+    """
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as name:
         workdir = Path(name)
@@ -430,26 +451,18 @@ def take_screenshots(output: Path) -> None:
         code = run(["make", "run"], project, env, check=False)
         say(f"make run exited {code}")
         port = dagster_dev.free_port()
-        base_url = f"http://127.0.0.1:{port}"
         say(f"make dev PORT={port}")
         with dagster_dev.serving(["make", "dev", f"PORT={port}"], project, env, port, timeout=300):
             wait_for_code_location(port)
-            dagster_dev.graphql(port, "mutation { setNuxSeen }")  # no "Join the community" dialog
             browser = Browser(Path(tempfile.mkdtemp(prefix="chromium-", dir=scratch)))
             try:
-                pictures = shots(the_failed_run(port))
-                for shot in pictures:
-                    say(f"{shot.file_name} <- {base_url}{shot.path}")
-                    take(shot, browser, base_url, output)
+                pictures = photograph_the_first_run(browser, port, output)
                 follow_the_tutorial_to_a_plan_report(project, env)
-                pictures.append(plan_report_shot(the_plan_report_run(port)))
-                say(f"{pictures[-1].file_name} <- {base_url}{pictures[-1].path}")
-                take(pictures[-1], browser, base_url, output)
+                pictures.append(photograph_the_plan_report(browser, port, output))
             finally:
                 browser.close()
         say("make dev stopped")
-    for shot in pictures:
-        png = output / shot.file_name
+    for png in pictures:
         optimise(png)
         say(f"{png}: {png.stat().st_size // 1024} KB")
 

@@ -31,11 +31,8 @@ from helpers.project import (
     run,
     run_own_project_tests,
 )
-from helpers.real_partitioned_project import (
-    assert_backfilled_exactly,
-    backfill_everything,
-    use_real_partitioned_project,
-)
+from helpers.real_partitioned_project import HOURLY, filled, use_real_partitioned_project
+from helpers.real_partitioned_project import day as real_day
 
 pytestmark = pytest.mark.e2e
 
@@ -137,15 +134,29 @@ def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, pos
     assert revenue_per_day(scratch) == {day(2): 60.0, day(3): 300.0, day(4): 60.0}
 
 
-def test_a_backfill_of_every_asset_on_postgres_fills_exactly_its_days(postgres, postgres_project, tmp_path):
-    """The UI's Materialize all on the project shaped like a real one, with SQLMesh's state in PostgreSQL."""
+def test_hours_of_the_hourly_model_on_postgres_fill_exactly_their_interval(postgres, postgres_project, tmp_path):
+    """A range of hours in one run, with SQLMesh's state in PostgreSQL: exactly those hours are filled.
+
+    Days on PostgreSQL are the test above's; the whole backfill from the UI (days, hours and the
+    unpartitioned assets, through the daemon) is test_real_partitions', on DuckDB: the state's
+    store makes no difference to how a backfill is split into runs.
+    """
     scratch = postgres_project.scratch(tmp_path)
     scratch.postgres = postgres.recreate("real_partitioned")
     use_real_partitioned_project(scratch)
+    assert scratch.materialize(select=["raw/events"])["status"] == "SUCCESS"
 
-    backfill, runs = backfill_everything(scratch, first=3, last=2)
+    first, last = f"{real_day(3)}-10:00", f"{real_day(3)}-13:00"
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    result = scratch.materialize(select=[HOURLY], tags=tags)
 
-    assert_backfilled_exactly(scratch, backfill, runs, first=3, last=2)
+    assert (result["status"], result["executions"]) == ("SUCCESS", 1), result
+    assert result["partitions"] == {HOURLY: [f"{real_day(3)}-{hour:02d}:00" for hour in range(10, 14)]}
+    state = filled(scratch)
+    assert state == {
+        "raw.events": state["raw.events"],
+        "staging.events_hourly": [[f"{real_day(3)}T10:00:00+00:00", f"{real_day(3)}T14:00:00+00:00"]],
+    }, state
 
 
 def test_environments_on_postgres_dev_review_promote(demo_on_postgres):

@@ -2,8 +2,8 @@
 
 See ``helpers/real_partitioned_project.py`` for its shape. Every assertion
 about what was evaluated reads SQLMesh's own state
-(``in_project/filled_intervals.py``), not Dagster's. The backfill runs on
-PostgreSQL as well (test_postgres).
+(``in_project/filled_intervals.py``), not Dagster's. Hours on PostgreSQL's state
+are test_postgres'.
 """
 
 import json

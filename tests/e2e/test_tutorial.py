@@ -7,8 +7,13 @@ walk-through, the others in the baked project. What the UI steps do (the
 re-execution from failure, reloading definitions) goes through the same
 Dagster APIs the UI calls. The tables the tutorial states are parsed and
 compared with the real runs.
+
+Where the tutorial shows a picture of the UI, docs/screenshots.py photographs
+the page at that step with headless Chromium (`make screenshots` takes the
+same pictures, following the same steps, in a bake of its own).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -19,6 +24,7 @@ from pathlib import Path
 import pytest
 from helpers.dagster_dev import free_port, graphql, serving
 from helpers.project import TEMPLATE_BIN, probe
+from helpers.screenshots import assert_a_real_picture, screenshot_script
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +145,15 @@ def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
     assert blocks[0] == bake_block and blocks[1].strip() == "make dev"
     project_env = {**env, "DAGSTER_HOME": str(project / "dagster_home")}
 
-    with serving(["bash", "-c", blocks[1]], project, env, int(env["PORT"]), timeout=300):
+    screenshots = screenshot_script()
+    pictures = tmp_path / "images"
+    pictures.mkdir()
+    with (
+        serving(["bash", "-c", blocks[1]], project, env, int(env["PORT"]), timeout=300),
+        contextlib.closing(screenshots.Browser(tmp_path / "chromium"))
+        if screenshots
+        else contextlib.nullcontext() as browser,
+    ):
         port = int(env["PORT"])
         # 2. The asset graph: groups and their sizes.
         nodes = graphql(port, "{ assetNodes { groupName assetKey { path } } }")["assetNodes"]
@@ -160,6 +174,8 @@ def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
                 assert {check_outcome(result) for result in checks.values()} == {expected}
             else:
                 assert check_outcome(checks.pop(name.replace(": ", ":"))) == expected, name
+        if browser:
+            taken = screenshots.photograph_the_first_run(browser, port, pictures)
 
         # 5. Look at the data.
         output = bash(blocks[3], project, env)
@@ -258,7 +274,16 @@ def test_the_tutorial_as_a_newcomer_follows_it(tmp_path, isolated_env):
             row = f"| `{model}` | {in_dev} | {in_prod} | {added} | {removed} | {changed} |"
             assert any(line.startswith(row) for line in diff_lines), (row, diff_lines)
         assert len([line for line in diff_lines if line.count("|") == 9]) == len(stated), diff_lines
+        if browser:
+            taken.append(screenshots.photograph_the_plan_report(browser, port, pictures))
         bash(blocks[12], project, env)
         promoted = probe(project, PACKAGE, project_env, "--summarize", "latest")
         assert (promoted["status"], promoted["evaluated"]) == ("SUCCESS", {})
     assert len(blocks) == 13
+    if screenshots:
+        shown = re.findall(r"\]\(images/([^)]+)\)", tutorial)
+        assert (
+            sorted(png.name for png in taken) == sorted(shown) == sorted(p.name for p in pictures.iterdir())
+        )
+        for png in taken:
+            assert_a_real_picture(png)
