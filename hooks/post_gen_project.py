@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -93,6 +94,25 @@ def bring_own_project(root: Path, source: Path) -> None:
     shutil.copytree(source, root / "sqlmesh_project", ignore=shutil.ignore_patterns(*NOT_COPIED))
 
 
+# A series of days as a table: ``FROM GENERATE_SERIES(a, b, INTERVAL '1' DAY) AS t(day)``.
+# DuckDB and PostgreSQL run it as written; SQLGlot gives Spark an EXPLODE it rejects.
+DAY_SERIES_TABLE = re.compile(r"GENERATE_SERIES\((?P<arguments>[^()]*(?:\([^()]*\)[^()]*)*)\) AS (?P<alias>\w+)\(day\)")
+
+
+def write_day_series_for_spark(models: Path) -> None:
+    """Write the sample's series of days as ``UNNEST(GENERATE_SERIES(...))``, which SQLGlot gives Spark as EXPLODE.
+
+    That form is DuckDB's too, but PostgreSQL's GENERATE_SERIES returns rows,
+    not an array to unnest: the sample keeps the form both run, and a Spark
+    bake gets this one (the sample's models are copied, not rendered).
+    """
+    for path in sorted(models.rglob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        spark = DAY_SERIES_TABLE.sub(r"UNNEST(GENERATE_SERIES(\g<arguments>)) AS \g<alias>(day)", text)
+        if spark != text:
+            path.write_text(spark, encoding="utf-8", newline="\n")
+
+
 def finish(root: Path, context: dict[str, object]) -> None:
     """Apply the answers to the generated project at ``root``."""
     own = str(context.get("sqlmesh_project_path", "")).strip()
@@ -105,6 +125,8 @@ def finish(root: Path, context: dict[str, object]) -> None:
         prune(root, STARTER_PRUNED)
     if context.get("warehouse") != "postgres":
         prune(root, POSTGRES_ONLY)
+    if context.get("warehouse") == "spark" and not own:
+        write_day_series_for_spark(root / "sqlmesh_project" / "models")
     (root / ANSWERS_FILE).write_text(answers_json(context), encoding="utf-8", newline="\n")
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 # Keep in sync with the ``sample_pipeline`` and ``warehouse`` lists in cookiecutter.json
 # (a test checks it).
 ALLOWED_PIPELINES = ("demo", "starter")
-ALLOWED_WAREHOUSES = ("duckdb", "postgres")
+ALLOWED_WAREHOUSES = ("duckdb", "postgres", "spark")
 
 # Names the generated package must not take: importing it would shadow one of
 # the project's own dependencies. Standard-library modules are added below.

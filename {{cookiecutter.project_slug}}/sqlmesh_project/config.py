@@ -12,6 +12,24 @@ Where things live (override with environment variables):
   DuckDB file, in the ``sqlmesh`` schema, as ``sqlmesh init`` does for DuckDB.
   To move it, give the gateway a ``state_connection`` (for example a second
   DuckDB file, or Postgres for a shared deployment).
+{%- elif cookiecutter.warehouse == "spark" %}
+
+The warehouse is Apache Spark, reached with these environment variables (see
+``.env.example``; ``dagster`` commands read a ``.env`` file in the project folder):
+
+- ``SPARK_MASTER``: the cluster's master, ``spark://host:7077``. Default:
+  ``local[2]``, Spark inside the process that runs SQLMesh (two threads).
+- ``SPARK_WAREHOUSE_DIR``: where Spark writes the tables, a folder every
+  executor and the driver can reach (shared storage on a real cluster).
+  Default: ``data/spark_warehouse`` at the project root.
+- ``SQLMESH_STATE_PATH``: SQLMesh's state (snapshots, intervals,
+  environments), in a DuckDB file. Default: ``data/sqlmesh_state.duckdb``.
+  SQLMesh advises against keeping its state in Spark, whose tables have no
+  transactions; for a deployment shared by several hosts, give the gateway a
+  PostgreSQL ``state_connection`` instead.
+
+Spark runs with ANSI SQL on, so that a bad cast fails as it does on DuckDB
+and PostgreSQL instead of giving NULL, and writes tables as Parquet.
 {%- else %}
 
 The warehouse is a PostgreSQL database, reached with the ``POSTGRES_*``
@@ -23,19 +41,21 @@ keep it elsewhere, give the gateway a ``state_connection``.
 """
 
 import os
-{%- if cookiecutter.warehouse == "duckdb" %}
+{%- if cookiecutter.warehouse in ("duckdb", "spark") %}
 from pathlib import Path
 {%- endif %}
 
 from sqlmesh.core.config import (
     Config,
-{%- if cookiecutter.warehouse == "duckdb" %}
+{%- if cookiecutter.warehouse in ("duckdb", "spark") %}
     DuckDBConnectionConfig,
 {%- endif %}
     GatewayConfig,
     ModelDefaultsConfig,
 {%- if cookiecutter.warehouse == "postgres" %}
     PostgresConnectionConfig,
+{%- elif cookiecutter.warehouse == "spark" %}
+    SparkConnectionConfig,
 {%- endif %}
 )
 {%- if cookiecutter.warehouse == "duckdb" %}
@@ -46,6 +66,28 @@ WAREHOUSE_PATH = Path(
 ).resolve()
 WAREHOUSE_PATH.parent.mkdir(parents=True, exist_ok=True)
 CONNECTION = DuckDBConnectionConfig(database=str(WAREHOUSE_PATH))
+{%- elif cookiecutter.warehouse == "spark" %}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_DIR = Path(
+    os.environ.get("SPARK_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "spark_warehouse")
+).resolve()
+STATE_PATH = Path(
+    os.environ.get("SQLMESH_STATE_PATH", PROJECT_ROOT / "data" / "sqlmesh_state.duckdb")
+).resolve()
+STATE_PATH.parent.mkdir(parents=True, exist_ok=True)
+CONNECTION = SparkConnectionConfig(
+    config={
+        "spark.master": os.environ.get("SPARK_MASTER", "local[2]"),
+        "spark.sql.warehouse.dir": str(WAREHOUSE_DIR),
+        "spark.sql.ansi.enabled": "true",
+        # The driver (the process running SQLMesh) listens where the executors can reach it.
+        "spark.driver.host": os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1"),
+        "spark.driver.bindAddress": os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1"),
+        "spark.ui.enabled": "false",
+    }
+)
+STATE_CONNECTION = DuckDBConnectionConfig(database=str(STATE_PATH))
 {%- else %}
 
 CONNECTION = PostgresConnectionConfig(
@@ -58,10 +100,21 @@ CONNECTION = PostgresConnectionConfig(
 {%- endif %}
 
 config = Config(
+{%- if cookiecutter.warehouse == "spark" %}
+    gateways={"local": GatewayConfig(connection=CONNECTION, state_connection=STATE_CONNECTION)},
+{%- else %}
     gateways={"local": GatewayConfig(connection=CONNECTION)},
+{%- endif %}
     default_gateway="local",
     # Models are written in DuckDB's SQL dialect; SQLMesh transpiles them for the warehouse.
+{%- if cookiecutter.warehouse == "spark" %}
+    # Parquet: Spark's default table format cannot hold TIMESTAMP_NTZ columns.
+    model_defaults=ModelDefaultsConfig(
+        dialect="duckdb", start="{{ cookiecutter.start_date }}", storage_format="parquet"
+    ),
+{%- else %}
     model_defaults=ModelDefaultsConfig(dialect="duckdb", start="{{ cookiecutter.start_date }}"),
+{%- endif %}
     # SQLMesh sends anonymous usage analytics unless told otherwise.
     # Set this to False (or drop the line) to send them.
     disable_anonymized_analytics=True,

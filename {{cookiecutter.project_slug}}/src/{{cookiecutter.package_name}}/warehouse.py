@@ -18,6 +18,16 @@ from pydantic import Field, PrivateAttr
 from .sqlmesh_integration.execution.coordination import Coordination, Holder
 from .sqlmesh_integration.project.resource import gateway_connection
 from .sqlmesh_integration.vocabulary.diagnostics import WarehouseLockedError
+{%- elif cookiecutter.warehouse == "spark" -%}
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
+from sqlglot import exp
+
+from .sqlmesh_integration.project.resource import gateway_connection
 {%- else -%}
 from collections.abc import Sequence
 from typing import Any
@@ -79,7 +89,7 @@ class WarehouseResource(ConfigurableResource):
             if locked is None:
                 raise
             raise Failure(str(locked), allow_retries=False) from None
-{%- else %}
+{%- elif cookiecutter.warehouse == "postgres" %}
 
     def connect(self) -> Any:
         """A psycopg2 connection to SQLMesh's PostgreSQL database, opened as its gateway opens it.
@@ -104,6 +114,15 @@ class WarehouseResource(ConfigurableResource):
         its SQL type, in the order of the values in each row.
         """
         schema = table.split(".")[0]
+{%- if cookiecutter.warehouse == "spark" %}
+        # Spark has no transactions: SQLMesh's own engine adapter for the gateway (the Spark session
+        # its runs use) overwrites the table in one statement, as SQLMesh replaces a FULL model's.
+        adapter = gateway_connection(self.project_dir, self.gateway).create_engine_adapter()
+        frame = pd.DataFrame([list(row) for row in rows], columns=list(columns))
+        types = {name: exp.DataType.build(sql_type, dialect="duckdb") for name, sql_type in columns.items()}
+        adapter.create_schema(schema)
+        adapter.replace_query(table, frame, target_columns_to_types=types)
+{%- else %}
         definition = ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
         placeholders = ", ".join(["{% if cookiecutter.warehouse == "duckdb" %}?{% else %}%s{% endif %}"] * len(columns))
         insert = f"INSERT INTO {table} VALUES ({placeholders})"
@@ -132,6 +151,7 @@ class WarehouseResource(ConfigurableResource):
                 cursor.executemany(insert, rows)
         finally:
             connection.close()
+{%- endif %}
 {%- endif %}
         return len(rows)
 {%- if cookiecutter.warehouse == "duckdb" %}

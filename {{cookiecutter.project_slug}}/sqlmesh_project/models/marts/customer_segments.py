@@ -8,6 +8,7 @@ import typing as t
 from datetime import datetime
 
 import pandas as pd
+from sqlglot import exp
 from sqlglot.expressions import to_column
 from sqlmesh import ExecutionContext, model
 
@@ -55,7 +56,12 @@ def execute(
     **kwargs: t.Any,
 ) -> t.Iterator[pd.DataFrame]:
     customers = context.resolve_table("marts.customers")
-    df = context.fetchdf(f"SELECT customer_id, number_of_orders, lifetime_value FROM {customers}")
+    # Built with SQLGlot rather than an f-string: SQLMesh writes the query in the warehouse's
+    # own SQL (Spark quotes names with backticks, DuckDB and PostgreSQL with double quotes).
+    query = exp.select("customer_id", "number_of_orders", "lifetime_value").from_(
+        exp.to_table(customers, dialect="duckdb")
+    )
+    df = context.fetchdf(query)
     if df.empty:
         # SQLMesh rejects an empty DataFrame; yielding nothing means "no rows".
         return
