@@ -1,0 +1,87 @@
+"""The `spark` warehouse, on a real Spark standalone cluster the tests start on 127.0.0.1.
+
+One master and two workers, each a process (helpers/spark_cluster.py), shared by
+this module. The bake's SQLMesh connects to the master, its state in a DuckDB
+file. What differs from DuckDB is the database's wording of the failing cast.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers.dagster_dev import free_port
+from helpers.demo_outcomes import assert_first_demo_run, evaluated
+from helpers.project import IN_PROJECT, TEMPLATE_BIN, InstalledProject, Scratch, install, run
+from helpers.sample_expectations import MART_ROW_COUNTS
+from helpers.spark_cluster import java_binary, spark_cluster
+
+pytestmark = pytest.mark.e2e
+
+# Spark's words for the sample's failing cast, with ANSI SQL on (the bake's config).
+BAD_CAST_ERROR = "CAST_INVALID_INPUT"
+
+
+@pytest.fixture(scope="module")
+def spark_project(bake) -> InstalledProject:
+    """The `warehouse=spark` bake, installed (pyspark with it)."""
+    if java_binary() is None:
+        pytest.skip("Java is not installed (.ci/run installs Debian's openjdk-17-jre-headless package)")
+    root = bake({"warehouse": "spark"}, fresh=True)
+    install(root)
+    return InstalledProject(root=root, package="shop_analytics")
+
+
+@pytest.fixture(scope="module")
+def cluster(spark_project, tmp_path_factory):
+    site_packages = next((spark_project.root / ".venv" / "lib").glob("python3*/site-packages"))
+    folder = tmp_path_factory.mktemp("spark-cluster")
+    with spark_cluster(site_packages / "pyspark", folder, (free_port(), free_port())) as running:
+        yield running
+
+
+def on_the_cluster(scratch: Scratch, cluster) -> Scratch:
+    """The scratch's tables and SQLMesh state its own, on the cluster."""
+    scratch.extra_env.update(
+        {
+            "SPARK_MASTER": cluster.master_url,
+            "SPARK_WAREHOUSE_DIR": str(scratch.root / "spark_warehouse"),
+            "SQLMESH_STATE_PATH": str(scratch.root / "sqlmesh_state.duckdb"),
+        }
+    )
+    return scratch
+
+
+def gateway_query(scratch: Scratch, *queries: str) -> list[list]:
+    """Each query's rows, through the project's Spark gateway."""
+    command = [str(scratch.project.python), str(IN_PROJECT / "gateway_query.py"), str(scratch.sqlmesh_project)]
+    return json.loads(run([*command, *queries], scratch.project.root, scratch.env()).stdout)
+
+
+def bare_plan(scratch: Scratch) -> dict:
+    script = IN_PROJECT / "bare_sqlmesh.py"
+    command = [str(scratch.project.python), str(script), str(scratch.sqlmesh_project), "plan"]
+    return json.loads(run(command, scratch.project.root, scratch.env()).stdout)
+
+
+def test_the_demo_on_a_spark_cluster_has_the_demos_outcomes_as_bare_sqlmesh_has(
+    spark_project, cluster, tmp_path
+):
+    # Bare SQLMesh first, on tables of its own: the landing table the sample reads, then its plan.
+    bare = on_the_cluster(spark_project.scratch(tmp_path / "bare"), cluster)
+    assert bare.materialize(select=["landing/revenue_targets"])["status"] == "SUCCESS"
+    reference = bare_plan(bare)
+
+    scratch = on_the_cluster(spark_project.scratch(tmp_path / "dagster"), cluster)
+    result = scratch.materialize()
+
+    counts = gateway_query(scratch, *(f"SELECT COUNT(*) FROM {model}" for model in MART_ROW_COUNTS))
+    assert_first_demo_run(result, dict(zip(MART_ROW_COUNTS, counts, strict=True)), BAD_CAST_ERROR)
+    # Model by model as bare SQLMesh on the same cluster: evaluated, failed, skipped, audits.
+    assert evaluated(result) == {name.split(".", 1)[1]: n for name, n in reference["evaluated"].items()}
+    failed = {step.replace("__", ".") for step, status in result["steps"].items() if status == "STEP_FAILURE"}
+    assert failed == {name.split(".", 1)[1].replace('"', "") for name in reference["failed"]} | {
+        "failure_demo.orders_failing_blocking_audit"
+    }, (failed, reference)
+    # The cluster did the work: each worker ran executors of the runs' Spark applications.
+    ran = cluster.applications_by_worker()
+    assert len(ran) == 2 and all(ran.values()), ran

@@ -1,0 +1,121 @@
+"""A throwaway Apache Spark standalone cluster on 127.0.0.1: one master and two workers, each a process.
+
+Started with the `spark-class` launcher of the pyspark wheel a `warehouse=spark`
+bake installs (Spark's own jars; Java 17, which `.ci/run` installs when
+missing). Every address Spark binds, its web UIs included, is 127.0.0.1
+(SPARK_LOCAL_IP). Each process runs in a session of its own, so that the
+executors a worker launches for an application end with it: every one is
+ended by its process group when the block ends.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+WORKERS = 2
+
+
+def java_binary() -> str | None:
+    """The java program, or None when no Java runtime is installed."""
+    return shutil.which("java")
+
+
+@dataclass(frozen=True)
+class SparkCluster:
+    master_url: str
+    """``spark://127.0.0.1:<port>``: SPARK_MASTER for the projects that use it."""
+    ui_port: int
+    """The master's web UI, whose ``/json/`` says what the workers and applications are."""
+
+    def state(self) -> dict:
+        return _json(f"http://127.0.0.1:{self.ui_port}/json/")
+
+    def applications_by_worker(self) -> dict[str, set[str]]:
+        """Worker id -> the applications (SQLMesh's Spark sessions) it has run an executor of."""
+        ran = {}
+        for worker in self.state()["workers"]:
+            details = _json(worker["webuiaddress"] + "/json/")
+            executors = details["executors"] + details["finishedexecutors"]
+            ran[worker["id"]] = {executor["appid"] for executor in executors}
+        return ran
+
+
+def _json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return json.load(reply)
+
+
+@contextmanager
+def spark_cluster(spark_home: Path, folder: Path, ports: tuple[int, int]) -> Iterator[SparkCluster]:
+    """Start a master on ``ports`` (its own, its UI's) and two workers; yield the cluster; end them all."""
+    launcher = spark_home / "bin" / "spark-class"
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(folder / "logs"),
+        "SPARK_NO_DAEMONIZE": "1",
+    }
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    master_port, ui_port = ports
+    cluster = SparkCluster(f"spark://127.0.0.1:{master_port}", ui_port)
+    processes: list[subprocess.Popen] = []
+
+    def start(name: str, *arguments: str) -> None:
+        log = (folder / "logs" / f"{name}.out").open("wb")
+        processes.append(
+            subprocess.Popen(
+                [str(launcher), *arguments],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        log.close()
+
+    try:
+        master = "org.apache.spark.deploy.master.Master"
+        start("master", master, "--host", "127.0.0.1", "--port", str(master_port), "--webui-port", str(ui_port))
+        for number in range(1, WORKERS + 1):
+            work = folder / f"worker{number}"
+            work.mkdir(exist_ok=True)
+            start(
+                f"worker{number}",
+                "org.apache.spark.deploy.worker.Worker",
+                cluster.master_url,
+                "--host", "127.0.0.1",
+                "--webui-port", "0",
+                "--cores", "1",
+                "--memory", "1g",
+                "--work-dir", str(work),
+            )  # fmt: skip
+        _wait_for_workers(cluster, processes, folder)
+        yield cluster
+    finally:
+        for process in processes:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_for_workers(cluster: SparkCluster, processes: list[subprocess.Popen], folder: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        exited = [process.args[1] for process in processes if process.poll() is not None]
+        assert not exited, f"{exited} exited; see {folder / 'logs'}"
+        with suppress(OSError, ValueError):
+            workers = cluster.state()["workers"]
+            if sum(worker["state"] == "ALIVE" for worker in workers) == WORKERS:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the Spark cluster did not have {WORKERS} workers within 90 s; see {folder / 'logs'}")
