@@ -13,6 +13,7 @@ ANSWER_SETS = {
     "duckdb-starter": {"sample_pipeline": "starter"},
     "postgres-demo": {"warehouse": "postgres"},
     "postgres-starter": {"warehouse": "postgres", "sample_pipeline": "starter"},
+    "spark-demo": {"warehouse": "spark"},
 }
 
 
