@@ -46,6 +46,7 @@ def on_the_cluster(scratch: Scratch, cluster) -> Scratch:
             "SPARK_MASTER": cluster.master_url,
             "SPARK_WAREHOUSE_DIR": str(scratch.root / "spark_warehouse"),
             "SQLMESH_STATE_PATH": str(scratch.root / "sqlmesh_state.duckdb"),
+            "SPARK_METASTORE_DIR": str(scratch.root / "spark_metastore"),
         }
     )
     return scratch

@@ -22,6 +22,10 @@ The warehouse is Apache Spark, reached with these environment variables (see
 - ``SPARK_WAREHOUSE_DIR``: where Spark writes the tables, a folder every
   executor and the driver can reach (shared storage on a real cluster).
   Default: ``data/spark_warehouse`` at the project root.
+- ``SPARK_METASTORE_DIR``: Spark's catalog of those tables (Hive's metastore,
+  an embedded Derby database). Default: ``data/spark_metastore``. Derby lets
+  one process open it at a time; a shared cluster uses a Hive metastore
+  service (``spark.hadoop.hive.metastore.uris``) or Databricks' catalog instead.
 - ``SQLMESH_STATE_PATH``: SQLMesh's state (snapshots, intervals,
   environments), in a DuckDB file. Default: ``data/sqlmesh_state.duckdb``.
   SQLMesh advises against keeping its state in Spark, whose tables have no
@@ -76,6 +80,9 @@ STATE_PATH = Path(
     os.environ.get("SQLMESH_STATE_PATH", PROJECT_ROOT / "data" / "sqlmesh_state.duckdb")
 ).resolve()
 STATE_PATH.parent.mkdir(parents=True, exist_ok=True)
+METASTORE_DIR = Path(
+    os.environ.get("SPARK_METASTORE_DIR", PROJECT_ROOT / "data" / "spark_metastore")
+).resolve()
 CONNECTION = SparkConnectionConfig(
     config={
         "spark.master": os.environ.get("SPARK_MASTER", "local[2]"),
@@ -85,6 +92,12 @@ CONNECTION = SparkConnectionConfig(
         "spark.driver.host": os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1"),
         "spark.driver.bindAddress": os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1"),
         "spark.ui.enabled": "false",
+        # Spark's catalog of the tables (Hive's metastore, an embedded Derby database) next to them,
+        # not in whatever folder a command starts in. Derby lets one process open it at a time.
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={METASTORE_DIR};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={METASTORE_DIR}.log",
     }
 )
 STATE_CONNECTION = DuckDBConnectionConfig(database=str(STATE_PATH))

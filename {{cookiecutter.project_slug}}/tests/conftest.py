@@ -47,6 +47,7 @@ os.environ["WAREHOUSE_PATH"] = str(_scratch / "warehouse.duckdb")
 # Tables and SQLMesh's state of their own, on the Spark of SPARK_MASTER (local threads by default).
 os.environ["SPARK_WAREHOUSE_DIR"] = str(_scratch / "spark_warehouse")
 os.environ["SQLMESH_STATE_PATH"] = str(_scratch / "sqlmesh_state.duckdb")
+os.environ["SPARK_METASTORE_DIR"] = str(_scratch / "spark_metastore")
 {%- elif not cookiecutter.sqlmesh_project_path %}
 # A database of its own next to yours (POSTGRES_DB with "_test"), made anew for each session.
 _WAREHOUSE_DB = os.environ.get("POSTGRES_DB", "warehouse")
