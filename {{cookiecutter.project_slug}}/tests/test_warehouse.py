@@ -69,6 +69,27 @@ def test_a_file_another_process_holds_fails_the_asset_naming_the_process(tmp_pat
         holder.wait()
     assert f"{warehouse} is locked by another process" in str(raised.value)
     assert f"kill {holder.pid}" in str(raised.value)
+{%- elif cookiecutter.warehouse == "spark" %}
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection
+from {{ cookiecutter.package_name }}.warehouse import WarehouseResource
+
+SQLMESH_PROJECT = Path(__file__).parents[1] / "sqlmesh_project"
+
+
+def test_a_table_lands_in_the_gateways_warehouse_and_is_replaced_whole():
+    resource = WarehouseResource(project_dir=str(SQLMESH_PROJECT))
+    columns = {"month": "DATE", "target": "DECIMAL(18, 2)"}
+
+    written = resource.replace_table("landing.targets", columns, [("2025-01-01", 150), ("2025-02-01", 400)])
+    rewritten = resource.replace_table("landing.targets", columns, [("2025-03-01", 750)])
+
+    # Read back through SQLMesh's own adapter for the gateway, as the models read it.
+    adapter = gateway_connection(str(SQLMESH_PROJECT), None).create_engine_adapter()
+    stored = adapter.fetchall("SELECT CAST(month AS STRING), CAST(target AS INT) FROM landing.targets ORDER BY 1")
+    assert (written, rewritten) == (2, 1)
+    assert [tuple(row) for row in stored] == [("2025-03-01", 750)]
 {%- else %}
 from pathlib import Path
 
