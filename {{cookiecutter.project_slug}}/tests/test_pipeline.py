@@ -35,6 +35,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+{%- if cookiecutter.warehouse == "spark" %}
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection
+{%- endif %}
 {%- endif %}
 {%- if not cookiecutter.sqlmesh_project_path %}
 
@@ -409,8 +412,15 @@ def test_a_range_of_days_is_one_run_that_fills_exactly_those_days():
         ]
         assert sorted(partitions) == days
     assert all(check_results(result).values())
+{%- if cookiecutter.warehouse == "spark" %}
+    # Read through SQLMesh's own adapter for the gateway (Spark's session), as the models read.
+    adapter = gateway_connection(defs.resources["warehouse"].project_dir).create_engine_adapter()
+    stored = adapter.fetchall("SELECT CAST(view_date AS STRING), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1")
+    assert [tuple(row) for row in stored] == [(day, PAGES) for day in days]
+{%- else %}
     with closing(defs.resources["warehouse"].connect()) as connection:
         cursor = connection.cursor()
         cursor.execute("SELECT CAST(view_date AS TEXT), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1")
         assert cursor.fetchall() == [(day, PAGES) for day in days]
+{%- endif %}
 {%- endif %}

@@ -22,7 +22,6 @@ from .sqlmesh_integration.vocabulary.diagnostics import WarehouseLockedError
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 from sqlglot import exp
@@ -117,11 +116,17 @@ class WarehouseResource(ConfigurableResource):
 {%- if cookiecutter.warehouse == "spark" %}
         # Spark has no transactions: SQLMesh's own engine adapter for the gateway (the Spark session
         # its runs use) overwrites the table in one statement, as SQLMesh replaces a FULL model's.
+        # The rows go as a VALUES list cast to the columns' types: fine for a landing table of
+        # this size; load larger data with Spark's own readers.
         adapter = gateway_connection(self.project_dir, self.gateway).create_engine_adapter()
-        frame = pd.DataFrame([list(row) for row in rows], columns=list(columns))
         types = {name: exp.DataType.build(sql_type, dialect="duckdb") for name, sql_type in columns.items()}
+        if rows:
+            source = exp.values([tuple(row) for row in rows], alias="source", columns=list(columns))
+            query = exp.select(*(exp.cast(exp.column(n), t).as_(n) for n, t in types.items())).from_(source)
+        else:
+            query = exp.select(*(exp.cast(exp.null(), t).as_(n) for n, t in types.items())).where(exp.false())
         adapter.create_schema(schema)
-        adapter.replace_query(table, frame, target_columns_to_types=types)
+        adapter.replace_query(table, query, target_columns_to_types=types)
 {%- else %}
         definition = ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
         placeholders = ", ".join(["{% if cookiecutter.warehouse == "duckdb" %}?{% else %}%s{% endif %}"] * len(columns))
