@@ -27,8 +27,10 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.constants im
     STANDALONE_AUDIT_OP_TAG,
 )
 {%- else -%}
+{% if cookiecutter.warehouse != "spark" -%}
 from contextlib import closing
 
+{% endif -%}
 {% if cookiecutter.warehouse == "postgres" -%}
 import pytest
 {% endif -%}
@@ -415,7 +417,9 @@ def test_a_range_of_days_is_one_run_that_fills_exactly_those_days():
 {%- if cookiecutter.warehouse == "spark" %}
     # Read through SQLMesh's own adapter for the gateway (Spark's session), as the models read.
     adapter = gateway_connection(defs.resources["warehouse"].project_dir).create_engine_adapter()
-    stored = adapter.fetchall("SELECT CAST(view_date AS STRING), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1")
+    stored = adapter.fetchall(
+        "SELECT CAST(view_date AS STRING), COUNT(*) FROM web.page_views GROUP BY 1 ORDER BY 1"
+    )
     assert [tuple(row) for row in stored] == [(day, PAGES) for day in days]
 {%- else %}
     with closing(defs.resources["warehouse"].connect()) as connection:

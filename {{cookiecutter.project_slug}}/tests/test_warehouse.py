@@ -87,7 +87,9 @@ def test_a_table_lands_in_the_gateways_warehouse_and_is_replaced_whole():
 
     # Read back through SQLMesh's own adapter for the gateway, as the models read it.
     adapter = gateway_connection(str(SQLMESH_PROJECT), None).create_engine_adapter()
-    stored = adapter.fetchall("SELECT CAST(month AS STRING), CAST(target AS INT) FROM landing.targets ORDER BY 1")
+    stored = adapter.fetchall(
+        "SELECT CAST(month AS STRING), CAST(target AS INT) FROM landing.targets ORDER BY 1"
+    )
     assert (written, rewritten) == (2, 1)
     assert [tuple(row) for row in stored] == [("2025-03-01", 750)]
 {%- else %}
