@@ -6,12 +6,21 @@ file. What differs from DuckDB is the database's wording of the failing cast.
 """
 
 import json
+import os
 import shutil
 
 import pytest
 from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated
-from helpers.project import IN_PROJECT, InstalledProject, Scratch, install, run
+from helpers.project import (
+    IN_PROJECT,
+    TEMPLATE_BIN,
+    InstalledProject,
+    Scratch,
+    install,
+    run,
+    run_own_project_tests,
+)
 from helpers.sample_expectations import MART_ROW_COUNTS
 from helpers.spark_cluster import java_binary, spark_cluster
 
@@ -107,3 +116,15 @@ def test_the_demo_on_a_spark_cluster_has_the_demos_outcomes_as_bare_sqlmesh_has(
     # The cluster did the work: each worker ran executors of the runs' Spark applications.
     ran = cluster.applications_by_worker()
     assert len(ran) == 2 and all(ran.values()), ran
+
+
+def test_the_generated_projects_make_test_passes_on_the_cluster(spark_project, cluster):
+    """The tests of the project's SQLMesh project, as its README says (`make test TESTS=...`), with
+    SPARK_MASTER at the cluster. Its other tests run on DuckDB files of their own whatever the
+    warehouse, and are the same files in every bake: the demo bake runs them (test_generated_project)."""
+    env = {
+        **os.environ,
+        "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "SPARK_MASTER": cluster.master_url,
+    }
+    run_own_project_tests(spark_project.root, env, bake="spark sample")

@@ -226,10 +226,16 @@ whatever the bake, are the same files in every bake, and run in the demo bake's 
 POSTGRES_STORE_TESTS = "tests/sqlmesh_integration/test_postgres_store.py"
 """The integration's tests that need a PostgreSQL server: only `postgres` bakes of a sample have them,
 and the PostgreSQL bake runs them with its own project's tests."""
-OWN_PROJECT_TEST_COUNT = {"duckdb": 11, "postgres": 9, "starter sample": 16, "postgres sample": 19}
+OWN_PROJECT_TEST_COUNT = {
+    "duckdb": 11,
+    "postgres": 9,
+    "starter sample": 16,
+    "postgres sample": 19,
+    "spark sample": 14,
+}
 """How many of them run: around a team's project, by warehouse (PostgreSQL's warehouse tests are
 one fewer); on the starter sample, and on the demo sample on PostgreSQL, whose pipeline tests check
-their own data too (with ``POSTGRES_STORE_TESTS``, 5)."""
+their own data too (with ``POSTGRES_STORE_TESTS``, 5); on the demo sample on Spark, without them."""
 
 
 def run_own_project_tests(root: Path, env: dict[str, str], bake: str = "duckdb") -> int:
