@@ -176,6 +176,12 @@ DAILY = (
     "cron '@daily', tags [dagster_partitioned]);\nSELECT CAST(@start_ds AS DATE) AS day, 1 AS n\n"
 )
 VISITS = "MODEL (name marts.visits, kind FULL);\nSELECT COUNT(*) AS days FROM raw.visits\n"
+# The same days, a row each, evaluated a hundred days at a time: the whole history in a few batches.
+DAILY_IN_BATCHES = (
+    "MODEL (name raw.visits, kind INCREMENTAL_BY_TIME_RANGE (time_column day, batch_size 100), "
+    "cron '@daily', tags [dagster_partitioned]);\nSELECT CAST(series.day AS DATE) AS day, 1 AS n\n"
+    "FROM GENERATE_SERIES(CAST(@start_ds AS DATE), CAST(@end_ds AS DATE), INTERVAL 1 DAY) AS series(day)\n"
+)
 
 
 def promote(project: Project, **config):
@@ -224,7 +230,7 @@ def test_a_promoted_partitioned_model_leaves_its_history_to_runs_and_the_report_
 
 
 def test_promotion_with_backfill_partitions_fills_the_history_as_sqlmesh_does(project):
-    project.write("visits_daily", DAILY)
+    project.write("visits_daily", DAILY_IN_BATCHES)
 
     before = yesterday_in_utc()
     assert promote(project, backfill_partitions=True).success
