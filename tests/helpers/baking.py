@@ -35,6 +35,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "demo": {"sample_pipeline": "demo"},
     "starter": {"sample_pipeline": "starter"},
     "postgres": {"warehouse": "postgres"},
+    "spark": {"warehouse": "spark"},
 }
 
 # What post_gen_project.py removes for "starter", as fnmatch patterns ("*" crosses "/").
@@ -44,6 +45,11 @@ STARTER_PRUNED = (
     "sqlmesh_project/tests/test_failure_demo*",
     "docs/*failure_demo*",
     "docs/images/*",
+)
+# What it rewrites for a Spark warehouse: the sample's series of days, as UNNEST(GENERATE_SERIES(...)).
+SPARK_REWRITTEN = (
+    "sqlmesh_project/models/marts/daily_revenue.sql",
+    "sqlmesh_project/models/web/page_views.sql",
 )
 # What it removes for a DuckDB warehouse: the integration's tests that need a PostgreSQL server.
 POSTGRES_ONLY = ("tests/sqlmesh_integration/test_postgres_store.py",)

@@ -31,7 +31,8 @@ WITH bounds AS (
     MAX(order_date) AS last_day
   FROM marts.orders
 ), calendar AS (
-  -- GENERATE_SERIES as a table, which DuckDB and PostgreSQL both accept.
+  -- GENERATE_SERIES as a table, which DuckDB and PostgreSQL both accept (a `spark` bake writes
+  -- UNNEST(GENERATE_SERIES(...)) instead, which SQLMesh turns into Spark's EXPLODE).
   SELECT
     CAST(series.day AS DATE) AS order_date
   FROM bounds
