@@ -35,8 +35,9 @@ demo: $(VENV)/.installed ## Bake the default project into build/demo, run every 
 # Two workers (pytest-xdist): the tests mostly wait on the projects they run, so two at a time keep
 # two cores busy. Each test file runs whole on one worker (--dist loadfile), so its module fixtures
 # (a PostgreSQL server, the every-kind reference) are built once; each worker installs its own bakes.
+# The longest files go first (tests/conftest.py, LONGEST_FIRST), not the files with most tests.
 test: $(VENV)/.installed ## Run every test of the template (bakes, installs and runs real projects)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed ## Check the template's own code with ruff
 	$(BIN)/ruff check hooks tests
