@@ -134,7 +134,9 @@ def test_partitions_on_postgres_run_and_restate_exactly_their_days(postgres, pos
     assert revenue_per_day(scratch) == {day(2): 60.0, day(3): 300.0, day(4): 60.0}
 
 
-def test_hours_of_the_hourly_model_on_postgres_fill_exactly_their_interval(postgres, postgres_project, tmp_path):
+def test_hours_of_the_hourly_model_on_postgres_fill_exactly_their_interval(
+    postgres, postgres_project, tmp_path
+):
     """A range of hours in one run, with SQLMesh's state in PostgreSQL: exactly those hours are filled.
 
     Days on PostgreSQL are the test above's; the whole backfill from the UI (days, hours and the

@@ -85,7 +85,9 @@ def spark_cluster(spark_home: Path, folder: Path, ports: tuple[int, int]) -> Ite
 
     try:
         master = "org.apache.spark.deploy.master.Master"
-        start("master", master, "--host", "127.0.0.1", "--port", str(master_port), "--webui-port", str(ui_port))
+        start(
+            "master", master, "--host", "127.0.0.1", "--port", str(master_port), "--webui-port", str(ui_port)
+        )
         for number in range(1, WORKERS + 1):
             work = folder / f"worker{number}"
             work.mkdir(exist_ok=True)
@@ -118,4 +120,6 @@ def _wait_for_workers(cluster: SparkCluster, processes: list[subprocess.Popen], 
             if sum(worker["state"] == "ALIVE" for worker in workers) == WORKERS:
                 return
         time.sleep(0.5)
-    raise AssertionError(f"the Spark cluster did not have {WORKERS} workers within 90 s; see {folder / 'logs'}")
+    raise AssertionError(
+        f"the Spark cluster did not have {WORKERS} workers within 90 s; see {folder / 'logs'}"
+    )
