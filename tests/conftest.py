@@ -106,7 +106,7 @@ def cli_env(isolated_env: dict[str, str]) -> dict[str, str]:
 LONGEST_FIRST = (
     "tests/e2e/test_generated_project.py",  # 450
     "tests/e2e/test_selection.py",  # 370
-    "tests/e2e/test_spark.py",  # 300
+    "tests/e2e/test_spark.py",  # 230
     "tests/e2e/test_concurrent_runs.py",  # 220
     "tests/e2e/test_automation.py",  # 210
     "tests/e2e/test_real_partitions.py",  # 210
