@@ -5,7 +5,9 @@ What each test expects is worked out from SQLMesh's own view of the project
 names an asset whose definition is not what SQLMesh's project calls for.
 """
 
+import importlib
 from collections import Counter
+from importlib.util import find_spec
 
 import pytest
 from dagster import AssetKey, Definitions
@@ -20,7 +22,7 @@ from sqlmesh_expectations import (
     expected_definitions,
 )
 
-from {{ cookiecutter.package_name }}.definitions import defs, sqlmesh
+from {{ cookiecutter.package_name }}.definitions import PRELOADED_FOR_STEPS, defs, sqlmesh
 {%- if not cookiecutter.sqlmesh_project_path %}
 from {{ cookiecutter.package_name }}.ingestion import revenue_targets
 {%- endif %}
@@ -150,3 +152,10 @@ def test_schedules_run_every_model_and_what_it_reads():
     (by_day,) = [schedule for schedule in defs.schedules if schedule.name != "sqlmesh_run_schedule"]
     assert defs.resolve_job_def(by_day.job_name).asset_layer.selected_asset_keys == partitioned
 {%- endif %}
+
+
+def test_each_module_preloaded_for_multiprocess_steps_imports():
+    """The forkserver skips a module it cannot import, silently: steps would start slower, not fail."""
+    installed = [name for name in PRELOADED_FOR_STEPS if name != "dagster_postgres" or find_spec(name)]
+    for name in installed:
+        importlib.import_module(name)
