@@ -12,6 +12,8 @@ import shutil
 import pytest
 from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated
+from helpers.environments import PARTITIONED, VIP, edit, make
+from helpers.environments import evaluated as evaluated_models
 from helpers.project import (
     IN_PROJECT,
     TEMPLATE_BIN,
@@ -21,7 +23,8 @@ from helpers.project import (
     run,
     run_own_project_tests,
 )
-from helpers.sample_expectations import MART_ROW_COUNTS
+from helpers.real_partitioned_project import filled
+from helpers.sample_expectations import MART_ROW_COUNTS, PAGES_PER_DAY
 from helpers.spark_cluster import java_binary, spark_cluster
 
 pytestmark = pytest.mark.e2e
@@ -84,22 +87,31 @@ def bare_plan(scratch: Scratch) -> dict:
     return json.loads(run(command, scratch.project.root, scratch.env()).stdout)
 
 
-def test_the_demo_on_a_spark_cluster_has_the_demos_outcomes_as_bare_sqlmesh_has(
-    spark_project, cluster, tmp_path
-):
+@pytest.fixture(scope="module")
+def demo_on_the_cluster(spark_project, cluster, tmp_path_factory) -> tuple[Scratch, dict, dict, dict]:
+    """The demo's first run on the cluster, and bare SQLMesh's plan of the same models beside it.
+
+    Returns the run's scratch (a copy of the SQLMesh project: later tests change it), what the
+    run did, the marts' row counts after it, and bare SQLMesh's plan.
+    """
+    root = tmp_path_factory.mktemp("spark-demo")
     # Bare SQLMesh first, on tables of its own, planning the models the run selects: every
     # unpartitioned one (the partitioned ones are left out), but the one that reads the table a
-    # Dagster asset writes (its outcome is the sample's, asserted below).
-    bare = on_the_cluster(spark_project.scratch(tmp_path / "bare", copy_sqlmesh_project=True), cluster)
+    # Dagster asset writes (its outcome is the sample's, asserted from the run).
+    bare = on_the_cluster(spark_project.scratch(root / "bare", copy_sqlmesh_project=True), cluster)
     shutil.rmtree(bare.sqlmesh_project / "models" / "web")
     (bare.sqlmesh_project / "models" / "marts" / f"{READS_LANDING.split('.')[1]}.sql").unlink()
     reference = bare_plan(bare)
 
-    scratch = on_the_cluster(spark_project.scratch(tmp_path / "dagster"), cluster)
+    scratch = on_the_cluster(spark_project.scratch(root / "dagster", copy_sqlmesh_project=True), cluster)
     result = scratch.materialize()
-
     counts = gateway_query(scratch, *(f"SELECT COUNT(*) FROM {model}" for model in MART_ROW_COUNTS))
-    assert_first_demo_run(result, dict(zip(MART_ROW_COUNTS, counts, strict=True)), BAD_CAST_ERROR)
+    return scratch, result, dict(zip(MART_ROW_COUNTS, counts, strict=True)), reference
+
+
+def test_the_demo_on_a_spark_cluster_has_the_demos_outcomes_as_bare_sqlmesh_has(demo_on_the_cluster, cluster):
+    _, result, counts, reference = demo_on_the_cluster
+    assert_first_demo_run(result, counts, BAD_CAST_ERROR)
     # Model by model as bare SQLMesh on the same cluster: evaluated, failed, skipped, audits.
     reference_evaluated = {model_name(name): n for name, n in reference["evaluated"].items()}
     assert evaluated(result) == {**reference_evaluated, READS_LANDING: 1}
@@ -120,6 +132,58 @@ def test_the_demo_on_a_spark_cluster_has_the_demos_outcomes_as_bare_sqlmesh_has(
     # The cluster did the work: each worker ran executors of the runs' Spark applications.
     ran = cluster.applications_by_worker()
     assert len(ran) == 2 and all(ran.values()), ran
+
+
+def test_a_change_tried_in_dev_on_the_cluster_is_diffed_then_promoted_without_evaluating_it_again(
+    demo_on_the_cluster,
+):
+    """The environments flow on Spark: dev builds only the change, the plan report diffs the rows
+    dev built against prod's, and promotion evaluates nothing (test_environments has every step)."""
+    scratch, _, counts, _ = demo_on_the_cluster
+    report = scratch.root / "plan.md"
+    edit(
+        scratch.sqlmesh_project / "models" / "marts" / "customers.sql",
+        "AS lifetime_value\nFROM staging.stg_customers",
+        "AS lifetime_value,\n" + VIP,
+    )
+
+    dev = make(scratch, "run", "ENV=dev", "SELECT=marts/customers")
+    assert (dev["status"], evaluated_models(dev)) == ("SUCCESS", {"marts.customers"}), dev
+    assert dev["materialized"]["marts/customers"]["dagster/table_name"].endswith("marts__dev.customers")
+
+    make(scratch, "plan", f"REPORT={report}", "ENV=dev")
+    text = report.read_text()
+    ((rows,),) = counts["marts.customers"]
+    # Every customer on both sides, none added, removed or changed in the columns both have.
+    assert f"| `marts.customers` | {rows} | {rows} | 0 | 0 | 0 | +is_vip |" in text, text
+    assert "Applying it evaluates nothing" in text
+
+    promoted = make(scratch, "promote")
+    assert (promoted["status"], evaluated_models(promoted)) == ("SUCCESS", set()), promoted
+    # prod's view now shows the table dev built.
+    vips = "SELECT customer_id FROM {}.customers WHERE is_vip ORDER BY customer_id"
+    in_prod, in_dev = gateway_query(scratch, vips.format("marts"), vips.format("marts__dev"))
+    assert in_prod and in_prod == in_dev
+
+
+def test_a_weeks_partition_run_on_the_cluster_evaluates_exactly_that_week(spark_project, cluster, tmp_path):
+    """The sample's partitioned models for the week after the project's start, as one run."""
+    scratch = on_the_cluster(spark_project.scratch(tmp_path), cluster)
+    week = [f"2024-01-0{number}" for number in range(1, 8)]
+    tags = {"dagster/asset_partition_range_start": week[0], "dagster/asset_partition_range_end": week[-1]}
+
+    result = scratch.materialize(select=PARTITIONED, tags=tags)
+
+    assert (result["status"], result["executions"]) == ("SUCCESS", 1), result
+    assert result["partitions"] == {key: week for key in PARTITIONED}
+    # SQLMesh's state holds that week as filled, and nothing else; the tables hold its days.
+    the_week = [["2024-01-01T00:00:00+00:00", "2024-01-08T00:00:00+00:00"]]
+    assert filled(scratch) == {"web.page_views": the_week, "web.daily_traffic": the_week}
+    days_held = "SELECT MIN(view_date), MAX(view_date), COUNT(*) FROM {}"
+    assert gateway_query(scratch, *(days_held.format(key.replace("/", ".")) for key in PARTITIONED)) == [
+        [["2024-01-01", "2024-01-07", 7 * PAGES_PER_DAY]],
+        [["2024-01-01", "2024-01-07", 7]],
+    ]
 
 
 def test_the_generated_projects_make_test_passes_on_the_cluster(spark_project, cluster):
