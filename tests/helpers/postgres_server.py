@@ -2,7 +2,8 @@
 
 Uses the server binaries of Debian's `postgresql` package (which `.ci/run`
 installs when missing). PostgreSQL refuses to run as root, so as root the
-server runs as the package's `postgres` user.
+server runs as the package's `postgres` user. It is stopped when the block ends,
+or by a watchdog when the tests are killed (helpers/watchdog.py).
 """
 
 import glob
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.watchdog import stopped_if_the_tests_die
 
 
 def server_binaries() -> Path | None:
@@ -99,10 +102,13 @@ def postgres_server(port: int, databases: list[str]) -> Iterator[PostgresServer]
             "start",
         ]
     )
+    stop = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+    createdb = [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     try:
-        for database in databases:
-            run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database])
-        yield PostgresServer(port=port, binaries=binaries)
+        with stopped_if_the_tests_die(_as_server_user(stop), ["rm", "-rf", str(root)]):
+            for database in databases:
+                run([*createdb, database])
+            yield PostgresServer(port=port, binaries=binaries)
     finally:
-        run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        run(stop)
         shutil.rmtree(root, ignore_errors=True)

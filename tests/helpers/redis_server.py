@@ -1,7 +1,8 @@
 """A throwaway Redis server on 127.0.0.1: the Celery broker of the step-per-worker tests.
 
 Uses Debian's `redis-server` (which `.ci/run` installs when missing). Nothing is
-written to disk; the server is ended by its process id when the block ends.
+written to disk; the server is ended by its process id when the block ends, or by a
+watchdog when the tests are killed (helpers/watchdog.py).
 """
 
 import shutil
@@ -11,6 +12,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from helpers.watchdog import stopped_if_the_tests_die
 
 
 def redis_binary() -> str | None:
@@ -42,8 +45,9 @@ def redis_server(port: int) -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_until_it_answers(port, process)
-            yield f"redis://127.0.0.1:{port}"
+            with stopped_if_the_tests_die(["kill", "-KILL", str(process.pid)], ["rm", "-rf", folder]):
+                _wait_until_it_answers(port, process)
+                yield f"redis://127.0.0.1:{port}"
         finally:
             process.terminate()
             try:

@@ -5,7 +5,8 @@ bake installs (Spark's own jars; Java 17, which `.ci/run` installs when
 missing). Every address Spark binds, its web UIs included, is 127.0.0.1
 (SPARK_LOCAL_IP). Each process runs in a session of its own, so that the
 executors a worker launches for an application end with it: every one is
-ended by its process group when the block ends.
+ended by its process group when the block ends, or by a watchdog when the
+tests are killed (helpers/watchdog.py).
 """
 
 import json
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.watchdog import kill_process_groups, stopped_if_the_tests_die
 
 WORKERS = 2
 
@@ -101,8 +104,9 @@ def spark_cluster(spark_home: Path, folder: Path, ports: tuple[int, int]) -> Ite
                 "--memory", "1g",
                 "--work-dir", str(work),
             )  # fmt: skip
-        _wait_for_workers(cluster, processes, folder)
-        yield cluster
+        with stopped_if_the_tests_die(kill_process_groups(*(process.pid for process in processes))):
+            _wait_for_workers(cluster, processes, folder)
+            yield cluster
     finally:
         for process in processes:
             with suppress(ProcessLookupError):
