@@ -1423,7 +1423,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--multiprocess-max",
         type=int,
         default=100,
-        help="skip the multiprocess executor above this N (default 100; each step costs ~4 s of CPU)",
+        help="skip the multiprocess executor above this N (default 100; every step is a process of its own)",
     )
     parser.add_argument(
         "--marginal",
