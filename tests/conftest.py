@@ -104,16 +104,17 @@ def cli_env(isolated_env: dict[str, str]) -> dict[str, str]:
 # --no-loadscope-reorder` in the Makefile), so the long ones do not end the suite on one worker
 # while the other waits. Files not listed follow, in collection order.
 LONGEST_FIRST = (
-    "tests/e2e/test_generated_project.py",  # 450
-    "tests/e2e/test_selection.py",  # 370
-    "tests/e2e/test_spark.py",  # 230
-    "tests/e2e/test_concurrent_runs.py",  # 220
-    "tests/e2e/test_automation.py",  # 210
-    "tests/e2e/test_real_partitions.py",  # 210
-    "tests/e2e/test_postgres.py",  # 190
-    "tests/e2e/test_own_sqlmesh_project.py",  # 150
-    "tests/e2e/test_shared_execution.py",  # 140
+    "tests/e2e/test_spark.py",  # 550
+    "tests/e2e/test_generated_project.py",  # 290
+    "tests/e2e/test_concurrent_runs.py",  # 240
+    "tests/e2e/test_real_partitions.py",  # 200
+    "tests/e2e/test_automation.py",  # 190
+    "tests/e2e/test_postgres.py",  # 170
+    "tests/e2e/test_selection.py",  # 160
     "tests/e2e/test_tutorial.py",  # 130
+    "tests/e2e/test_reliability.py",  # 130
+    "tests/e2e/test_own_sqlmesh_project.py",  # 110
+    "tests/e2e/test_steps_on_other_hosts.py",  # 110
 )
 
 
