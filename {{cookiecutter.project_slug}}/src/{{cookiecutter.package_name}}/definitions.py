@@ -26,7 +26,8 @@ from .warehouse import WarehouseResource
 # What a multiprocess run's steps start from: a server process that has imported this module (the
 # SQLMesh project loaded), Dagster's command line and its storage, and forks each step from there.
 # Started afresh, each step would import and load all of it again: 2.6 times the CPU time and 2.5
-# times the wall time of the demo's run (docs/adr/0002). A module missing here is skipped.
+# times the wall time of the demo's run (docs/adr/0002). A module not installed (dagster_postgres
+# outside a deployment) is skipped by the server.
 PRELOADED_FOR_STEPS = [
     __name__,
     "dagster._cli",
