@@ -8,8 +8,10 @@ file. What differs from DuckDB is the database's wording of the failing cast.
 import json
 import os
 import shutil
+from datetime import date, timedelta
 
 import pytest
+from helpers.baking import answers_of
 from helpers.dagster_dev import free_port
 from helpers.demo_outcomes import assert_first_demo_run, evaluated
 from helpers.environments import PARTITIONED, VIP, edit, make
@@ -167,9 +169,10 @@ def test_a_change_tried_in_dev_on_the_cluster_is_diffed_then_promoted_without_ev
 
 
 def test_a_weeks_partition_run_on_the_cluster_evaluates_exactly_that_week(spark_project, cluster, tmp_path):
-    """The sample's partitioned models for the week after the project's start, as one run."""
+    """The sample's partitioned models for the first week of the bake's start date, as one run."""
     scratch = on_the_cluster(spark_project.scratch(tmp_path), cluster)
-    week = [f"2024-01-0{number}" for number in range(1, 8)]
+    start = date.fromisoformat(answers_of(spark_project.root)["start_date"])
+    week = [(start + timedelta(days=number)).isoformat() for number in range(7)]
     tags = {"dagster/asset_partition_range_start": week[0], "dagster/asset_partition_range_end": week[-1]}
 
     result = scratch.materialize(select=PARTITIONED, tags=tags)
@@ -177,12 +180,12 @@ def test_a_weeks_partition_run_on_the_cluster_evaluates_exactly_that_week(spark_
     assert (result["status"], result["executions"]) == ("SUCCESS", 1), result
     assert result["partitions"] == {key: week for key in PARTITIONED}
     # SQLMesh's state holds that week as filled, and nothing else; the tables hold its days.
-    the_week = [["2024-01-01T00:00:00+00:00", "2024-01-08T00:00:00+00:00"]]
+    the_week = [[f"{week[0]}T00:00:00+00:00", f"{start + timedelta(days=7)}T00:00:00+00:00"]]
     assert filled(scratch) == {"web.page_views": the_week, "web.daily_traffic": the_week}
     days_held = "SELECT MIN(view_date), MAX(view_date), COUNT(*) FROM {}"
     assert gateway_query(scratch, *(days_held.format(key.replace("/", ".")) for key in PARTITIONED)) == [
-        [["2024-01-01", "2024-01-07", 7 * PAGES_PER_DAY]],
-        [["2024-01-01", "2024-01-07", 7]],
+        [[week[0], week[-1], 7 * PAGES_PER_DAY]],
+        [[week[0], week[-1], 7]],
     ]
 
 

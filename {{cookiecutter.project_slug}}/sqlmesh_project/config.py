@@ -32,8 +32,9 @@ The warehouse is Apache Spark, reached with these environment variables (see
   transactions; for a deployment shared by several hosts, give the gateway a
   PostgreSQL ``state_connection`` instead.
 
-Spark needs Java 17 on the machine running SQLMesh. It runs with ANSI SQL on, so that a bad cast fails as it does on DuckDB
-and PostgreSQL instead of giving NULL, and writes tables as Parquet.
+Spark needs Java 17 on the machine running SQLMesh. It runs with ANSI SQL
+on, so that a bad cast fails as it does on DuckDB and PostgreSQL instead of
+giving NULL, and writes tables as Parquet.
 {%- else %}
 
 The warehouse is a PostgreSQL database, reached with the ``POSTGRES_*``
