@@ -12,7 +12,7 @@ PORT ?= 3000
 # The project's Makefile finds uv (installed below) on PATH and uses it.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo test lint screenshots bench clean
+.PHONY: help demo test lint screenshots bench bench-large clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ lint: $(VENV)/.installed ## Check the template's own code with ruff
 
 bench: $(VENV)/.installed ## Benchmark the generated project against bare SQLMesh (see benchmarks/README.md)
 	$(BIN)/python benchmarks/run.py --models 10 50 100 200 --repeat 3 --concurrency 2 4
+
+bench-large: $(VENV)/.installed ## The same at 200 and 1,000 models, in process only (about 10 minutes)
+	$(BIN)/python benchmarks/run.py --models 200 1000 --repeat 1 --marginal 200 1000 \
+		--contestants bare default python-api dagster-floor defs-load bare-load
 
 screenshots: $(VENV)/.installed ## Retake the UI screenshots of the generated project's docs (needs /usr/bin/chromium)
 	$(BIN)/python docs/screenshots.py

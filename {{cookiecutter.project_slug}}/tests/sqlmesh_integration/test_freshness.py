@@ -46,3 +46,14 @@ def test_freshness_from_cron_false_gives_none(tmp_path):
     assert [graph.get(key).freshness_policy for key in graph.materializable_asset_keys] == [None] * len(
         MODELS
     )
+
+
+def test_models_with_the_same_cron_share_one_policy_built_once(tmp_path):
+    """Dagster samples a thousand ticks of a cron to build its policy: one build per cron, not per model."""
+    twice = {**MODELS, "daily_too": "MODEL (name shop.daily_too, kind FULL); SELECT 2 AS id"}
+    (defs,) = load_components(duckdb_project(tmp_path, twice), {"shop": {}})
+    graph = defs.resolve_asset_graph()
+
+    daily = graph.get(AssetKey(["shop", "daily"])).freshness_policy
+    assert graph.get(AssetKey(["shop", "daily_too"])).freshness_policy is daily
+    assert graph.get(AssetKey(["shop", "hourly"])).freshness_policy is not daily

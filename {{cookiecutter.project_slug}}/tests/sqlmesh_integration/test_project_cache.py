@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource
-from {{ cookiecutter.package_name }}.sqlmesh_integration.project.definitions_cache import ProjectDefinitions
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.definitions_cache import (
+    ProjectDefinitions,
+    forget_held,
+)
 
 SQLMESH_PROJECT = Path(__file__).resolve().parents[2] / "sqlmesh_project"
 
@@ -24,6 +27,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def load(project: Path) -> ProjectDefinitions:
+    """The definitions as a new process (a code server, a run worker) reads them."""
+    forget_held()
     return SQLMeshResource(project_dir=str(project)).load_definitions()
 
 
@@ -53,6 +58,20 @@ def test_an_unchanged_project_is_read_back_as_it_was_loaded(project: Path):
     customers = model(cached, "marts.customers")
     assert customers.columns_to_types == model(loaded, "marts.customers").columns_to_types
     assert customers.column_descriptions["email"] == "Contact email address"
+
+
+def test_one_process_reads_the_same_content_once_and_still_sees_a_change(project: Path):
+    """The assets, the schedules and the automation all ask while the code location loads."""
+    resource = SQLMeshResource(project_dir=str(project))
+    first = load(project)
+    assert resource.load_definitions() is first
+
+    customers = project / "models" / "marts" / "customers.sql"
+    replace(customers, "One row per customer with", "Every customer with")
+    changed = resource.load_definitions()
+    assert changed is not first
+    assert model(changed, "marts.customers").description.startswith("Every customer")
+    assert resource.load_definitions() is changed
 
 
 def append(path: Path, text: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import ModelSelection, RunSelection
-from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection, project_config
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream
 
 SQLMESH_CLI = Path(sys.executable).parent / "sqlmesh"
@@ -124,3 +124,19 @@ def test_the_cli_first_then_a_run_evaluates_nothing(tmp_path, monkeypatch):
     assert state.end.plan_applied is False
     assert [p.name for p in project.rglob("*.db")] == ["db.db"]
     assert gateway_connection(str(project)).database == str(project / "db.db")
+
+
+def test_the_config_is_read_again_only_when_its_files_or_the_environment_change(tmp_path, monkeypatch):
+    """Every step asks for the gateway's connections: read once, and again after any change."""
+    project = make_project(tmp_path, monkeypatch, INIT_CONFIG)
+    first = project_config(project)
+    assert project_config(str(project)) is first
+
+    (project / "config.yaml").write_text(INIT_CONFIG.replace("db.db", "renamed.db"))
+    assert gateway_connection(str(project)).database == str(project / "renamed.db")
+
+    env_config = INIT_CONFIG.replace("db.db", "{{ '{{' }} env_var('WAREHOUSE_FILE', 'db.db') {{ '}}' }}")
+    (project / "config.yaml").write_text(env_config)
+    assert gateway_connection(str(project)).database == str(project / "db.db")
+    monkeypatch.setenv("WAREHOUSE_FILE", "from_the_environment.db")
+    assert gateway_connection(str(project)).database == str(project / "from_the_environment.db")
