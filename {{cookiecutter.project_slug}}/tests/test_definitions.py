@@ -5,6 +5,7 @@ What each test expects is worked out from SQLMesh's own view of the project
 names an asset whose definition is not what SQLMesh's project calls for.
 """
 
+import gc
 import importlib.util
 from collections import Counter
 
@@ -151,6 +152,12 @@ def test_schedules_run_every_model_and_what_it_reads():
     (by_day,) = [schedule for schedule in defs.schedules if schedule.name != "sqlmesh_run_schedule"]
     assert defs.resolve_job_def(by_day.job_name).asset_layer.selected_asset_keys == partitioned
 {%- endif %}
+
+
+def test_what_the_code_location_built_is_out_of_the_garbage_collectors_reach():
+    """Frozen, the definitions are not traversed again by each full collection (docs/adr/0002)."""
+    collectable = gc.get_objects()
+    assert not any(found is defs or found is sqlmesh for found in collectable)
 
 
 def test_each_module_preloaded_for_multiprocess_steps_imports():

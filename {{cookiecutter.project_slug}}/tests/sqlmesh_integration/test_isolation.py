@@ -1,5 +1,6 @@
 """SQLMesh in a child process: it runs apart, ends its stream whatever happens, and can be stopped."""
 
+import gc
 import os
 import signal
 import time
@@ -19,6 +20,22 @@ def test_the_work_runs_in_another_process(tmp_path):
     assert execution.wait(60)
     assert execution.how_it_ended() is None
     assert int(marker.read_text()) == execution.pid != os.getpid()
+
+
+def test_starting_an_execution_keeps_what_this_process_froze(tmp_path):
+    """The code location freezes what it built (definitions.py): starting an execution keeps it so."""
+    froze_here = gc.get_freeze_count() == 0  # unless the definitions were imported already
+    if froze_here:
+        gc.freeze()
+    frozen = gc.get_freeze_count()
+    try:
+        execution = start_isolated(lambda: None)
+        assert execution.wait(60)
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        if froze_here:
+            gc.unfreeze()
 
 
 class ModelBroke(ValueError):

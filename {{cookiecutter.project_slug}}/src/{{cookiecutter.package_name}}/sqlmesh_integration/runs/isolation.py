@@ -66,32 +66,36 @@ def start_isolated(work: Work) -> IsolatedExecution:
     if not _fork_is_safe():
         return _ThreadExecution(work)
     fork = multiprocessing.get_context("fork")
-    with warnings.catch_warnings(), _frozen_for_the_child(), _allowed_children():
+    with warnings.catch_warnings(), _collector_paused() as collecting, _allowed_children():
         # Python 3.12+ warns about forking a process that has threads. The child
         # only executes SQLMesh and appends to a file; it touches none of the
         # locks Dagster's threads may hold.
         warnings.simplefilter("ignore", DeprecationWarning)
-        process = fork.Process(target=_child, args=(work, os.getpid()), name="sqlmesh-execution")
+        process = fork.Process(target=_child, args=(work, os.getpid(), collecting), name="sqlmesh-execution")
         process.start()
     return _ProcessExecution(process)
 
 
 @contextlib.contextmanager
-def _frozen_for_the_child() -> Iterator[None]:
-    """Fork with every object of this process out of the garbage collector's reach in the child.
+def _collector_paused() -> Iterator[bool]:
+    """Fork with the garbage collector off; yield whether it was on, for the child to turn it back on.
 
     A DuckDB connection this process no longer uses (a test's, another
     project's) may still await collection. Collected in the child, its
     destructor joins DuckDB's worker threads, which a fork does not copy: the
-    child would wait for ever. Frozen objects are never collected in the
-    child (it ends with ``os._exit``); this process collects them again once
-    the child is started.
+    child would wait for ever. The child therefore freezes everything it
+    inherits (:func:`_child`) before its collector runs again, and it never
+    collects them (it ends with ``os._exit``). This process only pauses its
+    collector for the fork: what it had frozen itself (the code location, see
+    ``definitions.py``) stays frozen, and the rest is collected here as before.
     """
-    gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        yield
+        yield collecting
     finally:
-        gc.unfreeze()
+        if collecting:
+            gc.enable()
 
 
 @contextlib.contextmanager
@@ -152,7 +156,11 @@ def _fork_is_safe() -> bool:
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _child(work: Work, parent_pid: int) -> None:
+def _child(work: Work, parent_pid: int, collecting: bool) -> None:
+    # What the fork copied is never collected here (see _collector_paused).
+    gc.freeze()
+    if collecting:
+        gc.enable()
     # The parent's signal handlers (Dagster's, which turn SIGTERM and SIGINT into
     # exceptions raised somewhere inside SQLMesh) are inherited by a fork: restore
     # the defaults, so that stopping the child ends it at once.
