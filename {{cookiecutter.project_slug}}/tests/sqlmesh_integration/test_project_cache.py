@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration.project.definitions_cac
     ProjectDefinitions,
     forget_held,
 )
+from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.diagnostics import SQLMeshProjectError
 
 SQLMESH_PROJECT = Path(__file__).resolve().parents[2] / "sqlmesh_project"
 
@@ -128,3 +129,13 @@ def test_an_unreadable_cache_entry_means_a_load(project: Path):
     again = load(project)
     assert not again.from_cache
     assert model(again, "marts.customers")
+
+
+def test_a_project_that_does_not_load_says_why_and_not_that_its_cache_entry_is_missing(project: Path):
+    """The cache is read first and has no entry for a changed project: the error is the project's own."""
+    append(project / "config.py", "\nUNDEFINED_IN_CONFIG\n")
+    with pytest.raises(SQLMeshProjectError) as raised:
+        load(project)
+    message = str(raised.value)
+    assert "name 'UNDEFINED_IN_CONFIG' is not defined" in message
+    assert "dagster_definitions" not in message

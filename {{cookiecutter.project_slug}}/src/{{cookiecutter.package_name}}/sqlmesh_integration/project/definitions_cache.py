@@ -142,14 +142,23 @@ def cached_definitions(
     held = _held.get(folder)
     if held is not None and held[0] == entry:
         return held[1]
-    try:
-        with gzip.open(entry, "rb") as file:
-            definitions: ProjectDefinitions = pickle.load(file)
-        definitions.from_cache = True
-    except Exception:  # missing, from another version, or half written by a killed process
+    definitions = _read(entry)
+    if definitions is None:
+        # Loaded outside the read's ``except``: an error in the project is reported as its own,
+        # not as the missing cache file it would otherwise be chained to.
         definitions = ProjectDefinitions.from_context(load())
         _store(folder, entry, definitions)
     _held[folder] = (entry, definitions)
+    return definitions
+
+
+def _read(entry: Path) -> ProjectDefinitions | None:
+    try:
+        with gzip.open(entry, "rb") as file:
+            definitions: ProjectDefinitions = pickle.load(file)
+    except Exception:  # missing, from another version, or half written by a killed process
+        return None
+    definitions.from_cache = True
     return definitions
 
 
