@@ -11,7 +11,8 @@ import pytest
 from {{ cookiecutter.package_name }}.sqlmesh_integration import MaterializeMode, SQLMeshResource
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import ModelSelection, RunSelection
-from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection, project_config
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.resource import gateway_connection
+from {{ cookiecutter.package_name }}.sqlmesh_integration.project.sqlmesh_config import project_config
 from {{ cookiecutter.package_name }}.sqlmesh_integration.runs.ownership import execute_to_stream
 
 SQLMESH_CLI = Path(sys.executable).parent / "sqlmesh"

@@ -5,8 +5,8 @@ functions of a cron and a timezone, and their rules are Dagster's. Both are
 cached per cron and timezone, and the same immutable object is shared by every
 model with that cron: a project has a few crons and many models, and Dagster's
 cron freshness policy samples a thousand ticks of its cron each time one is
-built: about 4 ms a model, 0.76 s of the 1.25 s the definitions took
-at 200 models before they were cached.
+built (about 4 ms a model: 0.76 s of the 1.25 s the definitions took at 200
+models before they were cached).
 """
 
 import functools

@@ -7,8 +7,6 @@ nothing about Dagster runs or steps: :mod:`..runs.run_results` decides *when* to
 execute and shares the results.
 """
 
-import functools
-import os
 import re
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -16,9 +14,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field, field_validator
 from sqlmesh import Context
-from sqlmesh.core.config import Config, ConnectionConfig
-from sqlmesh.core.config.common import ALL_CONFIG_FILENAMES, YAML_CONFIG_FILENAMES
-from sqlmesh.core.constants import SQLMESH_PATH
+from sqlmesh.core.config import ConnectionConfig
 
 from ..execution.coordination import Coordination, Holder
 from ..execution.event_capture import AuditFailureTarget
@@ -30,7 +26,7 @@ from ..vocabulary.diagnostics import load_error
 from ..vocabulary.include_metadata import counts_rows
 from .definitions_cache import ProjectDefinitions, cached_definitions
 from .model_selection import selected_models
-from .sqlmesh_config import load_project_configs
+from .sqlmesh_config import load_project_configs, project_config
 
 _contexts: dict[tuple[str, str | None], Context] = {}
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -230,38 +226,3 @@ def gateway_connection(project_dir: str, gateway: str | None = None) -> Connecti
     warehouse without repeating its settings, and without loading any model.
     """
     return project_config(project_dir).get_gateway(gateway).connection
-
-
-def project_config(project_dir: str | Path) -> Config:
-    """The project's SQLMesh configuration, read again only when what it is read from changed.
-
-    Every step of a run asks for the gateway's connections (where the run's
-    steps meet, :mod:`..runs.placement`), and reading ``config.py`` costs about
-    1 ms, most of a second in a 1,000-model run. What decides the configuration is its files
-    (``config.py`` or ``config.yaml``, the ``.env`` SQLMesh reads beside them,
-    the personal ``~/.sqlmesh/config.yaml``) and the environment variables they
-    read, so those are the key. Do not modify the result: it is shared.
-    """
-    folder = Path(project_dir).absolute()
-    return _read_config(folder, _config_inputs(folder))
-
-
-@functools.lru_cache(maxsize=16)
-def _read_config(folder: Path, inputs: tuple[object, ...]) -> Config:
-    (config,) = load_project_configs(folder).values()
-    return config
-
-
-def _config_inputs(folder: Path) -> tuple[object, ...]:
-    """What a project's configuration is read from: each file's size and time, and the environment."""
-    files = [folder / name for name in (*ALL_CONFIG_FILENAMES, ".env")]
-    files += [SQLMESH_PATH / name for name in YAML_CONFIG_FILENAMES]
-    stats: list[object] = []
-    for path in files:
-        try:
-            stat = path.stat()
-        except OSError:
-            stats.append(None)
-        else:
-            stats.append((stat.st_mtime_ns, stat.st_size))
-    return (*stats, hash(frozenset(os.environ.items())))
