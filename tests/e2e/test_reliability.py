@@ -4,7 +4,6 @@ Every test runs real Dagster jobs of the starter bake (every model succeeds),
 so any failure here is the fault being tested, not the demo's.
 """
 
-import itertools
 import subprocess
 import time
 
@@ -101,6 +100,17 @@ def test_a_locked_warehouse_fails_fast_and_says_who_holds_it(starter_project, tm
     assert_warehouse_intact(scratch)
 
 
+# What another execution of the project does while it has the warehouse: hold its lock file.
+HOLD_THE_LOCK_FILE = """
+import importlib, sys, time
+from pathlib import Path
+locks = importlib.import_module(sys.argv[1] + ".sqlmesh_integration.execution.locks")
+lock = locks.FileLock(locks.lock_file_of(Path(sys.argv[2]).resolve()), locks.Holder.this_process(None))
+assert lock.try_acquire()
+print("ready", flush=True)
+time.sleep(600)
+"""
+ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUNS = "{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"
 
 
@@ -108,7 +118,12 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
     starter_project, tmp_path
 ):
     """Clicking Materialize three times: no run queue (the shipped dagster.yaml has no run limit), so
-    the runs start together, and their SQLMesh executions take turns at the DuckDB file."""
+    the runs start together, and their SQLMesh executions take turns at the DuckDB file.
+
+    An execution of the project holds the warehouse's lock file while the three are launched, so
+    their executions wait for it whatever the machine's speed: all three are in progress at once
+    unless something queues them. The holder is then killed with SIGKILL, and the three go on.
+    """
     scratch = starter_project.scratch(tmp_path)
     assert scratch.materialize()["status"] == "SUCCESS"  # a built warehouse, so every run below writes
     port = free_port()
@@ -119,38 +134,48 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
         [["raw", "orders"], ["staging", "stg_orders"], ["marts", "orders"]],
     ]
     with serving(["make", "dev"], starter_project.root, env, port, timeout=120):
-        launched_at = time.monotonic()
-        run_ids = []
-        for selection in selections:
-            params = {
-                "selector": {
-                    "repositoryLocationName": "shop_analytics",
-                    "repositoryName": "__repository__",
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": path} for path in selection],
-                },
-                "runConfigData": {},
-                # Restate, so that each run really writes to the warehouse.
-                "executionMetadata": {"tags": [{"key": "sqlmesh/mode", "value": "restate"}]},
-            }
-            reply = graphql(port, LAUNCH, {"params": params})["launchRun"]
-            assert reply["__typename"] == "LaunchRunSuccess", reply
-            run_ids.append(reply["run"]["runId"])
-        assert time.monotonic() - launched_at < 10, "the three launches must land together"
-
-        deadline = time.monotonic() + 600
-        while True:
-            runs = {run["runId"]: run for run in graphql(port, RUNS)["runsOrError"]["results"]}
-            if all(runs[run_id]["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run_id in run_ids):
-                break
-            assert time.monotonic() < deadline, runs
-            time.sleep(2)
+        holder = subprocess.Popen(
+            [
+                str(starter_project.python),
+                "-c",
+                HOLD_THE_LOCK_FILE,
+                starter_project.package,
+                str(scratch.warehouse),
+            ],
+            cwd=starter_project.root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "ready"
+            launched_at = time.monotonic()
+            run_ids = []
+            for selection in selections:
+                params = {
+                    "selector": {
+                        "repositoryLocationName": "shop_analytics",
+                        "repositoryName": "__repository__",
+                        "jobName": "__ASSET_JOB",
+                        "assetSelection": [{"path": path} for path in selection],
+                    },
+                    "runConfigData": {},
+                    # Restate, so that each run really writes to the warehouse.
+                    "executionMetadata": {"tags": [{"key": "sqlmesh/mode", "value": "restate"}]},
+                }
+                reply = graphql(port, LAUNCH, {"params": params})["launchRun"]
+                assert reply["__typename"] == "LaunchRunSuccess", reply
+                run_ids.append(reply["run"]["runId"])
+            assert time.monotonic() - launched_at < 10, "the three launches must land together"
+            runs = wait_for_statuses(port, run_ids, {"STARTED"}, "the three runs to be in progress at once")
+        finally:
+            holder.kill()
+            holder.wait()
+        runs = wait_for_statuses(port, run_ids, ENDED, "the three runs to end")
 
     assert [runs[run_id]["status"] for run_id in run_ids] == ["SUCCESS"] * len(selections)
-    windows = sorted((runs[run_id]["startTime"], runs[run_id]["endTime"]) for run_id in run_ids)
-    assert any(
-        next_start < previous_end for (_, previous_end), (next_start, _) in itertools.pairwise(windows)
-    ), f"no two runs were in progress at once: the runs were queued {windows}"
+    assert max(runs[run_id]["startTime"] for run_id in run_ids) < min(
+        runs[run_id]["endTime"] for run_id in run_ids
+    )
     waited_for = set()
     for run_id in run_ids:
         summary = probe(starter_project.root, starter_project.package, scratch.env(), "--summarize", run_id)
@@ -159,7 +184,26 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
         waited_for |= {
             metadata[WAITED_FOR] for metadata in summary["materialized"].values() if WAITED_FOR in metadata
         }
-    # An execution that found another's at the file waited for it, and its assets name that run
-    # (whether two executions met is up to timing here; test_concurrent_runs makes them meet).
-    assert all(any(run_id in text for run_id in run_ids) for text in waited_for), waited_for
+    # The first execution to get the file waited for the killed holder; each of the others waited
+    # for it or for another of the three runs. Their assets say whom.
+    holders = [*run_ids, f"pid {holder.pid} "]
+    assert waited_for and all(any(who in text for who in holders) for text in waited_for), waited_for
+    assert any(f"pid {holder.pid} " in text for text in waited_for), waited_for
     assert_warehouse_intact(scratch)
+
+
+def wait_for_statuses(
+    port: int, run_ids: list[str], statuses: set[str], what: str, seconds: float = 300
+) -> dict:
+    """Poll the webserver until every run of ``run_ids`` has one of ``statuses``; the runs by id."""
+    deadline = time.monotonic() + seconds
+    while True:
+        runs = {run["runId"]: run for run in graphql(port, RUNS)["runsOrError"]["results"]}
+        if all(runs[run_id]["status"] in statuses for run_id in run_ids):
+            return runs
+        ended_otherwise = {
+            run_id: runs[run_id]["status"] for run_id in run_ids if runs[run_id]["status"] in ENDED - statuses
+        }
+        assert not ended_otherwise, f"while waiting for {what}, runs ended: {ended_otherwise}"
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}: {runs}"
+        time.sleep(1)
