@@ -104,17 +104,19 @@ def cli_env(isolated_env: dict[str, str]) -> dict[str, str]:
 # --no-loadscope-reorder` in the Makefile), so the long ones do not end the suite on one worker
 # while the other waits. Files not listed follow, in collection order.
 LONGEST_FIRST = (
-    "tests/e2e/test_spark.py",  # 550
-    "tests/e2e/test_generated_project.py",  # 290
-    "tests/e2e/test_concurrent_runs.py",  # 240
-    "tests/e2e/test_real_partitions.py",  # 200
-    "tests/e2e/test_automation.py",  # 190
-    "tests/e2e/test_postgres.py",  # 170
-    "tests/e2e/test_selection.py",  # 160
-    "tests/e2e/test_tutorial.py",  # 130
-    "tests/e2e/test_reliability.py",  # 130
+    "tests/e2e/test_spark.py",  # 380
+    "tests/e2e/test_generated_project.py",  # 320
+    "tests/e2e/test_real_partitions.py",  # 220
+    "tests/e2e/test_concurrent_runs.py",  # 170
+    "tests/e2e/test_automation.py",  # 160
+    "tests/e2e/test_steps_on_other_hosts.py",  # 130
+    "tests/e2e/test_postgres.py",  # 130
+    "tests/e2e/test_reliability.py",  # 125
+    "tests/e2e/test_tutorial.py",  # 120
+    "tests/e2e/test_own_project_suite.py",  # 115
+    "tests/e2e/test_broken_models.py",  # 110
+    "tests/e2e/test_selection.py",  # 110
     "tests/e2e/test_own_sqlmesh_project.py",  # 110
-    "tests/e2e/test_steps_on_other_hosts.py",  # 110
 )
 
 
