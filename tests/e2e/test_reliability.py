@@ -111,6 +111,11 @@ print("ready", flush=True)
 time.sleep(600)
 """
 ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
+RUN_LOGS = """
+query ($runId: ID!) {
+  logsForRun(runId: $runId) { ... on EventConnection { events { ... on MessageEvent { message } } } }
+}
+"""
 RUNS = "{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"
 
 
@@ -167,6 +172,9 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
                 run_ids.append(reply["run"]["runId"])
             assert time.monotonic() - launched_at < 10, "the three launches must land together"
             runs = wait_for_statuses(port, run_ids, {"STARTED"}, "the three runs to be in progress at once")
+            # Each run's execution says it waits for the holder before the holder is killed.
+            waiting = f"held by a process (pid {holder.pid} "
+            wait_until_logged(port, run_ids, waiting, "each run's execution to wait for the holder")
         finally:
             holder.kill()
             holder.wait()
@@ -184,12 +192,25 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
         waited_for |= {
             metadata[WAITED_FOR] for metadata in summary["materialized"].values() if WAITED_FOR in metadata
         }
-    # The first execution to get the file waited for the killed holder; each of the others waited
-    # for it or for another of the three runs. Their assets say whom.
+    # The first execution to get the file waited for the killed holder last; each of the others
+    # waited for another of the three runs last. Their assets say whom.
     holders = [*run_ids, f"pid {holder.pid} "]
     assert waited_for and all(any(who in text for who in holders) for text in waited_for), waited_for
     assert any(f"pid {holder.pid} " in text for text in waited_for), waited_for
     assert_warehouse_intact(scratch)
+
+
+def wait_until_logged(port: int, run_ids: list[str], text: str, what: str, seconds: float = 300) -> None:
+    """Poll the webserver until the event log of every run of ``run_ids`` has a message with ``text``."""
+    deadline = time.monotonic() + seconds
+    pending = set(run_ids)
+    while pending:
+        for run_id in sorted(pending):
+            logs = graphql(port, RUN_LOGS, {"runId": run_id})["logsForRun"]
+            if any(text in (event.get("message") or "") for event in logs.get("events", [])):
+                pending.discard(run_id)
+        assert not pending or time.monotonic() < deadline, f"waited {seconds} s for {what}: {pending}"
+        time.sleep(1)
 
 
 def wait_for_statuses(
