@@ -171,7 +171,7 @@ def test_three_materializations_at_once_run_together_and_take_turns_at_the_duckd
                 assert reply["__typename"] == "LaunchRunSuccess", reply
                 run_ids.append(reply["run"]["runId"])
             assert time.monotonic() - launched_at < 10, "the three launches must land together"
-            runs = wait_for_statuses(port, run_ids, {"STARTED"}, "the three runs to be in progress at once")
+            wait_for_statuses(port, run_ids, {"STARTED"}, "the three runs to be in progress at once")
             # Each run's execution says it waits for the holder before the holder is killed.
             waiting = f"held by a process (pid {holder.pid} "
             wait_until_logged(port, run_ids, waiting, "each run's execution to wait for the holder")

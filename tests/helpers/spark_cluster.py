@@ -31,7 +31,7 @@ QUICK_JVMS = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 Each SQLMesh command starts a driver, and the workers an executor for it, on a
 few rows: most of their CPU went to the C2 compiler optimizing Spark's code
 for a long life. Compiling with C1 only, and one garbage-collection thread,
-took the Spark tests from 810 to 357 CPU seconds (2 cores), with the same
+took the Spark tests from 810 to 413 CPU seconds (2 cores), with the same
 outcomes. Each JVM says so on its stderr ("Picked up JAVA_TOOL_OPTIONS").
 """
 
