@@ -6,6 +6,9 @@ import signal
 import time
 from pathlib import Path
 
+from sqlmesh import Context
+from sqlmesh.core import constants as sqlmesh_constants
+
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution import MaterializeMode
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.execution_stream import StreamReader, StreamWriter
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selection import RunSelection
@@ -36,6 +39,50 @@ def test_starting_an_execution_keeps_what_this_process_froze(tmp_path):
     finally:
         if froze_here:
             gc.unfreeze()
+
+
+def forks_while_loading(project: Path, tmp_path: Path) -> int:
+    """Load ``project`` in an execution's child; how many processes the child forked meanwhile."""
+    counted = tmp_path / "forks"
+
+    def load() -> None:
+        forks: list[int] = []
+        os.register_at_fork(after_in_parent=lambda: forks.append(1))
+        Context(paths=str(project))
+        counted.write_text(str(len(forks)))
+
+    execution = start_isolated(load)
+    assert execution.wait(120)
+    assert execution.how_it_ended() is None
+    return int(counted.read_text())
+
+
+def small_project(tmp_path: Path) -> Path:
+    project = tmp_path / "sqlmesh_project"
+    (project / "models").mkdir(parents=True)
+    (project / "config.yaml").write_text(
+        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
+        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n"
+    )
+    for number in range(4):
+        (project / "models" / f"m{number}.sql").write_text(
+            f"MODEL (name s.m{number}, kind FULL);\nSELECT {number} AS n\n"
+        )
+    return project
+
+
+def test_the_child_loads_sqlmesh_without_forking_a_pool_of_workers(tmp_path, monkeypatch):
+    """Each of SQLMesh's workers would be one more fork of a process holding Dagster and the definitions."""
+    monkeypatch.delenv("MAX_FORK_WORKERS", raising=False)
+    monkeypatch.setattr(sqlmesh_constants, "MAX_FORK_WORKERS", 2)  # what SQLMesh reads on a 2-CPU machine
+    assert forks_while_loading(small_project(tmp_path), tmp_path) == 0
+    assert sqlmesh_constants.MAX_FORK_WORKERS == 2  # this process is left as it was
+
+
+def test_a_team_that_sets_max_fork_workers_keeps_sqlmesh_s_pool_in_the_child(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAX_FORK_WORKERS", "2")
+    monkeypatch.setattr(sqlmesh_constants, "MAX_FORK_WORKERS", 2)  # SQLMesh read the variable at import
+    assert forks_while_loading(small_project(tmp_path), tmp_path) >= 1
 
 
 class ModelBroke(ValueError):
