@@ -27,7 +27,7 @@ from helpers.project import (
 )
 from helpers.real_partitioned_project import filled
 from helpers.sample_expectations import MART_ROW_COUNTS, PAGES_PER_DAY
-from helpers.spark_cluster import QUICK_JVMS, java_binary, spark_cluster
+from helpers.spark_cluster import java_binary, spark_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def on_the_cluster(scratch: Scratch, cluster) -> Scratch:
             "SPARK_WAREHOUSE_DIR": str(scratch.root / "spark_warehouse"),
             "SQLMESH_STATE_PATH": str(scratch.root / "sqlmesh_state.duckdb"),
             "SPARK_METASTORE_DIR": str(scratch.root / "spark_metastore"),
-            **QUICK_JVMS,
+            **cluster.jvm_env,
         }
     )
     return scratch
@@ -203,6 +203,6 @@ def test_the_generated_projects_make_test_passes_on_the_cluster(spark_project, c
         **os.environ,
         "PATH": f"{TEMPLATE_BIN}{os.pathsep}{os.environ['PATH']}",
         "SPARK_MASTER": cluster.master_url,
-        **QUICK_JVMS,
+        **cluster.jvm_env,
     }
     run_own_project_tests(spark_project.root, env, bake="spark sample")

@@ -25,8 +25,8 @@ from helpers.watchdog import kill_process_groups, stopped_if_the_tests_die
 
 WORKERS = 2
 
-QUICK_JVMS = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
-"""The environment of every JVM of the tests: the cluster's, its executors' and the drivers'.
+QUICK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+"""The options of every JVM of the tests: the cluster's, its executors' and the drivers'.
 
 Each SQLMesh command starts a driver, and the workers an executor for it, on a
 few rows: most of their CPU went to the C2 compiler optimizing Spark's code
@@ -34,6 +34,19 @@ for a long life. Compiling with C1 only, and one garbage-collection thread,
 took the Spark tests from 810 to 413 CPU seconds (2 cores), with the same
 outcomes. Each JVM says so on its stderr ("Picked up JAVA_TOOL_OPTIONS").
 """
+
+
+def jvm_environment(temporary: Path) -> dict[str, str]:
+    """JAVA_TOOL_OPTIONS for a JVM of the tests: :data:`QUICK_JVM_OPTIONS`, its temporary files in ``temporary``.
+
+    Spark's scratch folders (``spark-<uuid>``) and the native libraries its
+    compression codecs unpack go to ``java.io.tmpdir``, /tmp unless told: in
+    the cluster's folder they go with it instead of staying behind in /tmp.
+    """
+    assert not any(character.isspace() for character in str(temporary)), (
+        f"JAVA_TOOL_OPTIONS splits on spaces: {temporary} has one"
+    )
+    return {"JAVA_TOOL_OPTIONS": f"{QUICK_JVM_OPTIONS} -Djava.io.tmpdir={temporary}"}
 
 
 def java_binary() -> str | None:
@@ -47,6 +60,8 @@ class SparkCluster:
     """``spark://127.0.0.1:<port>``: SPARK_MASTER for the projects that use it."""
     ui_port: int
     """The master's web UI, whose ``/json/`` says what the workers and applications are."""
+    jvm_env: dict[str, str]
+    """The environment a driver of the tests adds (:func:`jvm_environment`, in the cluster's folder)."""
 
     def state(self) -> dict:
         return _json(f"http://127.0.0.1:{self.ui_port}/json/")
@@ -70,17 +85,20 @@ def _json(url: str) -> dict:
 def spark_cluster(spark_home: Path, folder: Path, ports: tuple[int, int]) -> Iterator[SparkCluster]:
     """Start a master on ``ports`` (its own, its UI's) and two workers; yield the cluster; end them all."""
     launcher = spark_home / "bin" / "spark-class"
+    temporary = folder / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
+    jvm_env = jvm_environment(temporary)
     env = {
         **os.environ,
         "SPARK_HOME": str(spark_home),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOG_DIR": str(folder / "logs"),
         "SPARK_NO_DAEMONIZE": "1",
-        **QUICK_JVMS,  # the workers pass their environment on to the executors they launch
+        **jvm_env,  # the workers pass their environment on to the executors they launch
     }
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     master_port, ui_port = ports
-    cluster = SparkCluster(f"spark://127.0.0.1:{master_port}", ui_port)
+    cluster = SparkCluster(f"spark://127.0.0.1:{master_port}", ui_port, jvm_env)
     processes: list[subprocess.Popen] = []
 
     def start(name: str, *arguments: str) -> None:
