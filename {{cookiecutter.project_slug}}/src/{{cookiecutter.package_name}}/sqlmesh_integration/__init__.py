@@ -44,7 +44,7 @@ from .vocabulary.constants import MODE_TAG
 from .vocabulary.model_graph import is_asset_model
 from .vocabulary.partitions import PARTITIONED_TAG, UNPARTITIONED_TAG, PartitioningError
 
-__version__ = "1.3.2"
+__version__ = "1.3.3"
 
 __all__ = [
     "__version__",

@@ -2,7 +2,8 @@
 
 What a run asks of SQLMesh (:mod:`.selection`), the locks the execution takes
 on the shared SQLMesh state (:mod:`.coordination`, :mod:`.locks`), the plan
-(:mod:`.planning`), the evaluation (:mod:`.execution`), what the
+(:mod:`.planning`), the evaluation (:mod:`.execution`), the selections
+handed to SQLMesh's plan and run (:mod:`.selectors`), what the
 environment's state says is left to do (:mod:`.environment_state`), why a
 model cannot be built as asked (:mod:`.blockers`), audits that evaluate
 nothing (:mod:`.auditing`), what SQLMesh reports meanwhile

@@ -44,6 +44,7 @@ from .execution_stream import OutcomePublisher, StreamWriter
 from .outcome_builder import OutcomeBuilder, blocked, skipped
 from .planning import Planner
 from .selection import RunSelection
+from .selectors import run_selection
 
 
 class MaterializeMode(StrEnum):
@@ -267,9 +268,12 @@ class SQLMeshExecution:
             if over_range and time_range is not None
             else {}
         )
+        environment = self.context.state_reader.get_environment(self.environment)
         status = self.context.run(
             self.environment,
-            select_models=[work.runnable[fqn].name for fqn in wave],
+            select_models=run_selection(
+                self.context, environment, {fqn: work.runnable[fqn].name for fqn in wave}
+            ),
             no_auto_upstream=True,
             **bounds,
         )

@@ -26,6 +26,7 @@ from ..vocabulary.diagnostics import creation_failures
 from ..vocabulary.model_graph import downstream_of, unbuilt_ancestors
 from .coordination import Coordination
 from .event_capture import ExecutionRecorder
+from .selectors import plan_selection
 
 RETRY_WITHOUT_BACKFILL = "a model failed while the plan evaluated it: apply it again, evaluating nothing"
 RETRY_WITHOUT_UNCREATABLE = "a table could not be created: apply the plan to the other models"
@@ -142,9 +143,15 @@ class Planner:
         return False
 
     def _apply(self, changed: dict[str, str], backfill: bool) -> None:
+        planned = changed | unbuilt_ancestors(self.context, changed)
+        state = self.context.state_reader
         self.context.plan(
             self.environment,
-            select_models=sorted(set(changed.values()) | unbuilt_ancestors(self.context, changed)),
+            select_models=plan_selection(
+                self.context,
+                planned,
+                (state.get_environment(self.environment), state.get_environment(c.PROD)),
+            ),
             skip_backfill=not backfill,
             no_prompts=True,
             auto_apply=True,

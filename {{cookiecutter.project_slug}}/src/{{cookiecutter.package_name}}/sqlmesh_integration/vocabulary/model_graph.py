@@ -32,8 +32,9 @@ def built_by_sqlmesh(context: Context, fqn: str) -> bool:
     return model is not None and not model.kind.is_external
 
 
-def unbuilt_ancestors(context: Context, fqns: Mapping[str, str]) -> set[str]:
-    """Names of the embedded and external models the given models read (directly or through embedded ones).
+def unbuilt_ancestors(context: Context, fqns: Mapping[str, str]) -> dict[str, str]:
+    """The embedded and external models the given models read (directly or through embedded ones),
+    names by fqn.
 
     Neither has a table SQLMesh builds, yet each is part of the version of the
     models reading it. A plan that leaves them out renders a model below an
@@ -41,17 +42,17 @@ def unbuilt_ancestors(context: Context, fqns: Mapping[str, str]) -> set[str]:
     an external one a version other than the project's, which every later run
     would take for a change to plan again.
     """
-    found: set[str] = set()
+    found: dict[str, str] = {}
     pending = [parent for fqn in fqns for parent in context.get_model(fqn).depends_on]
     while pending:
         parent = context.models.get(pending.pop())
-        if parent is None or parent.name in found:
+        if parent is None or parent.fqn in found:
             continue
         if parent.kind.is_embedded:
-            found.add(parent.name)
+            found[parent.fqn] = parent.name
             pending.extend(parent.depends_on)
         elif parent.kind.is_external:
-            found.add(parent.name)
+            found[parent.fqn] = parent.name
     return found
 
 
