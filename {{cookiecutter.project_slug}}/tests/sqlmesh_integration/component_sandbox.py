@@ -16,6 +16,7 @@ from dagster import Definitions
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshProjectComponent
 
@@ -27,10 +28,7 @@ def duckdb_project(root: Path, models: Mapping[str, str]) -> Path:
     """A SQLMesh project in ``root/shop`` on the DuckDB file ``root/shop.duckdb``: ``models`` by file name."""
     folder = root / "shop"
     (folder / "models").mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / 'shop.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
+    write_duckdb_config(folder, root / "shop.duckdb", start="2025-01-01")
     for name, sql in models.items():
         (folder / "models" / f"{name}.sql").write_text(sql)
     return folder

@@ -19,6 +19,7 @@ from dagster import (
     asset,
     evaluate_automation_conditions,
 )
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     MODE_TAG,
@@ -58,10 +59,7 @@ class Clock:
         self.warehouse = root / "warehouse.duckdb"
         project = root / "sqlmesh_project"
         (project / "models").mkdir(parents=True)
-        (project / "config.yaml").write_text(
-            "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-            f"{self.warehouse}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-03-09'\n"
-        )
+        write_duckdb_config(project, self.warehouse, start="2025-03-09")
         (project / "external_models.yaml").write_text(EXTERNAL)
         for name, text in models.items():
             (project / "models" / f"{name}.sql").write_text(text)

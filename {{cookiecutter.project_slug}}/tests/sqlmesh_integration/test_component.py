@@ -12,6 +12,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance, Definitions
 from dagster.components.testing import create_defs_folder_sandbox
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     MaterializeMode,
@@ -37,10 +38,7 @@ def project(root: Path, name: str) -> SQLMeshResource:
     """A SQLMesh project on its own DuckDB file, named ``name`` in the code location."""
     folder = root / name
     (folder / "models").mkdir(parents=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / f'{name}.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
+    write_duckdb_config(folder, root / f"{name}.duckdb", start="2025-01-01")
     for model, query in PROJECTS[name].items():
         (folder / "models" / f"{model}.sql").write_text(
             f"MODEL (name {SCHEMAS[model]}.{model}, kind FULL);\n{query}\n"

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from dagster import Definitions
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     SQLMeshResource,
@@ -15,10 +16,7 @@ from {{ cookiecutter.package_name }}.sqlmesh_integration import (
 def test_a_project_with_only_sources_loads_with_no_asset_and_no_schedule(tmp_path: Path):
     project = tmp_path / "sqlmesh_project"
     (project / "models").mkdir(parents=True)
-    (project / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n"
-    )
+    write_duckdb_config(project, tmp_path / "warehouse.duckdb")
     # A source SQLMesh reads but does not build, and an embedded model: neither is an asset.
     (project / "external_models.yaml").write_text("- name: landing.events\n  columns:\n    id: int\n")
     (project / "models" / "inlined.sql").write_text(

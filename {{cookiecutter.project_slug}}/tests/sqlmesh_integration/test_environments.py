@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     PlanReport,
@@ -31,10 +32,7 @@ class Project:
         self.dir = root / "sqlmesh_project"
         self.warehouse = root / "warehouse.duckdb"
         (self.dir / "models").mkdir(parents=True)
-        (self.dir / "config.yaml").write_text(
-            "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-            f"{self.warehouse}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-        )
+        write_duckdb_config(self.dir, self.warehouse, start="2025-01-01")
         for name, text in (models or {"amounts": SOURCE, "total": TOTAL, "report": REPORT}).items():
             self.write(name, text)
 

@@ -6,6 +6,7 @@ import signal
 import time
 from pathlib import Path
 
+from small_projects import write_duckdb_config
 from sqlmesh import Context
 from sqlmesh.core import constants as sqlmesh_constants
 
@@ -60,10 +61,7 @@ def forks_while_loading(project: Path, tmp_path: Path) -> int:
 def small_project(tmp_path: Path) -> Path:
     project = tmp_path / "sqlmesh_project"
     (project / "models").mkdir(parents=True)
-    (project / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n"
-    )
+    write_duckdb_config(project, tmp_path / "warehouse.duckdb")
     for number in range(4):
         (project / "models" / f"m{number}.sql").write_text(
             f"MODEL (name s.m{number}, kind FULL);\nSELECT {number} AS n\n"

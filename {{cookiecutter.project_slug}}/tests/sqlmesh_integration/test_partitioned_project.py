@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import (
     SQLMeshResource,
@@ -32,10 +33,7 @@ def definitions(tmp_path: Path) -> Definitions:
     """Two daily partitioned models, a daily one left unpartitioned, and a FULL model over them."""
     project = tmp_path / "sqlmesh_project"
     (project / "models").mkdir(parents=True)
-    (project / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
+    write_duckdb_config(project, tmp_path / "warehouse.duckdb", start="2025-01-01")
     for name, tags in [("first", ", tags [dagster_partitioned]"), ("second", ", tags [dagster_partitioned]")]:
         (project / "models" / f"{name}.sql").write_text(DAILY.format(name=name, tags=tags) + QUERY)
     (project / "models" / "plain.sql").write_text(DAILY.format(name="plain", tags="") + QUERY)
@@ -122,10 +120,7 @@ def test_models_starting_on_different_dates_share_one_grid_per_unit_and_nothing_
 ):
     project = tmp_path / "sqlmesh_project"
     (project / "models").mkdir(parents=True)
-    (project / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
+    write_duckdb_config(project, tmp_path / "warehouse.duckdb", start="2025-01-01")
     starts = {"early": "", "late": ", start '2025-01-05'", "recent": ", start '1 week ago'"}
     for name, start in starts.items():
         header = DAILY.format(name=name, tags=", tags [dagster_partitioned]" + start)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from small_projects import write_duckdb_config
 from sqlmesh import Context
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selectors import (
@@ -23,10 +24,7 @@ def project_with(tmp_path: Path, models: int, external: str | None = None) -> Pa
     """A project of ``models`` FULL models, ``s.m0`` reading the external source when there is one."""
     project = tmp_path / "sqlmesh_project"
     (project / "models").mkdir(parents=True)
-    (project / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{tmp_path / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n"
-    )
+    write_duckdb_config(project, tmp_path / "warehouse.duckdb")
     if external is not None:
         (project / "external_models.yaml").write_text(external)
         with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as warehouse:

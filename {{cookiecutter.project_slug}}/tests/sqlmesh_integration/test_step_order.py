@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, asset
+from small_projects import write_duckdb_config
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration import SQLMeshResource, SQLMeshRunResults, sqlmesh_assets
 from {{ cookiecutter.package_name }}.sqlmesh_integration.vocabulary.model_graph import evaluation_order
@@ -29,10 +30,7 @@ MODELS = {
 def definitions(root: Path) -> tuple[Definitions, SQLMeshResource]:
     folder = root / "sqlmesh_project"
     (folder / "models").mkdir(parents=True)
-    (folder / "config.yaml").write_text(
-        "gateways:\n  local:\n    connection:\n      type: duckdb\n      database: "
-        f"{root / 'warehouse.duckdb'}\nmodel_defaults:\n  dialect: duckdb\n  start: '2025-01-01'\n"
-    )
+    write_duckdb_config(folder, root / "warehouse.duckdb", start="2025-01-01")
     for name, query in MODELS.items():
         (folder / "models" / f"{name}.sql").write_text(f"MODEL (name {name}, kind FULL);\n{query}\n")
 
