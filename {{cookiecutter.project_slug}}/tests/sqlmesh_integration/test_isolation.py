@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from small_projects import write_duckdb_config
+from small_projects import numbered_project
 from sqlmesh import Context
 from sqlmesh.core import constants as sqlmesh_constants
 
@@ -58,29 +58,18 @@ def forks_while_loading(project: Path, tmp_path: Path) -> int:
     return int(counted.read_text())
 
 
-def small_project(tmp_path: Path) -> Path:
-    project = tmp_path / "sqlmesh_project"
-    (project / "models").mkdir(parents=True)
-    write_duckdb_config(project, tmp_path / "warehouse.duckdb")
-    for number in range(4):
-        (project / "models" / f"m{number}.sql").write_text(
-            f"MODEL (name s.m{number}, kind FULL);\nSELECT {number} AS n\n"
-        )
-    return project
-
-
 def test_the_child_loads_sqlmesh_without_forking_a_pool_of_workers(tmp_path, monkeypatch):
     """Each of SQLMesh's workers would be one more fork of a process holding Dagster and the definitions."""
     monkeypatch.delenv("MAX_FORK_WORKERS", raising=False)
     monkeypatch.setattr(sqlmesh_constants, "MAX_FORK_WORKERS", 2)  # what SQLMesh reads on a 2-CPU machine
-    assert forks_while_loading(small_project(tmp_path), tmp_path) == 0
+    assert forks_while_loading(numbered_project(tmp_path, 4), tmp_path) == 0
     assert sqlmesh_constants.MAX_FORK_WORKERS == 2  # this process is left as it was
 
 
 def test_a_team_that_sets_max_fork_workers_keeps_sqlmesh_s_pool_in_the_child(tmp_path, monkeypatch):
     monkeypatch.setenv("MAX_FORK_WORKERS", "2")
     monkeypatch.setattr(sqlmesh_constants, "MAX_FORK_WORKERS", 2)  # SQLMesh read the variable at import
-    assert forks_while_loading(small_project(tmp_path), tmp_path) >= 1
+    assert forks_while_loading(numbered_project(tmp_path, 4), tmp_path) >= 1
 
 
 class ModelBroke(ValueError):

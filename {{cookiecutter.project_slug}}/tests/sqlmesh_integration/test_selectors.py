@@ -3,11 +3,12 @@
 Each test loads a real SQLMesh project on a DuckDB file and applies real plans.
 """
 
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import pytest
-from small_projects import write_duckdb_config
+from small_projects import numbered_project
 from sqlmesh import Context
 
 from {{ cookiecutter.package_name }}.sqlmesh_integration.execution.selectors import (
@@ -22,22 +23,16 @@ SOURCE_AUDITED = SOURCE_UNAUDITED + "  audits:\n    - name: not_null\n      colu
 
 def project_with(tmp_path: Path, models: int, external: str | None = None) -> Path:
     """A project of ``models`` FULL models, ``s.m0`` reading the external source when there is one."""
-    project = tmp_path / "sqlmesh_project"
-    (project / "models").mkdir(parents=True)
-    write_duckdb_config(project, tmp_path / "warehouse.duckdb")
-    if external is not None:
-        (project / "external_models.yaml").write_text(external)
-        with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as warehouse:
-            warehouse.execute("CREATE SCHEMA landing; CREATE TABLE landing.orders AS SELECT 1 AS id")
-    for number in range(models):
-        source = "FROM landing.orders" if external is not None and number == 0 else ""
-        (project / "models" / f"m{number}.sql").write_text(
-            f"MODEL (name s.m{number}, kind FULL);\nSELECT {number} AS n {source}\n"
-        )
+    if external is None:
+        return numbered_project(tmp_path, models)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as warehouse:
+        warehouse.execute("CREATE SCHEMA landing; CREATE TABLE landing.orders AS SELECT 1 AS id")
+    project = numbered_project(tmp_path, models, first_reads="landing.orders")
+    (project / "external_models.yaml").write_text(external)
     return project
 
 
-def names_by_fqn(context: Context, fqns: object = None) -> dict[str, str]:
+def names_by_fqn(context: Context, fqns: Collection[str] | None = None) -> dict[str, str]:
     return {fqn: model.name for fqn, model in context.models.items() if fqns is None or fqn in fqns}
 
 
